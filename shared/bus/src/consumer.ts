@@ -1,0 +1,133 @@
+import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { CredmeshError } from "@credmesh/errors";
+import type { Logger } from "@credmesh/logging";
+import type { Metrics } from "@credmesh/metrics";
+import { KeyedExecutor } from "./keyed-executor.ts";
+import { settle } from "./settlement.ts";
+
+export type { JsMsg } from "@nats-io/jetstream";
+
+export interface ConsumerRunOptions {
+  stream: string;
+  durable: string;
+  /** Messages handled at once; messages with the same key never run concurrently. */
+  concurrency: number;
+  /** Must match the consumer's max_deliver, so the last delivery dead-letters instead of vanishing. */
+  maxDeliver: number;
+  /** The consumer's ack wait; long handlers signal progress at a third of it. */
+  ackWaitMs: number;
+  /** Ordering key of a message (the secret it concerns). */
+  keyOf: (msg: JsMsg) => string;
+  /** Does the work; throws a CredmeshError to have the message retried or dead-lettered. */
+  handle: (msg: JsMsg) => Promise<void>;
+  /**
+   * Records a message that will not be retried. Must resolve only once the record is durable;
+   * if it throws, the message is nak'ed instead of terminated, so nothing is lost.
+   */
+  deadLetter: (msg: JsMsg, error: CredmeshError) => Promise<void>;
+  /** Called after a nak, for metrics. */
+  onRetry?: (msg: JsMsg, error: CredmeshError, delayMs: number) => void;
+  logger: Logger;
+  metrics?: Pick<Metrics, "consumerStatus" | "consumerPending">;
+}
+
+export interface RunningConsumer {
+  /** Stops pulling, lets in-flight messages finish and settle, then resolves. */
+  stop(): Promise<void>;
+  /** Resolves when the consume loop ends (after stop, or if the consumer fails). */
+  readonly done: Promise<void>;
+}
+
+/**
+ * Pulls from a durable consumer and settles every message exactly once through {@link settle}:
+ * never log-and-ack. Watches the client's typed status notifications and turns them into logs
+ * and metrics.
+ */
+export async function runConsumer(nc: NatsConnection, options: ConsumerRunOptions): Promise<RunningConsumer> {
+  const consumer = await jetstream(nc).consumers.get(options.stream, options.durable);
+  const executor = new KeyedExecutor(options.concurrency);
+  const messages = await consumer.consume({ max_messages: Math.max(options.concurrency * 2, 16) });
+  void watchStatus(messages, options);
+
+  const loop = (async () => {
+    for await (const msg of messages) {
+      let key: string;
+      try {
+        key = options.keyOf(msg);
+      } catch {
+        key = `seq:${msg.seq}`;
+      }
+      // Unbounded submission is safe: max_messages bounds what the client buffers.
+      void executor.submit(key, () => process(msg, options));
+      if (executor.size >= options.concurrency * 4) await waitForRoom(executor, options.concurrency * 2);
+    }
+    await executor.idle();
+  })();
+
+  const metricsTimer = options.metrics
+    ? setInterval(() => {
+        consumer
+          .info(true)
+          .then((info) => options.metrics?.consumerPending.set({ consumer: options.durable }, info.num_pending))
+          .catch(() => undefined);
+      }, 5_000)
+    : undefined;
+  metricsTimer?.unref();
+
+  return {
+    done: loop,
+    async stop() {
+      if (metricsTimer) clearInterval(metricsTimer);
+      await messages.close();
+      await loop;
+    },
+  };
+}
+
+async function process(msg: JsMsg, options: ConsumerRunOptions): Promise<void> {
+  const progress = setInterval(() => msg.working(), Math.max(1_000, Math.floor(options.ackWaitMs / 3)));
+  let failure: unknown;
+  try {
+    await options.handle(msg);
+  } catch (error) {
+    failure = error;
+  } finally {
+    clearInterval(progress);
+  }
+  const outcome = settle(failure, msg.info.deliveryCount, options.maxDeliver);
+  switch (outcome.verb) {
+    case "ack":
+      // ackAck waits for the server, so a crash right after a write cannot redeliver silently.
+      await msg.ackAck().catch((error: unknown) => options.logger.warn({ err: error, seq: msg.seq }, "ack not confirmed"));
+      return;
+    case "nak":
+      msg.nak(outcome.delayMs);
+      options.onRetry?.(msg, outcome.error, outcome.delayMs);
+      return;
+    case "term":
+      try {
+        await options.deadLetter(msg, outcome.error);
+      } catch (error) {
+        options.logger.error({ err: error, seq: msg.seq }, "dead letter not recorded; message will be redelivered");
+        msg.nak(5_000);
+        return;
+      }
+      msg.term(outcome.error.reason);
+  }
+}
+
+async function waitForRoom(executor: KeyedExecutor, target: number): Promise<void> {
+  while (executor.size > target) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function watchStatus(messages: ConsumerMessages, options: ConsumerRunOptions): Promise<void> {
+  for await (const status of messages.status()) {
+    if (status.type === "heartbeat" || status.type === "next" || status.type === "debug") continue;
+    options.metrics?.consumerStatus.inc({ consumer: options.durable, status: status.type });
+    const level = status.type === "consumer_deleted" || status.type === "stream_not_found" ? "error" : "warn";
+    options.logger[level]({ consumer: options.durable, status: status.type }, "consumer status");
+  }
+}

@@ -1,0 +1,16 @@
+export { connectBus, isConnected, type BusConnectionConfig, type NatsConnection } from "./connection.ts";
+export {
+  DEFAULT_CONSUMER_SETTINGS,
+  DEFAULT_STREAM_SETTINGS,
+  ensureReplicatorConsumer,
+  ensureStreams,
+  replicatorConsumerConfig,
+  streamConfigs,
+  streamsPresent,
+  type ReplicatorConsumerSettings,
+  type StreamSettings,
+} from "./provisioning.ts";
+export { BusPublisher, type PublishResult, type PublisherOptions } from "./publisher.ts";
+export { settle, type Settlement } from "./settlement.ts";
+export { KeyedExecutor } from "./keyed-executor.ts";
+export { runConsumer, type ConsumerRunOptions, type JsMsg, type RunningConsumer } from "./consumer.ts";

@@ -1,0 +1,162 @@
+import {
+  AckPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstreamManager,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { STREAMS, mutationFilter, replicatorDurable, type Cloud, type StreamKey } from "@credmesh/names";
+
+export interface StreamSettings {
+  /** R1 locally, R3 on a production cluster. */
+  replicas: number;
+  /** How long JetStream remembers message ids for deduplication. */
+  duplicateWindowMs: number;
+  /** How long mutation records are kept once consumed (limits retention). */
+  maxAgeMs: number;
+}
+
+export const DEFAULT_STREAM_SETTINGS: StreamSettings = {
+  replicas: 1,
+  duplicateWindowMs: 10 * 60_000,
+  maxAgeMs: 7 * 24 * 3_600_000,
+};
+
+/** The stream definitions credmesh owns, derived from the names module. */
+type NamedStreamConfig = Partial<StreamConfig> & { name: string };
+
+export function streamConfigs(settings: StreamSettings): Record<StreamKey, NamedStreamConfig> {
+  const base = {
+    storage: StorageType.File,
+    num_replicas: settings.replicas,
+    discard: DiscardPolicy.Old,
+    retention: RetentionPolicy.Limits,
+  };
+  return {
+    mutations: {
+      ...base,
+      name: STREAMS.mutations.name,
+      subjects: [...STREAMS.mutations.subjects],
+      duplicate_window: nanos(settings.duplicateWindowMs),
+      max_age: nanos(settings.maxAgeMs),
+    },
+    deadLetters: {
+      ...base,
+      name: STREAMS.deadLetters.name,
+      subjects: [...STREAMS.deadLetters.subjects],
+      duplicate_window: nanos(settings.duplicateWindowMs),
+      // Dead letters wait for a person; keep them for 30 days.
+      max_age: nanos(30 * 24 * 3_600_000),
+    },
+    audit: {
+      ...base,
+      name: STREAMS.audit.name,
+      subjects: [...STREAMS.audit.subjects],
+      max_age: nanos(settings.maxAgeMs),
+    },
+  };
+}
+
+/**
+ * Creates or updates every credmesh stream so that its configuration matches ours. Safe to run
+ * from every process at every start (idempotent), which is what each service does.
+ */
+export async function ensureStreams(nc: NatsConnection, settings: StreamSettings = DEFAULT_STREAM_SETTINGS): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const config of Object.values(streamConfigs(settings))) {
+    await upsertStream(jsm, config);
+  }
+}
+
+async function upsertStream(jsm: JetStreamManager, config: NamedStreamConfig): Promise<void> {
+  const name = config.name;
+  try {
+    await jsm.streams.info(name);
+    await jsm.streams.update(name, config);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    try {
+      await jsm.streams.add(config);
+    } catch (addError) {
+      // Another process created it between our info and add: converge with an update.
+      if (!(addError instanceof JetStreamApiError) || addError.code !== STREAM_NAME_IN_USE) throw addError;
+      await jsm.streams.update(name, config);
+    }
+  }
+}
+
+export interface ReplicatorConsumerSettings {
+  /** Deliveries before a message is dead-lettered by the replicator. */
+  maxDeliver: number;
+  /** Time a replicator has to finish (or signal progress on) a message before redelivery. */
+  ackWaitMs: number;
+  /** In-flight messages across all replicas of this destination. */
+  maxAckPending: number;
+}
+
+export const DEFAULT_CONSUMER_SETTINGS: ReplicatorConsumerSettings = {
+  maxDeliver: 10,
+  ackWaitMs: 30_000,
+  maxAckPending: 256,
+};
+
+/** The durable pull consumer of one destination cloud. */
+export function replicatorConsumerConfig(destination: Cloud, settings: ReplicatorConsumerSettings): Partial<ConsumerConfig> {
+  return {
+    durable_name: replicatorDurable(destination),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: mutationFilter(destination),
+    max_deliver: settings.maxDeliver,
+    ack_wait: nanos(settings.ackWaitMs),
+    max_ack_pending: settings.maxAckPending,
+  };
+}
+
+/** Creates or updates the durable consumer; idempotent like {@link ensureStreams}. */
+export async function ensureReplicatorConsumer(
+  nc: NatsConnection,
+  destination: Cloud,
+  settings: ReplicatorConsumerSettings = DEFAULT_CONSUMER_SETTINGS,
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const config = replicatorConsumerConfig(destination, settings);
+  const stream = STREAMS.mutations.name;
+  try {
+    await jsm.consumers.info(stream, config.durable_name as string);
+    await jsm.consumers.update(stream, config.durable_name as string, config);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await jsm.consumers.add(stream, config);
+  }
+}
+
+/** Whether every credmesh stream exists (for /readyz). */
+export async function streamsPresent(nc: NatsConnection): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  for (const stream of Object.values(STREAMS)) {
+    try {
+      await jsm.streams.info(stream.name);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** JetStream API error code for "stream name already in use" (not exported by the client). */
+const STREAM_NAME_IN_USE = 10058;
+
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound)
+  );
+}

@@ -1,0 +1,25 @@
+export {
+  MUTATION_EVENT_TYPE,
+  MUTATION_KINDS,
+  SPEC_VERSION,
+  mutationDataSchema,
+  mutationEventSchema,
+  type AwsOrigin,
+  type AzureOrigin,
+  type MutationData,
+  type MutationEvent,
+  type MutationKind,
+  type Origin,
+  type Trigger,
+} from "./schema.ts";
+export {
+  InvalidEventError,
+  buildMutationEvent,
+  decodeMutationEvent,
+  destinationOf,
+  encodeEvent,
+  nameFromArn,
+  partitionOfEvent,
+  secretKeyOf,
+  type BuildMutationInput,
+} from "./codec.ts";

@@ -1,0 +1,92 @@
+import { z } from "zod";
+
+/**
+ * The canonical mutation event: a CloudEvents 1.0 envelope (structured JSON mode) whose data
+ * carries identifiers only — which secret, where, which version, what happened — and never a
+ * value. The replicator pulls the value from the source itself.
+ * @see ../../../shared/SPEC.md section 2 (ingest) and section 4
+ */
+export const MUTATION_EVENT_TYPE = "io.credmesh.secret.mutation.v1";
+export const SPEC_VERSION = "1.0";
+
+export const MUTATION_KINDS = ["upsert", "delete", "restore", "sync"] as const;
+export type MutationKind = (typeof MUTATION_KINDS)[number];
+
+const nonEmpty = z.string().min(1).max(2048);
+const cloud = z.enum(["aws", "azure"]);
+
+export const awsOriginSchema = z.strictObject({
+  cloud: z.literal("aws"),
+  account: z.string().regex(/^\d{12}$/, "an AWS account id has 12 digits"),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "not an AWS region"),
+  /** The full ARN when known (preferred), else the name as the caller typed it. */
+  secretId: nonEmpty,
+  /** The secret's name when the event tells it. */
+  secretName: z.string().min(1).max(512).optional(),
+  /** The version the event announced (clientRequestToken / versionId), when known. */
+  versionId: z.string().min(1).max(64).optional(),
+});
+
+export const azureOriginSchema = z.strictObject({
+  cloud: z.literal("azure"),
+  vaultName: z.string().regex(/^[0-9a-zA-Z-]{3,24}$/),
+  secretName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/),
+  versionId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+});
+
+export const originSchema = z.discriminatedUnion("cloud", [awsOriginSchema, azureOriginSchema]);
+
+export const triggerSchema = z.strictObject({
+  /** Which sender produced the event. */
+  source: z.enum(["aws.eventbridge", "aws.eventbridge.transformer", "azure.eventgrid", "reconciler", "replay"]),
+  /** The sender's event id (EventBridge id, Event Grid id); also the JetStream message id. */
+  eventId: z.string().min(1).max(256).optional(),
+  /** The API or event name that caused it (PutSecretValue, RotationSucceeded, ...). */
+  eventName: z.string().min(1).max(128),
+  eventTime: z.iso.datetime({ offset: true }),
+  /** Who made the change, as the origin cloud recorded it (CloudTrail userIdentity). */
+  actor: z
+    .strictObject({
+      type: z.string().max(64).optional(),
+      arn: z.string().max(2048).optional(),
+      principalId: z.string().max(512).optional(),
+    })
+    .optional(),
+});
+
+export const mutationDataSchema = z.strictObject({
+  kind: z.enum(MUTATION_KINDS),
+  /** The replication rule that put this secret in scope. */
+  rule: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  destination: z.strictObject({ cloud }),
+  origin: originSchema,
+  /** For deletes: whether the origin can still recover the secret. */
+  deletion: z
+    .strictObject({
+      mode: z.enum(["recoverable", "force"]),
+      recoveryWindowDays: z.number().int().min(0).max(90).optional(),
+    })
+    .optional(),
+  trigger: triggerSchema,
+});
+
+/** CloudEvents 1.0 context attributes we use; extension names are lowercase alphanumerics. */
+export const mutationEventSchema = z.strictObject({
+  specversion: z.literal(SPEC_VERSION),
+  id: z.string().min(1).max(256),
+  source: z.string().min(1).max(512),
+  type: z.literal(MUTATION_EVENT_TYPE),
+  subject: z.string().min(1).max(1024),
+  time: z.iso.datetime({ offset: true }),
+  datacontenttype: z.literal("application/json"),
+  /** Follows one mutation from webhook to vault write, across logs, audit and dead letters. */
+  correlationid: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
+  data: mutationDataSchema,
+});
+
+export type AwsOrigin = z.infer<typeof awsOriginSchema>;
+export type AzureOrigin = z.infer<typeof azureOriginSchema>;
+export type Origin = z.infer<typeof originSchema>;
+export type Trigger = z.infer<typeof triggerSchema>;
+export type MutationData = z.infer<typeof mutationDataSchema>;
+export type MutationEvent = Readonly<z.infer<typeof mutationEventSchema>>;

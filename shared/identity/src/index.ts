@@ -1,0 +1,10 @@
+export { CachedCredential, DEFAULT_REFRESH, type Expiring, type RefreshPolicy } from "./cached-token.ts";
+export {
+  AZURE_TOKEN_EXCHANGE_AUDIENCE,
+  DEFAULT_IMDS_ENDPOINT,
+  ManagedIdentityTokenSource,
+  managedIdentityCredential,
+  type AzureToken,
+  type ManagedIdentityConfig,
+} from "./managed-identity.ts";
+export { webIdentityCredentials, type WebIdentityConfig } from "./web-identity.ts";

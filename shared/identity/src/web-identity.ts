@@ -1,0 +1,89 @@
+import { AssumeRoleWithWebIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
+import { CredmeshError, classify } from "@credmesh/errors";
+import type { Logger, Sensitive } from "@credmesh/logging";
+import type { Metrics } from "@credmesh/metrics";
+import { CachedCredential, DEFAULT_REFRESH, type RefreshPolicy } from "./cached-token.ts";
+
+export interface WebIdentityConfig {
+  /** The IAM role trusted for the OIDC issuer. */
+  roleArn: string;
+  /** Identifies the cell in CloudTrail (`assumed-role/<Role>/<session>`), used for echo detection. */
+  sessionName: string;
+  durationSeconds: number;
+  /** STS region and, for emulators, endpoint. */
+  region: string;
+  endpoint?: string;
+  refresh?: RefreshPolicy;
+}
+
+type AwsCredentials = AwsCredentialIdentity & { expiration: Date };
+
+/**
+ * AWS credentials by STS AssumeRoleWithWebIdentity, fed by a web identity token (an Azure
+ * managed-identity token with audience api://AzureADTokenExchange). No AWS key is stored: the
+ * call is unsigned and authorised by the token. Cached and refreshed before expiry, so STS sees
+ * about one call per credential lifetime.
+ */
+export function webIdentityCredentials(
+  config: WebIdentityConfig,
+  token: () => Promise<Sensitive<string>>,
+  options: { metrics?: Pick<Metrics, "credentialRefreshes" | "credentialExpiry">; logger?: Logger } = {},
+): AwsCredentialIdentityProvider & { invalidate(): void } {
+  const sts = new STSClient({
+    region: config.region,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    // The call is authorised by the web identity token itself; no signing credentials exist.
+    credentials: { accessKeyId: "", secretAccessKey: "" },
+    signer: { sign: async (request) => request },
+    maxAttempts: 1,
+  });
+  const source = "aws-web-identity";
+  const cache = new CachedCredential<AwsCredentials & { expiresAt: Date }>(async () => {
+    const webIdentityToken = await token();
+    try {
+      const output = await sts.send(
+        new AssumeRoleWithWebIdentityCommand({
+          RoleArn: config.roleArn,
+          RoleSessionName: config.sessionName,
+          WebIdentityToken: webIdentityToken.reveal(),
+          DurationSeconds: config.durationSeconds,
+        }),
+      );
+      const c = output.Credentials;
+      if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
+        throw new CredmeshError("identity_unavailable", "STS AssumeRoleWithWebIdentity returned no credentials");
+      }
+      options.metrics?.credentialRefreshes.inc({ source, outcome: "success" });
+      options.metrics?.credentialExpiry.set({ source }, Math.floor(c.Expiration.getTime() / 1000));
+      options.logger?.info(
+        { source, role: config.roleArn, session: config.sessionName, expiresAt: c.Expiration.toISOString() },
+        "assumed AWS role with web identity",
+      );
+      return {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: c.SecretAccessKey,
+        sessionToken: c.SessionToken,
+        expiration: c.Expiration,
+        expiresAt: c.Expiration,
+      };
+    } catch (error) {
+      const failure =
+        error instanceof CredmeshError
+          ? error
+          : classify("sts AssumeRoleWithWebIdentity", {
+              status: (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode,
+              code: (error as { name?: string }).name,
+              nodeCode: (error as { code?: string }).code,
+            }, error);
+      options.metrics?.credentialRefreshes.inc({ source, outcome: failure.reason });
+      throw failure;
+    }
+  }, config.refresh ?? DEFAULT_REFRESH);
+
+  const provider = async (): Promise<AwsCredentialIdentity> => {
+    const { expiresAt: _expiresAt, ...credentials } = await cache.get();
+    return credentials;
+  };
+  return Object.assign(provider, { invalidate: () => cache.invalidate() });
+}

@@ -1,0 +1,109 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { METRIC } from "./labels.ts";
+
+/** Latency buckets for cloud calls and publishes: 5 ms to 30 s. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Replication lag buckets: 50 ms to 1 h. */
+const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+/**
+ * Every credmesh metric, defined once. Each service creates one set over its own registry and
+ * uses the members it needs; unused members simply export zero series.
+ */
+export function createMetrics(registry: Registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "credmesh_process_" });
+  const registers = [registry];
+  return {
+    registry,
+    ingestRequests: new Counter({
+      name: METRIC.ingestRequests,
+      help: "Webhook HTTP requests by endpoint and response status.",
+      labelNames: ["endpoint", "status"] as const,
+      registers,
+    }),
+    ingestRequestDuration: new Histogram({
+      name: METRIC.ingestRequestDuration,
+      help: "Webhook request handling time, from first byte to response.",
+      labelNames: ["endpoint"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    ingestEvents: new Counter({
+      name: METRIC.ingestEvents,
+      help: "Received events by source, outcome and reason (why ignored or rejected).",
+      labelNames: ["source", "outcome", "reason"] as const,
+      registers,
+    }),
+    busPublishDuration: new Histogram({
+      name: METRIC.busPublishDuration,
+      help: "Time until JetStream acknowledged a publish.",
+      labelNames: ["stream"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    replicationDecisions: new Counter({
+      name: METRIC.replicationDecisions,
+      help: "Replicator decisions per destination (applied, skipped_duplicate, dead_lettered, ...).",
+      labelNames: ["destination", "decision"] as const,
+      registers,
+    }),
+    replicationLag: new Histogram({
+      name: METRIC.replicationLag,
+      help: "Origin event time to destination write, in seconds.",
+      labelNames: ["destination"] as const,
+      buckets: LAG_BUCKETS,
+      registers,
+    }),
+    replicationFailures: new Counter({
+      name: METRIC.replicationFailures,
+      help: "Failed mutation attempts by destination, reason and retryability.",
+      labelNames: ["destination", "reason", "retryable"] as const,
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: METRIC.deadLetters,
+      help: "Mutations sent to the dead-letter subject.",
+      labelNames: ["destination", "reason"] as const,
+      registers,
+    }),
+    consumerPending: new Gauge({
+      name: METRIC.consumerPending,
+      help: "Messages not yet delivered to the durable consumer.",
+      labelNames: ["consumer"] as const,
+      registers,
+    }),
+    consumerStatus: new Counter({
+      name: METRIC.consumerStatus,
+      help: "Status notifications of the JetStream consumer (heartbeats missed, consumer deleted, ...).",
+      labelNames: ["consumer", "status"] as const,
+      registers,
+    }),
+    cloudApiCalls: new Counter({
+      name: METRIC.cloudApiCalls,
+      help: "Calls to cloud APIs by cloud, operation and outcome.",
+      labelNames: ["cloud", "operation", "outcome"] as const,
+      registers,
+    }),
+    cloudApiDuration: new Histogram({
+      name: METRIC.cloudApiDuration,
+      help: "Duration of cloud API calls.",
+      labelNames: ["cloud", "operation"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    credentialRefreshes: new Counter({
+      name: METRIC.credentialRefreshes,
+      help: "Federated credential fetches by source and outcome (success, or a failure reason).",
+      labelNames: ["source", "outcome"] as const,
+      registers,
+    }),
+    credentialExpiry: new Gauge({
+      name: METRIC.credentialExpiry,
+      help: "Expiry of the credential currently cached per source, as a Unix timestamp.",
+      labelNames: ["source"] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,14 @@
+export { CLOUDS, isCloud, type Cloud } from "./clouds.ts";
+export {
+  DEFAULT_PARTITIONS,
+  PREFIX,
+  STREAMS,
+  assertToken,
+  auditSubject,
+  deadLetterSubject,
+  mutationFilter,
+  mutationSubject,
+  partitionOf,
+  replicatorDurable,
+  type StreamKey,
+} from "./subjects.ts";

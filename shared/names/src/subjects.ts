@@ -1,0 +1,68 @@
+import type { Cloud } from "./clouds.ts";
+
+/**
+ * Every stream, subject and durable consumer name, built in one place.
+ *
+ * Subject scheme (tap any of them with `nats sub`):
+ *   credmesh.mutation.<destination>.p<NN>    canonical mutation events, partitioned per secret
+ *   credmesh.dlq.<destination>               dead-letter records (no secret values)
+ *   credmesh.audit.<destination>.<decision>  one record per replicator decision
+ *
+ * @see ../../../README.md#the-bus
+ */
+export const PREFIX = "credmesh";
+
+export const STREAMS = {
+  mutations: { name: "CREDMESH_MUTATIONS", subjects: [`${PREFIX}.mutation.>`] },
+  deadLetters: { name: "CREDMESH_DLQ", subjects: [`${PREFIX}.dlq.>`] },
+  audit: { name: "CREDMESH_AUDIT", subjects: [`${PREFIX}.audit.>`] },
+} as const;
+
+export type StreamKey = keyof typeof STREAMS;
+
+/** Partitions per destination. Mutations of one secret always land in the same partition. */
+export const DEFAULT_PARTITIONS = 16;
+
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/** A subject token must not contain separators or wildcards; names are built from known parts only. */
+export function assertToken(token: string, what: string): string {
+  if (!TOKEN.test(token)) throw new RangeError(`${what} "${token}" is not a valid subject token`);
+  return token;
+}
+
+/**
+ * Stable partition of a secret: FNV-1a over its identity key, modulo the partition count. The
+ * key identifies the secret at its origin (cloud, account/vault, name), never its value.
+ */
+export function partitionOf(secretKey: string, partitions: number = DEFAULT_PARTITIONS): number {
+  if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError("partitions must be a positive integer");
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < secretKey.length; i++) {
+    hash ^= secretKey.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+}
+
+export function mutationSubject(destination: Cloud, partition: number): string {
+  return `${PREFIX}.mutation.${assertToken(destination, "destination")}.p${String(partition).padStart(2, "0")}`;
+}
+
+/** Filter that matches every partition of one destination. */
+export function mutationFilter(destination: Cloud): string {
+  return `${PREFIX}.mutation.${assertToken(destination, "destination")}.>`;
+}
+
+export function deadLetterSubject(destination: Cloud): string {
+  return `${PREFIX}.dlq.${assertToken(destination, "destination")}`;
+}
+
+export function auditSubject(destination: Cloud, decision: string): string {
+  return `${PREFIX}.audit.${assertToken(destination, "destination")}.${assertToken(decision, "decision")}`;
+}
+
+/** Durable consumer of one destination cloud, e.g. `replicator-azure`. */
+export function replicatorDurable(destination: Cloud): string {
+  return `replicator-${assertToken(destination, "destination")}`;
+}

@@ -1,0 +1,9 @@
+export {
+  KEY_VAULT_NAME,
+  KEY_VAULT_NAME_MAX,
+  renderTemplate,
+  sameKeyVaultName,
+  toKeyVaultName,
+  type TemplateVariables,
+} from "./key-vault-names.ts";
+export { TAG_VALUE_MAX, joinTagValue, splitTagValue } from "./tag-chunks.ts";

@@ -1,0 +1,147 @@
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  RestoreSecretCommand,
+  type CreateSecretCommandOutput,
+  type DeleteSecretCommandOutput,
+  type DescribeSecretCommandOutput,
+  type GetSecretValueCommandOutput,
+  type PutSecretValueCommandOutput,
+  type RestoreSecretCommandOutput,
+  type SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import { CredmeshError } from "@credmesh/errors";
+import { Sensitive } from "@credmesh/logging";
+import { observed, type CallMetrics } from "../observed.ts";
+import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort } from "../port.ts";
+import { mapAwsError } from "./errors.ts";
+
+/**
+ * The slice of the Secrets Manager SDK this adapter uses — an interface, so a fake is trivial.
+ * A SecretsManagerClient satisfies it.
+ */
+export interface SecretsManagerApi {
+  send(command: GetSecretValueCommand, options?: { abortSignal?: AbortSignal }): Promise<GetSecretValueCommandOutput>;
+  send(command: DescribeSecretCommand, options?: { abortSignal?: AbortSignal }): Promise<DescribeSecretCommandOutput>;
+  send(command: CreateSecretCommand, options?: { abortSignal?: AbortSignal }): Promise<CreateSecretCommandOutput>;
+  send(command: PutSecretValueCommand, options?: { abortSignal?: AbortSignal }): Promise<PutSecretValueCommandOutput>;
+  send(command: DeleteSecretCommand, options?: { abortSignal?: AbortSignal }): Promise<DeleteSecretCommandOutput>;
+  send(command: RestoreSecretCommand, options?: { abortSignal?: AbortSignal }): Promise<RestoreSecretCommandOutput>;
+}
+
+/** Fixed content type marking a value that credmesh stored as base64 of binary data. */
+export const BINARY_CONTENT_TYPE = "application/octet-stream;encoding=base64";
+
+/**
+ * Secrets Manager behind the vault port. One instance per account and region (a client is
+ * regional). `secretId` arguments accept a name or a full ARN, as the API does.
+ */
+export class SecretsManagerVault implements VaultPort {
+  readonly cloud = "aws" as const;
+  readonly #api: SecretsManagerApi | SecretsManagerClient;
+  readonly #metrics: CallMetrics | undefined;
+
+  constructor(api: SecretsManagerApi | SecretsManagerClient, metrics?: CallMetrics) {
+    this.#api = api;
+    this.#metrics = metrics;
+  }
+
+  async get(secretId: string, ctx: VaultContext, options: { versionId?: string } = {}): Promise<SecretVersion | undefined> {
+    const input = options.versionId
+      ? { SecretId: secretId, VersionId: options.versionId }
+      : { SecretId: secretId, VersionStage: "AWSCURRENT" };
+    let output: GetSecretValueCommandOutput;
+    try {
+      output = await this.#call<GetSecretValueCommandOutput>("GetSecretValue", ctx, () => new GetSecretValueCommand(input));
+    } catch (error) {
+      if (error instanceof CredmeshError && error.reason === "not_found") return undefined;
+      throw error;
+    }
+    if (!output.VersionId || !output.Name) {
+      throw new CredmeshError("unavailable", "secretsmanager GetSecretValue returned no version");
+    }
+    const binary = output.SecretString === undefined && output.SecretBinary !== undefined;
+    const value = binary ? Buffer.from(output.SecretBinary as Uint8Array).toString("base64") : (output.SecretString ?? "");
+    return {
+      name: output.Name,
+      versionId: output.VersionId,
+      value: new Sensitive(value),
+      encoding: binary ? "base64" : "utf8",
+      tags: {},
+      ...(output.CreatedDate ? { createdAt: output.CreatedDate } : {}),
+    };
+  }
+
+  async describe(secretId: string, ctx: VaultContext): Promise<SecretDescription> {
+    let output: DescribeSecretCommandOutput;
+    try {
+      output = await this.#call<DescribeSecretCommandOutput>("DescribeSecret", ctx, () => new DescribeSecretCommand({ SecretId: secretId }));
+    } catch (error) {
+      if (error instanceof CredmeshError && error.reason === "not_found") return { name: secretId, state: "absent", tags: {} };
+      throw error;
+    }
+    const current = Object.entries(output.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes("AWSCURRENT"))?.[0];
+    const tags = Object.fromEntries((output.Tags ?? []).flatMap((tag) => (tag.Key ? [[tag.Key, tag.Value ?? ""]] : [])));
+    return {
+      name: output.Name ?? secretId,
+      state: output.DeletedDate ? "deleted" : "active",
+      ...(output.ARN ? { id: output.ARN } : {}),
+      ...(current ? { currentVersionId: current } : {}),
+      tags,
+      ...(output.DeletedDate ? { deletedAt: output.DeletedDate } : {}),
+    };
+  }
+
+  async put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }> {
+    const payload =
+      options.encoding === "base64"
+        ? { SecretBinary: Buffer.from(value.reveal(), "base64") }
+        : { SecretString: value.reveal() };
+    const token = options.idempotencyToken;
+    const tags = Object.entries(options.tags).map(([Key, Value]) => ({ Key, Value }));
+    try {
+      const created = await this.#call<CreateSecretCommandOutput>("CreateSecret", ctx, () =>
+        new CreateSecretCommand({ Name: name, ...payload, Tags: tags, ...(token ? { ClientRequestToken: token } : {}) }),
+      );
+      return { versionId: created.VersionId ?? token ?? "" };
+    } catch (error) {
+      // ResourceExistsException (validation): the secret exists, so add a version instead.
+      if (!(error instanceof CredmeshError) || error.code !== "ResourceExistsException") throw error;
+    }
+    const put = await this.#call<PutSecretValueCommandOutput>("PutSecretValue", ctx, () =>
+      new PutSecretValueCommand({ SecretId: name, ...payload, ...(token ? { ClientRequestToken: token } : {}) }),
+    );
+    return { versionId: put.VersionId ?? token ?? "" };
+  }
+
+  async delete(secretId: string, options: DeleteOptions, ctx: VaultContext): Promise<void> {
+    const input =
+      options.mode === "force"
+        ? { SecretId: secretId, ForceDeleteWithoutRecovery: true }
+        : { SecretId: secretId, RecoveryWindowInDays: Math.min(30, Math.max(7, options.recoveryWindowDays ?? 30)) };
+    try {
+      await this.#call("DeleteSecret", ctx, () => new DeleteSecretCommand(input));
+    } catch (error) {
+      if (error instanceof CredmeshError && error.reason === "not_found") return;
+      throw error;
+    }
+  }
+
+  async restore(secretId: string, ctx: VaultContext): Promise<void> {
+    await this.#call("RestoreSecret", ctx, () => new RestoreSecretCommand({ SecretId: secretId }));
+  }
+
+  async #call<T>(operation: string, ctx: VaultContext, command: () => object): Promise<T> {
+    return observed(this.#metrics, "aws", operation, async () => {
+      try {
+        const send = this.#api.send.bind(this.#api) as (c: object, o?: { abortSignal?: AbortSignal }) => Promise<T>;
+        return await send(command(), ctx.signal ? { abortSignal: ctx.signal } : undefined);
+      } catch (error) {
+        throw mapAwsError(operation, error);
+      }
+    });
+  }
+}

@@ -1,0 +1,168 @@
+import { readFileSync } from "node:fs";
+import { Agent } from "node:https";
+import type { TokenCredential } from "@azure/core-auth";
+import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { SecretClient, type KeyVaultSecret } from "@azure/keyvault-secrets";
+import { CredmeshError } from "@credmesh/errors";
+import { Sensitive } from "@credmesh/logging";
+import { observed, type CallMetrics } from "../observed.ts";
+import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort } from "../port.ts";
+import { mapKeyVaultError } from "./errors.ts";
+
+/** The slice of SecretClient this adapter uses; a SecretClient satisfies it. */
+export type KeyVaultApi = Pick<
+  SecretClient,
+  "getSecret" | "setSecret" | "getDeletedSecret" | "beginDeleteSecret" | "beginRecoverDeletedSecret" | "purgeDeletedSecret"
+>;
+
+export interface KeyVaultClientConfig {
+  vaultUrl: string;
+  credential: TokenCredential;
+  /** Extra CA bundle to trust (private CA, emulator); verification stays on. */
+  caFile?: string;
+  /**
+   * Accept an authentication challenge whose resource is not a *.vault.azure.net domain. Needed
+   * only for emulators on 127.0.0.1; never set it for a real vault.
+   */
+  disableChallengeResourceVerification?: boolean;
+  /** Poll interval of long-running operations (delete, recover). */
+  pollIntervalMs?: number;
+}
+
+/**
+ * Builds the SDK client. Retries inside the SDK are off: failures are classified once and retried
+ * by the replicator under its budget, honouring Retry-After, so every retry is visible in metrics.
+ */
+export function createKeyVaultClient(config: KeyVaultClientConfig): SecretClient {
+  const additionalPolicies: Array<{ policy: PipelinePolicy; position: "perCall" }> = [];
+  if (config.caFile) {
+    const agent = new Agent({ ca: readFileSync(config.caFile), keepAlive: true });
+    additionalPolicies.push({
+      position: "perCall",
+      policy: { name: "credmeshTrustedCa", sendRequest: (request, next) => ((request.agent = agent), next(request)) },
+    });
+  }
+  return new SecretClient(config.vaultUrl, config.credential, {
+    disableChallengeResourceVerification: config.disableChallengeResourceVerification ?? false,
+    retryOptions: { maxRetries: 0 },
+    additionalPolicies,
+  });
+}
+
+/** Key Vault allows 25 KB values (FORMATS.md E). */
+export const KEY_VAULT_MAX_VALUE_BYTES = 25 * 1024;
+
+/**
+ * Azure Key Vault behind the vault port. Soft delete is native: delete is recoverable unless
+ * mode is "force" (delete, then purge); restore recovers and waits until the secret is readable.
+ */
+export class KeyVaultVault implements VaultPort {
+  readonly cloud = "azure" as const;
+  readonly #api: KeyVaultApi;
+  readonly #metrics: CallMetrics | undefined;
+  readonly #pollIntervalMs: number;
+
+  constructor(api: KeyVaultApi, options: { metrics?: CallMetrics; pollIntervalMs?: number } = {}) {
+    this.#api = api;
+    this.#metrics = options.metrics;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
+  }
+
+  async get(name: string, ctx: VaultContext, options: { versionId?: string } = {}): Promise<SecretVersion | undefined> {
+    let secret: KeyVaultSecret;
+    try {
+      secret = await this.#call("GetSecret", () =>
+        this.#api.getSecret(name, { ...(options.versionId ? { version: options.versionId } : {}), abortSignal: ctx.signal }),
+      );
+    } catch (error) {
+      if (error instanceof CredmeshError && error.reason === "not_found") return undefined;
+      throw error;
+    }
+    return toVersion(secret);
+  }
+
+  async describe(name: string, ctx: VaultContext): Promise<SecretDescription> {
+    // Key Vault has no value-free "current version" read; the value is dropped at once.
+    const current = await this.get(name, ctx);
+    if (current) {
+      return { name: current.name, state: "active", currentVersionId: current.versionId, tags: current.tags };
+    }
+    try {
+      const deleted = await this.#call("GetDeletedSecret", () => this.#api.getDeletedSecret(name, { abortSignal: ctx.signal }));
+      return {
+        name: deleted.name,
+        state: "deleted",
+        ...(deleted.properties.version ? { currentVersionId: deleted.properties.version } : {}),
+        tags: deleted.properties.tags ?? {},
+        ...(deleted.properties.deletedOn ? { deletedAt: deleted.properties.deletedOn } : {}),
+      };
+    } catch (error) {
+      if (error instanceof CredmeshError && error.reason === "not_found") return { name, state: "absent", tags: {} };
+      throw error;
+    }
+  }
+
+  async put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }> {
+    if (Buffer.byteLength(value.reveal(), "utf8") > KEY_VAULT_MAX_VALUE_BYTES) {
+      throw new CredmeshError("value_too_large", `secret ${name} exceeds Key Vault's ${KEY_VAULT_MAX_VALUE_BYTES}-byte limit`);
+    }
+    const secret = await this.#call("SetSecret", () =>
+      this.#api.setSecret(name, value.reveal(), {
+        tags: { ...options.tags },
+        ...(options.contentType ? { contentType: options.contentType } : {}),
+        abortSignal: ctx.signal,
+      }),
+    );
+    if (!secret.properties.version) throw new CredmeshError("unavailable", "keyvault SetSecret returned no version");
+    return { versionId: secret.properties.version };
+  }
+
+  async delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void> {
+    try {
+      const poller = await this.#call("DeleteSecret", () =>
+        this.#api.beginDeleteSecret(name, { intervalInMs: this.#pollIntervalMs, abortSignal: ctx.signal }),
+      );
+      await this.#call("DeleteSecretPoll", () => poller.pollUntilDone({ abortSignal: ctx.signal }));
+    } catch (error) {
+      if (!(error instanceof CredmeshError && error.reason === "not_found")) throw error;
+      if (options.mode !== "force") return;
+    }
+    if (options.mode === "force") {
+      try {
+        await this.#call("PurgeDeletedSecret", () => this.#api.purgeDeletedSecret(name, { abortSignal: ctx.signal }));
+      } catch (error) {
+        if (!(error instanceof CredmeshError && error.reason === "not_found")) throw error;
+      }
+    }
+  }
+
+  async restore(name: string, ctx: VaultContext): Promise<void> {
+    const poller = await this.#call("RecoverDeletedSecret", () =>
+      this.#api.beginRecoverDeletedSecret(name, { intervalInMs: this.#pollIntervalMs, abortSignal: ctx.signal }),
+    );
+    await this.#call("RecoverDeletedSecretPoll", () => poller.pollUntilDone({ abortSignal: ctx.signal }));
+  }
+
+  #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return observed(this.#metrics, "azure", operation, async () => {
+      try {
+        return await call();
+      } catch (error) {
+        throw mapKeyVaultError(operation, error);
+      }
+    });
+  }
+}
+
+function toVersion(secret: KeyVaultSecret): SecretVersion {
+  const contentType = secret.properties.contentType;
+  return {
+    name: secret.name,
+    versionId: secret.properties.version ?? "",
+    value: new Sensitive(secret.value ?? ""),
+    encoding: contentType?.includes("encoding=base64") ? "base64" : "utf8",
+    ...(contentType ? { contentType } : {}),
+    tags: secret.properties.tags ?? {},
+    ...(secret.properties.createdOn ? { createdAt: secret.properties.createdOn } : {}),
+  };
+}

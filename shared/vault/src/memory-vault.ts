@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import { CredmeshError } from "@credmesh/errors";
+import type { Sensitive } from "@credmesh/logging";
+import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultPort } from "./port.ts";
+
+interface Stored {
+  versions: SecretVersion[];
+  deletedAt?: Date;
+  idempotency: Map<string, string>;
+}
+
+/**
+ * An in-memory vault with the port's semantics, for unit tests of logic built on the port and as
+ * the reference implementation in the adapters' shared contract suite.
+ */
+export class MemoryVault implements VaultPort {
+  readonly cloud: "aws" | "azure";
+  readonly #secrets = new Map<string, Stored>();
+  readonly #caseInsensitive: boolean;
+  /** Every write, in order; tests assert on it. */
+  readonly writes: Array<{ name: string; versionId: string }> = [];
+
+  constructor(cloud: "aws" | "azure") {
+    this.cloud = cloud;
+    this.#caseInsensitive = cloud === "azure";
+  }
+
+  async get(name: string, _ctx: unknown, options: { versionId?: string } = {}): Promise<SecretVersion | undefined> {
+    const stored = this.#secrets.get(this.#key(name));
+    if (!stored || stored.deletedAt) return undefined;
+    if (options.versionId) return stored.versions.find((version) => version.versionId === options.versionId);
+    return stored.versions.at(-1);
+  }
+
+  async describe(name: string): Promise<SecretDescription> {
+    const stored = this.#secrets.get(this.#key(name));
+    const current = stored?.versions.at(-1);
+    if (!stored || !current) return { name, state: "absent", tags: {} };
+    return {
+      name: current.name,
+      state: stored.deletedAt ? "deleted" : "active",
+      currentVersionId: current.versionId,
+      tags: current.tags,
+      ...(stored.deletedAt ? { deletedAt: stored.deletedAt } : {}),
+    };
+  }
+
+  async put(name: string, value: Sensitive<string>, options: PutOptions): Promise<{ versionId: string }> {
+    const key = this.#key(name);
+    const stored = this.#secrets.get(key) ?? { versions: [], idempotency: new Map<string, string>() };
+    if (stored.deletedAt) {
+      throw new CredmeshError("deleted_in_destination", `secret ${name} is deleted`, { code: "SecretDeleted" });
+    }
+    const repeated = options.idempotencyToken ? stored.idempotency.get(options.idempotencyToken) : undefined;
+    if (repeated) return { versionId: repeated };
+    const versionId = options.idempotencyToken ?? randomUUID().replaceAll("-", "");
+    stored.versions.push({
+      name,
+      versionId,
+      value,
+      encoding: options.encoding ?? "utf8",
+      ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
+      tags: { ...options.tags },
+      createdAt: new Date(),
+    });
+    if (options.idempotencyToken) stored.idempotency.set(options.idempotencyToken, versionId);
+    this.#secrets.set(key, stored);
+    this.writes.push({ name, versionId });
+    return { versionId };
+  }
+
+  async delete(name: string, options: DeleteOptions): Promise<void> {
+    const key = this.#key(name);
+    const stored = this.#secrets.get(key);
+    if (!stored) return;
+    if (options.mode === "force") this.#secrets.delete(key);
+    else stored.deletedAt = new Date();
+  }
+
+  async restore(name: string): Promise<void> {
+    const stored = this.#secrets.get(this.#key(name));
+    if (!stored) throw new CredmeshError("not_found", `secret ${name} cannot be restored: it does not exist`);
+    delete stored.deletedAt;
+  }
+
+  #key(name: string): string {
+    return this.#caseInsensitive ? name.toLowerCase() : name;
+  }
+}

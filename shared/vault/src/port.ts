@@ -1,0 +1,68 @@
+import type { Logger, Sensitive } from "@credmesh/logging";
+
+/**
+ * The narrow port every vault adapter implements: get / describe / put / delete / restore, each
+ * with a context that carries a deadline signal and a logger. Cloud quirks (Key Vault soft
+ * delete and recovery, Secrets Manager's recovery window and ClientRequestToken) stay inside
+ * the adapters.
+ * @see ../../../shared/STYLE.md "Ports and adapters for the clouds"
+ */
+export interface VaultContext {
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+export interface SecretVersion {
+  /** The name as the vault knows it. */
+  name: string;
+  versionId: string;
+  value: Sensitive<string>;
+  /** "binary/base64" when the value is base64 of binary data. */
+  encoding: "utf8" | "base64";
+  contentType?: string;
+  tags: Readonly<Record<string, string>>;
+  createdAt?: Date;
+}
+
+export type SecretState = "absent" | "active" | "deleted";
+
+export interface SecretDescription {
+  name: string;
+  state: SecretState;
+  /** The full identifier (ARN, Key Vault id) when the vault has one. */
+  id?: string;
+  /** The version currently served (AWSCURRENT; Key Vault's latest). */
+  currentVersionId?: string;
+  tags: Readonly<Record<string, string>>;
+  deletedAt?: Date;
+}
+
+export interface PutOptions {
+  tags: Readonly<Record<string, string>>;
+  contentType?: string;
+  encoding?: "utf8" | "base64";
+  /**
+   * Makes a repeated write a no-op where the vault supports it (Secrets Manager's
+   * ClientRequestToken becomes the version id).
+   */
+  idempotencyToken?: string;
+}
+
+export interface DeleteOptions {
+  mode: "recoverable" | "force";
+  recoveryWindowDays?: number;
+}
+
+export interface VaultPort {
+  readonly cloud: "aws" | "azure";
+  /** The current version (or `versionId`), or undefined when the secret does not exist. */
+  get(name: string, ctx: VaultContext, options?: { versionId?: string }): Promise<SecretVersion | undefined>;
+  /** State, current version and tags, without the value where the vault allows it. */
+  describe(name: string, ctx: VaultContext): Promise<SecretDescription>;
+  /** Writes a new version; returns its id. */
+  put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }>;
+  /** Deletes; deleting what is already gone is success. */
+  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void>;
+  /** Brings a deleted secret back and waits until it is usable. */
+  restore(name: string, ctx: VaultContext): Promise<void>;
+}

@@ -1,0 +1,267 @@
+/**
+ * The Key Vault emulator: one HTTPS server on 127.0.0.1 serving the secrets data plane and a
+ * managed-identity token endpoint, speaking the real protocols so the unmodified Azure SDK works.
+ *
+ * @see FORMATS.md §E (shared/FORMATS.md) for the behaviour it reproduces.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KeyVaultError, badParameter, routeNotFound } from "./errors.ts";
+import { readBody, sendJson } from "./http.ts";
+import type { JsonResponse } from "./http.ts";
+import { DEFAULT_TENANT_ID, KEY_VAULT_RESOURCE, TokenIssuer, generateSigningKeys } from "./identity.ts";
+import type { ManagedIdentity } from "./identity.ts";
+import { handleIdentityRequest } from "./identity-routes.ts";
+import { SecretStore } from "./store.ts";
+import { createTlsMaterial } from "./tls.ts";
+import { resolveVaultRoute } from "./vault-routes.ts";
+
+/** Options of {@link startKeyVaultEmulator}. */
+export interface KeyVaultEmulatorOptions {
+  /** Only loopback is allowed: the emulator hands out tokens to anyone who asks. */
+  readonly host?: "127.0.0.1";
+  /** 0 (the default) picks a free port. */
+  readonly port?: number;
+  /** Where the CA and server certificate are written; default: a fresh temp dir removed on stop. */
+  readonly dir?: string;
+  readonly tenantId?: string;
+  /** How long a recovered secret keeps answering 404 and refusing writes. Default 300. */
+  readonly recoveryDelayMs?: number;
+  /** How long a delete or purge stays in progress (409 ObjectIsBeingDeleted). Default 300. */
+  readonly deletionDelayMs?: number;
+  /** 7–90, default 90. Below 90 the recovery level reads "CustomizedRecoverable+Purgeable". */
+  readonly softDeleteRetentionDays?: number;
+  /** Lifetime of issued access tokens. Default 3599, as IMDS reports. */
+  readonly tokenLifetimeSeconds?: number;
+}
+
+/** A running emulator. */
+export interface KeyVaultEmulator {
+  /** `https://127.0.0.1:<port>`: pass to `new SecretClient(vaultUrl, …)`. */
+  readonly vaultUrl: string;
+  /** The IMDS-style token URL (`GET ?api-version=2018-02-01&resource=…`, header `Metadata: true`). */
+  readonly tokenEndpoint: string;
+  /** The CA certificate (PEM file) clients must trust to reach the emulator. */
+  readonly caCertPath: string;
+  /** `iss` of the issued tokens. */
+  readonly issuer: string;
+  /** The JWKS that verifies the issued tokens. */
+  readonly jwksUri: string;
+  readonly tenantId: string;
+  /** The system-assigned identity tokens are issued to when no `client_id` is given. */
+  readonly managedIdentity: ManagedIdentity;
+  /** Requests served so far per operation (REST operation ids, plus `Unauthorized`, `UnknownRoute`). Diagnostics only. */
+  stats(): Record<string, number>;
+  /** Closes the server and all connections, and removes the temp dir if the emulator made it. */
+  stop(): Promise<void>;
+}
+
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Starts the emulator and resolves once it accepts connections. */
+export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {}): Promise<KeyVaultEmulator> {
+  const settings = resolveOptions(options);
+  const ownsDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "credmesh-kv-emulator-")));
+  if (!ownsDir) await mkdir(dir, { recursive: true });
+  const [tls, keys] = await Promise.all([createTlsMaterial(dir), generateSigningKeys()]);
+
+  const store = new SecretStore(settings);
+  const counts = new Map<string, number>();
+  const count = (operation: string): void => {
+    counts.set(operation, (counts.get(operation) ?? 0) + 1);
+  };
+  // Set once the port is known; requests cannot complete a TLS handshake before that.
+  let context: RequestContext | undefined;
+
+  const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    const headers = baseHeaders(req);
+    if (context === undefined) {
+      sendJson(res, { status: 503, body: { error: { code: "ServiceUnavailable", message: "Starting." } } }, headers);
+      return;
+    }
+    handleRequest(context, req, res, headers).catch((error: unknown) => {
+      if (!res.headersSent) {
+        const message = error instanceof Error ? error.message : String(error);
+        sendJson(res, { status: 500, body: { error: { code: "InternalServerError", message } } }, headers);
+      } else {
+        res.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(settings.port, settings.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const origin = `https://${settings.host}:${port}`;
+  const issuer = new TokenIssuer({ origin, tenantId: settings.tenantId, tokenLifetimeSeconds: settings.tokenLifetimeSeconds }, keys);
+  context = {
+    origin,
+    issuer,
+    store,
+    count,
+    vault: { vaultUrl: origin, softDeleteRetentionDays: settings.softDeleteRetentionDays },
+  };
+
+  let stopping: Promise<void> | undefined;
+  return {
+    vaultUrl: origin,
+    tokenEndpoint: issuer.tokenEndpoint,
+    caCertPath: tls.caCertPath,
+    issuer: issuer.issuer,
+    jwksUri: issuer.jwksUri,
+    tenantId: settings.tenantId,
+    managedIdentity: issuer.systemIdentity,
+    stats: () => Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b))),
+    stop: () => {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // SDK clients keep connections alive; without this, close() would wait for them to time out.
+        server.closeAllConnections();
+        await closed;
+        if (ownsDir) await rm(dir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+  };
+}
+
+interface ResolvedOptions {
+  readonly host: "127.0.0.1";
+  readonly port: number;
+  readonly tenantId: string;
+  readonly recoveryDelayMs: number;
+  readonly deletionDelayMs: number;
+  readonly softDeleteRetentionDays: number;
+  readonly tokenLifetimeSeconds: number;
+}
+
+function resolveOptions(options: KeyVaultEmulatorOptions): ResolvedOptions {
+  // The type already says so, but JavaScript callers and the CLI can pass anything.
+  if (options.host !== undefined && options.host !== "127.0.0.1") {
+    throw new Error(`host must be 127.0.0.1, got ${String(options.host)}`);
+  }
+  const resolved: ResolvedOptions = {
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+    tenantId: options.tenantId ?? DEFAULT_TENANT_ID,
+    recoveryDelayMs: options.recoveryDelayMs ?? 300,
+    deletionDelayMs: options.deletionDelayMs ?? 300,
+    softDeleteRetentionDays: options.softDeleteRetentionDays ?? 90,
+    tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
+  };
+  checkInteger("port", resolved.port, 0, 65_535);
+  checkInteger("recoveryDelayMs", resolved.recoveryDelayMs, 0, Number.MAX_SAFE_INTEGER);
+  checkInteger("deletionDelayMs", resolved.deletionDelayMs, 0, Number.MAX_SAFE_INTEGER);
+  checkInteger("softDeleteRetentionDays", resolved.softDeleteRetentionDays, 7, 90);
+  checkInteger("tokenLifetimeSeconds", resolved.tokenLifetimeSeconds, 1, 86_400);
+  // The tenant id becomes a path segment of the issuer and the challenge's authorization URL.
+  if (!/^[0-9a-zA-Z.-]+$/.test(resolved.tenantId)) throw new Error(`tenantId is not a valid tenant: ${resolved.tenantId}`);
+  return resolved;
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+}
+
+interface RequestContext {
+  readonly origin: string;
+  readonly issuer: TokenIssuer;
+  readonly store: SecretStore;
+  readonly count: (operation: string) => void;
+  readonly vault: { readonly vaultUrl: string; readonly softDeleteRetentionDays: number };
+}
+
+async function handleRequest(
+  context: RequestContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  headers: Record<string, string>,
+): Promise<void> {
+  const method = req.method ?? "GET";
+  const url = new URL(req.url ?? "/", context.origin);
+  const body = await readBody(req, BODY_LIMIT_BYTES);
+
+  const identityResponse = await handleIdentityRequest(context.issuer, method, url, req.headers, context.count);
+  if (identityResponse !== undefined) {
+    sendJson(res, identityResponse, headers);
+    return;
+  }
+  // Authentication comes first, as in Key Vault: the SDK's first request is deliberately sent without
+  // token and without body, and it must get the 401 challenge, not a validation error.
+  const unauthorized = await authenticate(context, req.headers.authorization);
+  if (unauthorized !== undefined) {
+    context.count("Unauthorized");
+    sendJson(res, unauthorized, headers);
+    return;
+  }
+  const route = resolveVaultRoute(method, url.pathname.split("/").slice(1));
+  context.count(route?.operation ?? "UnknownRoute");
+  sendJson(res, runRoute(context, route, method, url, body), headers);
+}
+
+function runRoute(
+  context: RequestContext,
+  route: ReturnType<typeof resolveVaultRoute>,
+  method: string,
+  url: URL,
+  body: string | undefined,
+): JsonResponse {
+  try {
+    if (route === undefined) throw routeNotFound(method, url.pathname);
+    // Key Vault has no default version; the text of this error is unverified.
+    if (!url.searchParams.get("api-version")) throw badParameter("The api-version query parameter is missing.");
+    if (body === undefined) throw badParameter("The request body is too large.");
+    return route.run({ store: context.store, vault: context.vault, query: url.searchParams, body });
+  } catch (error) {
+    if (error instanceof KeyVaultError) return { status: error.status, body: error.body };
+    throw error;
+  }
+}
+
+/** Returns the 401 to send, or undefined when the bearer token is one this emulator issued for Key Vault. */
+async function authenticate(context: RequestContext, authorization: string | undefined): Promise<JsonResponse | undefined> {
+  const challenge = {
+    // The SDK takes the tenant from this URL's path and asks its credential for `<resource>/.default`.
+    "www-authenticate": `Bearer authorization="${context.origin}/${context.issuer.tenantId}", resource="${KEY_VAULT_RESOURCE}"`,
+  };
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+  const token = match?.[1];
+  if (token === undefined) {
+    return {
+      status: 401,
+      headers: challenge,
+      body: { error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." } },
+    };
+  }
+  const check = await context.issuer.verifyForKeyVault(token);
+  if (check.ok) return undefined;
+  return { status: 401, headers: challenge, body: { error: { code: "Unauthorized", message: check.message } } };
+}
+
+/** Headers Key Vault puts on every response; the client request id is echoed as the service does. */
+function baseHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {
+    "cache-control": "no-cache",
+    pragma: "no-cache",
+    expires: "-1",
+    "x-ms-request-id": randomUUID(),
+    "x-ms-keyvault-region": "emulator",
+    "x-ms-keyvault-service-version": "emulator",
+    "x-content-type-options": "nosniff",
+  };
+  const clientRequestId = req.headers["x-ms-client-request-id"];
+  if (typeof clientRequestId === "string") headers["x-ms-client-request-id"] = clientRequestId;
+  return headers;
+}

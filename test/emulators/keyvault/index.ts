@@ -1,0 +1,8 @@
+/**
+ * In-repo Azure Key Vault emulator (secrets data plane + managed-identity token endpoint) for
+ * integration and end-to-end tests. See README.md beside this file for how clients connect.
+ */
+export { startKeyVaultEmulator } from "./emulator.ts";
+export type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "./emulator.ts";
+export type { ManagedIdentity } from "./identity.ts";
+export type { KeyVaultErrorBody } from "./errors.ts";

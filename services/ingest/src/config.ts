@@ -1,0 +1,66 @@
+import { EnvReader, loadRules, type RuleSet } from "@credmesh/config";
+import type { Sensitive } from "@credmesh/logging";
+import { DEFAULT_PARTITIONS } from "@credmesh/names";
+
+/**
+ * Ingest configuration, resolved and validated at boot from the environment. Every setting is in
+ * the README's configuration reference.
+ */
+export interface IngestConfig {
+  host: string;
+  port: number;
+  logLevel: string;
+  natsServers: string[];
+  natsCredsFile: string | undefined;
+  rules: RuleSet;
+  partitions: number;
+  streamReplicas: number;
+  duplicateWindowMs: number;
+  /** Largest accepted request body. EventBridge events are at most 256 KB. */
+  bodyLimitBytes: number;
+  /** How long a webhook waits for the JetStream acknowledgement (EventBridge gives up at 5 s). */
+  publishTimeoutMs: number;
+  eventBridge: {
+    /** Header carrying the API key (the connection's ApiKeyName). */
+    apiKeyHeader: string;
+    /** Accepted API keys; several at once so keys can be rotated without downtime. */
+    apiKeys: Sensitive<string>[];
+    /** Accepted Basic credentials as `user:password`. */
+    basicCredentials: Sensitive<string>[];
+  };
+}
+
+export function resolveIngestConfig(env: Readonly<Record<string, string | undefined>> = process.env): IngestConfig {
+  const read = new EnvReader(env);
+  const rulesFile = read.string("CREDMESH_RULES_FILE");
+  const config: IngestConfig = {
+    host: read.string("CREDMESH_INGEST_HOST", { default: "127.0.0.1" }),
+    port: read.int("CREDMESH_INGEST_PORT", { default: 8080, min: 0, max: 65_535 }),
+    logLevel: read.oneOf("CREDMESH_LOG_LEVEL", ["trace", "debug", "info", "warn", "error"], "info"),
+    natsServers: read.list("CREDMESH_NATS_URL", ["nats://127.0.0.1:4222"]),
+    natsCredsFile: read.optionalString("CREDMESH_NATS_CREDS_FILE"),
+    rules: [],
+    partitions: read.int("CREDMESH_PARTITIONS", { default: DEFAULT_PARTITIONS, min: 1, max: 256 }),
+    streamReplicas: read.int("CREDMESH_STREAM_REPLICAS", { default: 1, min: 1, max: 5 }),
+    duplicateWindowMs: read.int("CREDMESH_DUPLICATE_WINDOW_MS", { default: 600_000, min: 1_000, max: 86_400_000 }),
+    bodyLimitBytes: read.int("CREDMESH_INGEST_BODY_LIMIT_BYTES", { default: 262_144, min: 1_024, max: 1_048_576 }),
+    publishTimeoutMs: read.int("CREDMESH_PUBLISH_TIMEOUT_MS", { default: 3_000, min: 100, max: 30_000 }),
+    eventBridge: {
+      apiKeyHeader: read.string("CREDMESH_EVENTBRIDGE_API_KEY_HEADER", {
+        default: "x-api-key",
+        pattern: /^[A-Za-z0-9-]{1,64}$/,
+        hint: "an HTTP header name",
+      }).toLowerCase(),
+      apiKeys: read.secretList("CREDMESH_EVENTBRIDGE_API_KEYS"),
+      basicCredentials: read.secretList("CREDMESH_EVENTBRIDGE_BASIC_CREDENTIALS"),
+    },
+  };
+  if (config.eventBridge.apiKeys.length === 0 && config.eventBridge.basicCredentials.length === 0) {
+    read.problem("set CREDMESH_EVENTBRIDGE_API_KEYS or CREDMESH_EVENTBRIDGE_BASIC_CREDENTIALS: unauthenticated webhooks are refused");
+  }
+  if (config.eventBridge.basicCredentials.some((credential) => !credential.reveal().includes(":"))) {
+    read.problem("CREDMESH_EVENTBRIDGE_BASIC_CREDENTIALS entries must be user:password (values not shown)");
+  }
+  read.done();
+  return { ...config, rules: loadRules(rulesFile) };
+}

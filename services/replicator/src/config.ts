@@ -1,0 +1,86 @@
+import { DEFAULT_CONSUMER_SETTINGS } from "@credmesh/bus";
+import { EnvReader, loadRules, type RuleSet } from "@credmesh/config";
+import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
+import type { Sensitive } from "@credmesh/logging";
+import { DEFAULT_PARTITIONS } from "@credmesh/names";
+
+/**
+ * Configuration of a replicator cell writing into Azure Key Vault, resolved at boot. The cell's
+ * identity is an Azure managed identity: it authenticates to Key Vault directly and to AWS by
+ * exchanging a token for role credentials — no static key anywhere.
+ */
+export interface ReplicatorConfig {
+  destination: "azure";
+  cell: string;
+  logLevel: string;
+  opsHost: string;
+  opsPort: number;
+  natsServers: string[];
+  natsCredsFile: string | undefined;
+  rules: RuleSet;
+  partitions: number;
+  streamReplicas: number;
+  duplicateWindowMs: number;
+  concurrency: number;
+  maxDeliver: number;
+  ackWaitMs: number;
+  maxAckPending: number;
+  /** Key for the provenance content hash (HMAC), so a tag never reveals a guessable value. */
+  contentHashKey: Sensitive<string>;
+  aws: {
+    roleArn: string;
+    stsRegion: string;
+    sessionDurationSeconds: number;
+    /** Secrets Manager and STS endpoint override (emulators only). */
+    endpoint: string | undefined;
+  };
+  azure: {
+    identityEndpoint: string;
+    clientId: string | undefined;
+    tokenAudience: string;
+    caFile: string | undefined;
+    disableChallengeResourceVerification: boolean;
+    pollIntervalMs: number;
+  };
+}
+
+export function resolveReplicatorConfig(env: Readonly<Record<string, string | undefined>> = process.env): ReplicatorConfig {
+  const read = new EnvReader(env);
+  const rulesFile = read.string("CREDMESH_RULES_FILE");
+  const cell = read.string("CREDMESH_CELL", { pattern: /^[A-Za-z0-9_.@-]{2,64}$/, hint: "letters, digits and _.@- (it becomes the STS role session name)" });
+  const awsEndpoint = read.optionalString("CREDMESH_AWS_ENDPOINT");
+  const config: ReplicatorConfig = {
+    destination: read.oneOf("CREDMESH_DESTINATION", ["azure"] as const, "azure"),
+    cell,
+    logLevel: read.oneOf("CREDMESH_LOG_LEVEL", ["trace", "debug", "info", "warn", "error"], "info"),
+    opsHost: read.string("CREDMESH_REPLICATOR_OPS_HOST", { default: "127.0.0.1" }),
+    opsPort: read.int("CREDMESH_REPLICATOR_OPS_PORT", { default: 9091, min: 0, max: 65_535 }),
+    natsServers: read.list("CREDMESH_NATS_URL", ["nats://127.0.0.1:4222"]),
+    natsCredsFile: read.optionalString("CREDMESH_NATS_CREDS_FILE"),
+    rules: [],
+    partitions: read.int("CREDMESH_PARTITIONS", { default: DEFAULT_PARTITIONS, min: 1, max: 256 }),
+    streamReplicas: read.int("CREDMESH_STREAM_REPLICAS", { default: 1, min: 1, max: 5 }),
+    duplicateWindowMs: read.int("CREDMESH_DUPLICATE_WINDOW_MS", { default: 600_000, min: 1_000, max: 86_400_000 }),
+    concurrency: read.int("CREDMESH_REPLICATOR_CONCURRENCY", { default: 8, min: 1, max: 256 }),
+    maxDeliver: read.int("CREDMESH_MAX_DELIVER", { default: DEFAULT_CONSUMER_SETTINGS.maxDeliver, min: 2, max: 100 }),
+    ackWaitMs: read.int("CREDMESH_ACK_WAIT_MS", { default: DEFAULT_CONSUMER_SETTINGS.ackWaitMs, min: 5_000, max: 600_000 }),
+    maxAckPending: read.int("CREDMESH_MAX_ACK_PENDING", { default: DEFAULT_CONSUMER_SETTINGS.maxAckPending, min: 1, max: 10_000 }),
+    contentHashKey: read.secret("CREDMESH_CONTENT_HASH_KEY", { required: true, minLength: 32 }) as Sensitive<string>,
+    aws: {
+      roleArn: read.string("CREDMESH_AWS_ROLE_ARN", { pattern: /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, hint: "an IAM role ARN" }),
+      stsRegion: read.string("CREDMESH_AWS_STS_REGION", { default: "us-east-1" }),
+      sessionDurationSeconds: read.int("CREDMESH_AWS_SESSION_DURATION_SECONDS", { default: 3_600, min: 900, max: 43_200 }),
+      endpoint: awsEndpoint === undefined ? undefined : read.url("CREDMESH_AWS_ENDPOINT", { protocols: ["http:", "https:"] }),
+    },
+    azure: {
+      identityEndpoint: read.url("CREDMESH_AZURE_IDENTITY_ENDPOINT", { default: DEFAULT_IMDS_ENDPOINT, protocols: ["http:", "https:"] }),
+      clientId: read.optionalString("CREDMESH_AZURE_CLIENT_ID"),
+      tokenAudience: read.string("CREDMESH_AZURE_TOKEN_AUDIENCE", { default: AZURE_TOKEN_EXCHANGE_AUDIENCE }),
+      caFile: read.optionalString("CREDMESH_AZURE_CA_FILE"),
+      disableChallengeResourceVerification: read.bool("CREDMESH_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION", false),
+      pollIntervalMs: read.int("CREDMESH_AZURE_POLL_INTERVAL_MS", { default: 1_000, min: 50, max: 30_000 }),
+    },
+  };
+  read.done();
+  return { ...config, rules: loadRules(rulesFile) };
+}

@@ -1,0 +1,3 @@
+export { evaluateReadiness, type ReadinessCheck, type ReadinessReport } from "./readiness.ts";
+export { opsRoutes, sendJson, type OpsRoutes } from "./ops-routes.ts";
+export { exitOnBootFailure, onShutdown } from "./lifecycle.ts";

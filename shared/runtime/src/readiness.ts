@@ -1,0 +1,24 @@
+/**
+ * Readiness as a list of named checks (bus connected, streams present, configuration valid).
+ * `/readyz` answers 200 only when every check passes, and always says which failed.
+ */
+export type ReadinessCheck = () => Promise<boolean> | boolean;
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: Record<string, boolean>;
+}
+
+export async function evaluateReadiness(checks: Readonly<Record<string, ReadinessCheck>>): Promise<ReadinessReport> {
+  const results: Record<string, boolean> = {};
+  await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        results[name] = await check();
+      } catch {
+        results[name] = false;
+      }
+    }),
+  );
+  return { ready: Object.values(results).every(Boolean), checks: results };
+}

@@ -47,10 +47,11 @@ LOG="$TOOLS/provision.log"
 MAVEN_CENTRAL_URL="${MAVEN_CENTRAL_URL:-https://repo1.maven.org/maven2}"
 
 MODE=install
+HAVE=cached         # what an already-installed part is called ("ok" under --check)
 RETRY_LOWKEY=0
 for arg in "$@"; do
   case "$arg" in
-    --check) MODE=check ;;
+    --check) MODE=check HAVE=ok ;;
     --retry-lowkey) RETRY_LOWKEY=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "provision.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
@@ -184,7 +185,7 @@ part_node() {
   NODE_BIN_DIR="$prefix/bin"
   NODE_VER=$NODE_VERSION NPM_VER=$NPM_VERSION
   if stamp_ok node "$want" && [ -x "$NODE" ] && [ -f "$NPM_CLI" ]; then
-    say "node $NODE_VERSION (npm $NPM_VERSION): cached"
+    say "node $NODE_VERSION (npm $NPM_VERSION): $HAVE"
   elif [ "$MODE" = check ]; then
     record_missing "node $NODE_VERSION / npm $NPM_VERSION ($prefix)"; return 0
   else
@@ -220,7 +221,7 @@ write_npm_wrapper() {
 part_nats_server() {
   NATS_SERVER="$TOOLS/bin/nats-server"
   if stamp_ok nats-server "$NATS_SERVER_VERSION" && [ -x "$NATS_SERVER" ]; then
-    say "nats-server $NATS_SERVER_VERSION: cached"; return 0
+    say "nats-server $NATS_SERVER_VERSION: $HAVE"; return 0
   fi
   [ "$MODE" = check ] && { record_missing "nats-server $NATS_SERVER_VERSION ($NATS_SERVER)"; return 0; }
   installing "nats-server $NATS_SERVER_VERSION"
@@ -248,7 +249,7 @@ part_nats_cli() {
   local want
   want="$NATSCLI_VERSION $(files_hash "$src/go.mod" "$src/go.sum" "$src/tools.go")"
   if stamp_ok natscli "$want" && [ -x "$NATS_CLI" ]; then
-    say "nats CLI $NATSCLI_VERSION: cached"; return 0
+    say "nats CLI $NATSCLI_VERSION: $HAVE"; return 0
   fi
   [ "$MODE" = check ] && { record_missing "nats CLI $NATSCLI_VERSION ($NATS_CLI)"; return 0; }
   installing "nats CLI $NATSCLI_VERSION"
@@ -277,7 +278,7 @@ part_moto() {
   MOTO_SERVER="$venv/bin/moto_server"
   # -x on the venv's python also catches a venv whose base python vanished.
   if stamp_ok moto "$want" && [ -x "$MOTO_SERVER" ] && [ -x "$venv/bin/python" ]; then
-    say "moto[server] $MOTO_VERSION: cached"; return 0
+    say "moto[server] $MOTO_VERSION: $HAVE"; return 0
   fi
   [ "$MODE" = check ] && { record_missing "moto[server] $MOTO_VERSION ($MOTO_SERVER)"; return 0; }
   installing "moto[server] $MOTO_VERSION"
@@ -292,11 +293,11 @@ part_moto() {
 }
 
 verify_moto() {
-  local port pid ok=1 i
+  local port pid ok=1
   port=$(free_port)
   "$MOTO_SERVER" -H 127.0.0.1 -p "$port" >>"$LOG" 2>&1 &
   pid=$!
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/moto-api/" 2>/dev/null; then ok=0; break; fi
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.25
@@ -317,9 +318,9 @@ part_prometheus() {
   if [[ "$status" == "install ok installed "* ]] && [ -x "$PROMETHEUS" ] && [ -x "$PROMTOOL" ]; then
     PROM_VER=${status##* }
     if [ "$PROM_VER" = "$PROMETHEUS_DEB_VERSION" ]; then
-      say "prometheus $PROM_VER: cached"
+      say "prometheus $PROM_VER: $HAVE"
     else
-      say "prometheus $PROM_VER: cached (pinned $PROMETHEUS_DEB_VERSION; accepting Debian's update)"
+      say "prometheus $PROM_VER: $HAVE (pinned $PROMETHEUS_DEB_VERSION; accepting Debian's update)"
     fi
     return 0
   fi
@@ -404,7 +405,7 @@ part_lowkey() {
   fi
   if stamp_ok lowkey-vault "$LOWKEY_VAULT_VERSION" && [ -f "$jar" ]; then
     LOWKEY_JAR=$jar LOWKEY_VER=$LOWKEY_VAULT_VERSION
-    say "lowkey-vault $LOWKEY_VAULT_VERSION: cached"; return 0
+    say "lowkey-vault $LOWKEY_VAULT_VERSION: $HAVE"; return 0
   fi
   if [ "$MODE" = check ]; then
     say "lowkey-vault $LOWKEY_VAULT_VERSION: not installed (optional; the in-repo Key Vault emulator is used)"
@@ -419,15 +420,17 @@ part_lowkey() {
   installing "lowkey-vault $LOWKEY_VAULT_VERSION"
   local base="$MAVEN_CENTRAL_URL/com/github/nagyesta/lowkey-vault/lowkey-vault-app/$LOWKEY_VAULT_VERSION"
   local name="lowkey-vault-app-$LOWKEY_VAULT_VERSION.jar"
-  local work code want_sha got_sha
+  local work code want_sha got_sha url
   new_tmp_dir; work=$TMP_DIR
+  url="$base/$name.sha1"
   code=$(curl -sS -L --retry 2 --connect-timeout 15 --max-time 60 -o "$work/sha1" -w '%{http_code}' \
            "$base/$name.sha1" 2>>"$LOG" || true)
   printf -- '-- GET %s/%s.sha1 -> HTTP %s\n' "$base" "$name" "$code" >>"$LOG"
   if [ "$code" = 200 ]; then
     want_sha=$(grep -oE '^[0-9a-f]{40}' "$work/sha1" || true)
+    url="$base/$name"
     code=$(curl -sS -L --retry 2 --connect-timeout 15 --max-time 600 -o "$work/$name" -w '%{http_code}' \
-             "$base/$name" 2>>"$LOG" || true)
+             "$url" 2>>"$LOG" || true)
     printf -- '-- GET %s/%s -> HTTP %s\n' "$base" "$name" "$code" >>"$LOG"
     got_sha=$(sha1sum "$work/$name" 2>/dev/null | cut -c1-40 || true)
     if [ "$code" = 200 ] && [ -n "$want_sha" ] && [ "$got_sha" = "$want_sha" ]; then
@@ -439,12 +442,13 @@ part_lowkey() {
       installed
       return 0
     fi
-    [ "$code" != 200 ] || code="sha1 mismatch (want ${want_sha:-none}, got ${got_sha:-none})"
   fi
+  local reason="HTTP $code"
+  [ "$code" != 200 ] || reason="sha1 mismatch (want ${want_sha:-none}, got ${got_sha:-none})"
   mkdir -p "$STAMPS"
-  printf 'Maven Central answered %s for %s\n' "$code" "$name" >"$neg"
+  printf '%s for %s\n' "$reason" "${url##*/}" >"$neg"
   printf ' unavailable\n'; IN_PROGRESS=0
-  warn "Lowkey Vault jar not obtainable from Maven Central (HTTP $code for $base/$name); the test harness will use the in-repo Key Vault emulator"
+  warn "Lowkey Vault jar not obtainable from Maven Central ($reason for $url); the test harness will use the in-repo Key Vault emulator"
 }
 
 # Version from a lowkey-vault-app-X.Y.Z.jar file name (operator-supplied jars).
@@ -477,8 +481,9 @@ java_major_of() {  # java_major_of /path/to/bin/java -> "25 25.0.3"
                  *)   printf '%s %s' "${ver%%[.+-]*}" "$ver" ;; esac
 }
 
-# 7. java: the newest JDK/JRE on the machine that meets Lowkey Vault's
-# requirement (25 for 7.x). Older jars (Java 17) get Debian's
+# 7. java: the oldest JDK/JRE on the machine that still meets Lowkey Vault's
+# requirement (25 for 7.x; a jar's Build-Jdk-Spec when we have the jar), i.e.
+# the one closest to what the jar was built and tested with. Older jars (Java 17) get Debian's
 # openjdk-17-jre-headless if no suitable java exists.
 part_java() {
   local need=$LOWKEY_VAULT_MIN_JAVA
@@ -505,7 +510,7 @@ part_java() {
 }
 
 pick_java() {
-  local need=$1 best="" best_major=0 best_ver="" cand mv major ver
+  local need=$1 best="" best_major=999 best_ver="" cand mv major ver
   local -a cands=()
   [ -z "${JAVA_HOME:-}" ] || cands+=("$JAVA_HOME/bin/java")
   for cand in /usr/lib/jvm/*/bin/java; do cands+=("$cand"); done
@@ -514,7 +519,7 @@ pick_java() {
     [ -x "$cand" ] || continue
     mv=$(java_major_of "$cand") || continue
     major=${mv%% *} ver=${mv#* }
-    if [ "$major" -ge "$need" ] && [ "$major" -gt "$best_major" ]; then
+    if [ "$major" -ge "$need" ] && [ "$major" -lt "$best_major" ]; then
       best=$(readlink -f "$cand") best_major=$major best_ver=$ver
     fi
   done
@@ -532,6 +537,7 @@ write_env_files() {
     printf '# Generated by scripts/provision.sh; do not edit. Usage: source %s\n' "$sh"
     printf 'export CREDMESH_TOOLS_DIR=%s\n' "$(sh_quote "$TOOLS")"
     # Provisioned node first (its bin dir also has npm/npx), then nats-server/nats.
+    # shellcheck disable=SC2016 # $PATH must expand when env.sh is sourced
     printf 'case ":$PATH:" in\n  %s:%s:*) ;;\n  *) PATH=%s:%s:"$PATH" ;;\nesac\nexport PATH\n' \
       "$(sh_quote ":$NODE_BIN_DIR")" "$(sh_quote "$TOOLS/bin")" \
       "$(sh_quote "$NODE_BIN_DIR")" "$(sh_quote "$TOOLS/bin")"

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -46,6 +47,11 @@ export interface KeyVaultEmulator {
   readonly vaultUrl: string;
   /** The IMDS-style token URL (`GET ?api-version=2018-02-01&resource=…`, header `Metadata: true`). */
   readonly tokenEndpoint: string;
+  /**
+   * The same token endpoint over plain HTTP on its own port, as Azure IMDS serves it
+   * (http://169.254.169.254/metadata/identity/oauth2/token): what workloads are configured with.
+   */
+  readonly imdsEndpoint: string;
   /** The CA certificate (PEM file) clients must trust to reach the emulator. */
   readonly caCertPath: string;
   /** `iss` of the issued tokens. */
@@ -55,7 +61,10 @@ export interface KeyVaultEmulator {
   readonly tenantId: string;
   /** The system-assigned identity tokens are issued to when no `client_id` is given. */
   readonly managedIdentity: ManagedIdentity;
-  /** Requests served so far per operation (REST operation ids, plus `Unauthorized`, `UnknownRoute`). Diagnostics only. */
+  /**
+   * Requests served so far per operation: REST operation ids such as `SetSecret`, plus `GetToken`,
+   * `Unauthorized` and `UnknownRoute`. For test diagnostics only.
+   */
   stats(): Record<string, number>;
   /** Closes the server and all connections, and removes the temp dir if the emulator made it. */
   stop(): Promise<void>;
@@ -103,7 +112,24 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   });
   const { port } = server.address() as AddressInfo;
   const origin = `https://${settings.host}:${port}`;
-  const issuer = new TokenIssuer({ origin, tenantId: settings.tenantId, tokenLifetimeSeconds: settings.tokenLifetimeSeconds }, keys);
+  // IMDS is plain HTTP on a link-local address; only its token path is served here.
+  const imds = createHttpServer((req, res) => {
+    const headers = baseHeaders(req);
+    if (context === undefined || !(req.url ?? "").startsWith("/metadata/identity/")) {
+      sendJson(res, { status: 404, body: { error: "not_found", error_description: "Unknown IMDS path." } }, headers);
+      return;
+    }
+    handleRequest(context, req, res, headers).catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    imds.once("error", reject);
+    imds.listen(0, settings.host, () => resolve());
+  });
+  const imdsPort = (imds.address() as AddressInfo).port;
+  const issuer = new TokenIssuer(
+    { origin, tenantId: settings.tenantId, tokenLifetimeSeconds: settings.tokenLifetimeSeconds },
+    keys,
+  );
   context = {
     origin,
     issuer,
@@ -116,6 +142,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   return {
     vaultUrl: origin,
     tokenEndpoint: issuer.tokenEndpoint,
+    imdsEndpoint: `http://${settings.host}:${imdsPort}/metadata/identity/oauth2/token`,
     caCertPath: tls.caCertPath,
     issuer: issuer.issuer,
     jwksUri: issuer.jwksUri,
@@ -125,9 +152,11 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     stop: () => {
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const imdsClosed = new Promise<void>((resolve) => imds.close(() => resolve()));
         // SDK clients keep connections alive; without this, close() would wait for them to time out.
         server.closeAllConnections();
-        await closed;
+        imds.closeAllConnections();
+        await Promise.all([closed, imdsClosed]);
         if (ownsDir) await rm(dir, { recursive: true, force: true });
       })();
       return stopping;
@@ -165,7 +194,9 @@ function resolveOptions(options: KeyVaultEmulatorOptions): ResolvedOptions {
   checkInteger("softDeleteRetentionDays", resolved.softDeleteRetentionDays, 7, 90);
   checkInteger("tokenLifetimeSeconds", resolved.tokenLifetimeSeconds, 1, 86_400);
   // The tenant id becomes a path segment of the issuer and the challenge's authorization URL.
-  if (!/^[0-9a-zA-Z.-]+$/.test(resolved.tenantId)) throw new Error(`tenantId is not a valid tenant: ${resolved.tenantId}`);
+  if (!/^[0-9a-zA-Z.-]+$/.test(resolved.tenantId)) {
+    throw new Error(`tenantId is not a valid tenant: ${resolved.tenantId}`);
+  }
   return resolved;
 }
 
@@ -231,10 +262,15 @@ function runRoute(
 }
 
 /** Returns the 401 to send, or undefined when the bearer token is one this emulator issued for Key Vault. */
-async function authenticate(context: RequestContext, authorization: string | undefined): Promise<JsonResponse | undefined> {
+async function authenticate(
+  context: RequestContext,
+  authorization: string | undefined,
+): Promise<JsonResponse | undefined> {
+  // The SDK takes the tenant from the authorization URL's path and asks its credential for
+  // `<resource>/.default`.
+  const authority = `${context.origin}/${context.issuer.tenantId}`;
   const challenge = {
-    // The SDK takes the tenant from this URL's path and asks its credential for `<resource>/.default`.
-    "www-authenticate": `Bearer authorization="${context.origin}/${context.issuer.tenantId}", resource="${KEY_VAULT_RESOURCE}"`,
+    "www-authenticate": `Bearer authorization="${authority}", resource="${KEY_VAULT_RESOURCE}"`,
   };
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   const token = match?.[1];

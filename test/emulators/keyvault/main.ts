@@ -37,6 +37,7 @@ process.stdout.write(
   `${JSON.stringify({
     vaultUrl: emulator.vaultUrl,
     tokenEndpoint: emulator.tokenEndpoint,
+    imdsEndpoint: emulator.imdsEndpoint,
     caCertPath: emulator.caCertPath,
     issuer: emulator.issuer,
     jwksUri: emulator.jwksUri,

@@ -1,4 +1,4 @@
-import { classify, type CredmeshError } from "@credmesh/errors";
+import { CredmeshError, classify } from "@credmesh/errors";
 
 interface AwsSdkErrorShape {
   name?: unknown;
@@ -13,6 +13,8 @@ interface AwsSdkErrorShape {
  * message is kept only as the cause, never in the CredmeshError message.
  */
 export function mapAwsError(operation: string, error: unknown): CredmeshError {
+  // Already classified, e.g. by the credential provider the SDK called before sending.
+  if (error instanceof CredmeshError) return error;
   const e = (typeof error === "object" && error !== null ? error : {}) as AwsSdkErrorShape;
   const status = typeof e.$metadata?.httpStatusCode === "number" ? e.$metadata.httpStatusCode : undefined;
   const nodeCode = typeof e.code === "string" ? e.code : undefined;

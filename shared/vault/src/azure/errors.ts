@@ -4,22 +4,26 @@ interface RestErrorShape {
   name?: unknown;
   code?: unknown;
   statusCode?: unknown;
+  details?: { error?: { code?: unknown; innerError?: { code?: unknown } } };
   response?: { bodyAsText?: unknown; headers?: { get(name: string): string | undefined } };
 }
 
 /**
  * Maps an Azure SDK RestError (or transport failure) to the taxonomy. Key Vault puts the
  * distinguishing code in `error.innererror.code` (ObjectIsDeletedButRecoverable,
- * ObjectIsBeingDeleted) while the top-level code is only "Conflict"; the JS SDK's RestError
- * drops the inner error, so it is read from the response body (FORMATS.md E).
+ * ObjectIsBeingDeleted) while the top-level code is only "Conflict". The Key Vault SDK keeps
+ * it in `details.error.innerError.code`; other clients only in the response body, which is read
+ * as a fallback (FORMATS.md E). Codes only — never the message text.
  */
 export function mapKeyVaultError(operation: string, error: unknown): CredmeshError {
   const e = (typeof error === "object" && error !== null ? error : {}) as RestErrorShape;
   const status = typeof e.statusCode === "number" ? e.statusCode : undefined;
+  const detailed = e.details?.error;
   const bodyCodes = status === undefined ? {} : errorCodesFromBody(e.response?.bodyAsText);
+  const innerFromDetails = typeof detailed?.innerError?.code === "string" ? detailed.innerError.code : undefined;
   const topCode = typeof e.code === "string" ? e.code : undefined;
   const isNodeCode = topCode !== undefined && /^E[A-Z]+$|^UND_ERR/.test(topCode);
-  const code = bodyCodes.inner ?? bodyCodes.outer ?? (isNodeCode ? undefined : topCode);
+  const code = innerFromDetails ?? bodyCodes.inner ?? bodyCodes.outer ?? (isNodeCode ? undefined : topCode);
   return classify(
     `keyvault ${operation}`,
     {

@@ -1,7 +1,5 @@
 import { readFileSync } from "node:fs";
-import { Agent } from "node:https";
 import type { TokenCredential } from "@azure/core-auth";
-import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { SecretClient, type KeyVaultSecret } from "@azure/keyvault-secrets";
 import { CredmeshError } from "@credmesh/errors";
 import { Sensitive } from "@credmesh/logging";
@@ -34,18 +32,10 @@ export interface KeyVaultClientConfig {
  * by the replicator under its budget, honouring Retry-After, so every retry is visible in metrics.
  */
 export function createKeyVaultClient(config: KeyVaultClientConfig): SecretClient {
-  const additionalPolicies: Array<{ policy: PipelinePolicy; position: "perCall" }> = [];
-  if (config.caFile) {
-    const agent = new Agent({ ca: readFileSync(config.caFile), keepAlive: true });
-    additionalPolicies.push({
-      position: "perCall",
-      policy: { name: "credmeshTrustedCa", sendRequest: (request, next) => ((request.agent = agent), next(request)) },
-    });
-  }
   return new SecretClient(config.vaultUrl, config.credential, {
     disableChallengeResourceVerification: config.disableChallengeResourceVerification ?? false,
     retryOptions: { maxRetries: 0 },
-    additionalPolicies,
+    ...(config.caFile ? { tlsOptions: { ca: readFileSync(config.caFile, "utf8") } } : {}),
   });
 }
 

@@ -1,0 +1,60 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startKeyVaultEmulator, type KeyVaultEmulator } from "../emulators/keyvault/index.ts";
+import { ManagedProcess } from "./managed-process.ts";
+import { freePort } from "./ports.ts";
+import { loadTools } from "./tools.ts";
+import { httpOk, until } from "./wait.ts";
+
+/**
+ * The real parts, started as local processes on free loopback ports (this machine kind has no
+ * Docker engine). Each start function returns what a client needs and a stop().
+ */
+export interface NatsPart {
+  url: string;
+  port: number;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export async function startNats(): Promise<NatsPart> {
+  const tools = loadTools();
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), "credmesh-nats-"));
+  const process = new ManagedProcess("nats-server", tools.natsServer, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir]);
+  await process.waitForLine(/Server is ready/);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    process,
+    async stop() {
+      await process.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface MotoPart {
+  endpoint: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/** moto in server mode: Secrets Manager and STS over their real wire protocols. */
+export async function startMoto(): Promise<MotoPart> {
+  const tools = loadTools();
+  const port = await freePort();
+  const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)]);
+  const endpoint = `http://127.0.0.1:${port}`;
+  await until("moto", () => httpOk(`${endpoint}/moto-api/`));
+  return { endpoint, process, stop: () => process.stop() };
+}
+
+/**
+ * Azure Key Vault and its managed-identity endpoint. Lowkey Vault's jar is not obtainable from
+ * this machine's Maven Central, so the in-repo emulator (test/emulators/keyvault) stands in.
+ */
+export async function startKeyVault(): Promise<KeyVaultEmulator> {
+  return startKeyVaultEmulator({ recoveryDelayMs: 200, deletionDelayMs: 200 });
+}

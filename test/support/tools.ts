@@ -1,0 +1,35 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Paths of the third-party parts installed by scripts/provision.sh (its env.json). Tests never
+ * download anything themselves: if a part is missing, the message says how to install it.
+ */
+export interface Tools {
+  node: string;
+  natsServer: string;
+  natsCli: string;
+  motoServer: string;
+  prometheus: string | null;
+  promtool: string | null;
+  java: string | null;
+  lowkeyVaultJar: string | null;
+}
+
+export function toolsDir(): string {
+  return process.env.CREDMESH_TOOLS_DIR ?? join(homedir(), ".cache", "credmesh", "tools");
+}
+
+let cached: Tools | undefined;
+
+export function loadTools(): Tools {
+  if (cached) return cached;
+  const file = join(toolsDir(), "env.json");
+  try {
+    cached = JSON.parse(readFileSync(file, "utf8")) as Tools;
+  } catch {
+    throw new Error(`${file} not found: run scripts/provision.sh first (the README's test command does)`);
+  }
+  return cached;
+}

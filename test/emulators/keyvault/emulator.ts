@@ -86,6 +86,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
   };
   // Set once the port is known; requests cannot complete a TLS handshake before that.
+  // eslint-disable-next-line prefer-const -- assigned once the port is known; handlers read it before that
   let context: RequestContext | undefined;
 
   const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Makes a checkout runnable: provisions the pinned third-party parts (scripts/provision.sh) and
+# installs the npm workspaces with the pinned Node, reinstalling only when package-lock.json
+# changed. Sourced by scripts/test.sh and scripts/credmesh, so both work on a fresh machine.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${CREDMESH_TOOLS_DIR:-$HOME/.cache/credmesh/tools}"
+
+bash "$repo/scripts/provision.sh" >&2
+# shellcheck source=/dev/null
+source "$tools/env.sh"
+
+stamp="$repo/node_modules/.credmesh-lock.sha256"
+want="$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "npm ci (package-lock.json changed or node_modules missing)" >&2
+  (cd "$repo" && "$CREDMESH_NPM" ci --no-audit --no-fund --loglevel=error >&2)
+  echo "$want" >"$stamp"
+fi

@@ -23,7 +23,7 @@ describe("AWS Secrets Manager → Azure Key Vault", () => {
   };
 
   beforeAll(async () => {
-    mesh = await startMesh();
+    mesh = await startMesh({ namePrefixes: ["prod/", "prod-"] });
     tap = new BusTap(mesh.bus);
   }, 120_000);
 
@@ -168,6 +168,29 @@ describe("AWS Secrets Manager → Azure Key Vault", () => {
     expect(sourceReads).toBeGreaterThanOrEqual(10);
     // Every mutation of this whole suite ran under one assumed-role session.
     expect(mesh.awsProxy.count("AssumeRoleWithWebIdentity")).toBe(1);
+  });
+
+  it("dead-letters a write it must refuse, with a sanitized reason, and leaves the destination alone", async () => {
+    // Someone else's secret already holds the mapped Key Vault name: credmesh must not touch it.
+    const foreign = newValue();
+    await mesh.keyVaultClient.setSecret("prod-owned-elsewhere", foreign, { tags: { owner: "payments-team" } });
+    const secret = await createSecret("prod-owned-elsewhere");
+    const event = cloudTrailEvent("aws-cloudtrail-createsecret.json", secret, { versionId: secret.versionId });
+    expect((await post(event)).status).toBe(202);
+
+    const dead = await tap.waitFor((m) => m.subject === "credmesh.dlq.azure" && m.data.includes(event.id as string));
+    const record = JSON.parse(dead.data) as { error: Record<string, unknown>; event: { id: string }; deliveries: number };
+    expect(record.error).toEqual({
+      reason: "unmanaged_destination",
+      retryable: false,
+      message: "Key Vault secret prod-owned-elsewhere exists and is not managed by credmesh",
+    });
+    expect(record.event.id).toBe(event.id);
+    expect(record.deliveries).toBe(1);
+    expect((await tap.auditFor(event.id as string)).decision).toBe("dead_lettered");
+    const untouched = await mesh.keyVaultClient.getSecret("prod-owned-elsewhere");
+    expect(untouched.value).toBe(foreign);
+    expect(untouched.properties.tags).toEqual({ owner: "payments-team" });
   });
 
   it("never puts a secret value on the bus, in a log line or in metrics", async () => {

@@ -28,6 +28,14 @@ export interface KeyVaultEmulatorOptions {
   readonly host?: "127.0.0.1";
   /** 0 (the default) picks a free port. */
   readonly port?: number;
+  /** Port of the plain-HTTP IMDS listener; 0 (the default) picks a free port. */
+  readonly imdsPort?: number;
+  /**
+   * Only for docker compose: the service's hostname on the container network. The emulator then
+   * listens on all interfaces of its container and names itself by that hostname (URLs, TLS SAN).
+   * Never used on a host, where everything stays on 127.0.0.1.
+   */
+  readonly containerHostname?: string;
   /** Where the CA and server certificate are written; default: a fresh temp dir removed on stop. */
   readonly dir?: string;
   readonly tenantId?: string;
@@ -78,7 +86,12 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   const ownsDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "credmesh-kv-emulator-")));
   if (!ownsDir) await mkdir(dir, { recursive: true });
-  const [tls, keys] = await Promise.all([createTlsMaterial(dir), generateSigningKeys()]);
+  const [tls, keys] = await Promise.all([
+    createTlsMaterial(dir, options.containerHostname ? [options.containerHostname] : []),
+    generateSigningKeys(),
+  ]);
+  const listenHost = options.containerHostname ? "0.0.0.0" : settings.host;
+  const publicHost = options.containerHostname ?? settings.host;
 
   const store = new SecretStore(settings);
   const counts = new Map<string, number>();
@@ -106,13 +119,13 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(settings.port, settings.host, () => {
+    server.listen(settings.port, listenHost, () => {
       server.off("error", reject);
       resolve();
     });
   });
   const { port } = server.address() as AddressInfo;
-  const origin = `https://${settings.host}:${port}`;
+  const origin = `https://${publicHost}:${port}`;
   // IMDS is plain HTTP on a link-local address; only its token path is served here.
   const imds = createHttpServer((req, res) => {
     const headers = baseHeaders(req);
@@ -124,7 +137,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   });
   await new Promise<void>((resolve, reject) => {
     imds.once("error", reject);
-    imds.listen(0, settings.host, () => resolve());
+    imds.listen(options.imdsPort ?? 0, listenHost, () => resolve());
   });
   const imdsPort = (imds.address() as AddressInfo).port;
   const issuer = new TokenIssuer(
@@ -143,7 +156,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   return {
     vaultUrl: origin,
     tokenEndpoint: issuer.tokenEndpoint,
-    imdsEndpoint: `http://${settings.host}:${imdsPort}/metadata/identity/oauth2/token`,
+    imdsEndpoint: `http://${publicHost}:${imdsPort}/metadata/identity/oauth2/token`,
     caCertPath: tls.caCertPath,
     issuer: issuer.issuer,
     jwksUri: issuer.jwksUri,

@@ -12,6 +12,8 @@ import type { KeyVaultEmulatorOptions } from "./emulator.ts";
 const { values } = parseArgs({
   options: {
     port: { type: "string" },
+    "imds-port": { type: "string" },
+    "container-hostname": { type: "string" },
     dir: { type: "string" },
     "tenant-id": { type: "string" },
     "recovery-delay-ms": { type: "string" },
@@ -24,6 +26,8 @@ const { values } = parseArgs({
 
 const options: KeyVaultEmulatorOptions = {
   port: integer("port", values.port),
+  imdsPort: integer("imds-port", values["imds-port"]),
+  containerHostname: values["container-hostname"],
   dir: values.dir,
   tenantId: values["tenant-id"],
   recoveryDelayMs: integer("recovery-delay-ms", values["recovery-delay-ms"]),

@@ -30,7 +30,7 @@ export interface TlsMaterial {
  * The files are regenerated on every start: a CA that outlives the emulator's run would be a trust
  * anchor nobody remembers to remove.
  */
-export async function createTlsMaterial(dir: string): Promise<TlsMaterial> {
+export async function createTlsMaterial(dir: string, extraDnsNames: readonly string[] = []): Promise<TlsMaterial> {
   const caKeyPath = join(dir, "ca.key");
   const caCertPath = join(dir, "ca.crt");
   const serverKeyPath = join(dir, "server.key");
@@ -56,7 +56,7 @@ export async function createTlsMaterial(dir: string): Promise<TlsMaterial> {
       "basicConstraints=critical,CA:FALSE",
       "keyUsage=critical,digitalSignature,keyEncipherment",
       "extendedKeyUsage=serverAuth",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      `subjectAltName=${["IP:127.0.0.1", "DNS:localhost", ...extraDnsNames.map((name) => `DNS:${name}`)].join(",")}`,
       "",
     ].join("\n"),
   );

@@ -1,4 +1,4 @@
-import { CredmeshError, retryDelayMs, toCredmeshError, type BackoffPolicy } from "@credmesh/errors";
+import { type CredmeshError, retryDelayMs, toCredmeshError, type BackoffPolicy } from "@credmesh/errors";
 
 /**
  * What to do with a JetStream message after its handler ran: the one place where the error

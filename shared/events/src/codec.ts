@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { partitionOf, type Cloud } from "@credmesh/names";
-import { z } from "zod";
+import { type z } from "zod";
 import {
   MUTATION_EVENT_TYPE,
   SPEC_VERSION,

@@ -1,4 +1,4 @@
-import { CredmeshError, RetryBudget, withRetry } from "@credmesh/errors";
+import { CredmeshError, type RetryBudget, withRetry } from "@credmesh/errors";
 import { nameFromArn, type AwsOrigin, type MutationEvent } from "@credmesh/events";
 import type { Rule, RuleSet } from "@credmesh/config";
 import { ruleById } from "@credmesh/config";

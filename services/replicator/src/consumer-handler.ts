@@ -25,9 +25,15 @@ export interface HandlerDeps {
 export function createHandlers(deps: HandlerDeps) {
   const now = deps.now ?? (() => new Date());
 
+  // keyOf and handle both need the event; decode each message once.
+  const decoded = new WeakMap<JsMsg, MutationEvent>();
   const decode = (msg: JsMsg): MutationEvent => {
+    const known = decoded.get(msg);
+    if (known) return known;
     try {
-      return decodeMutationEvent(msg.data);
+      const event = decodeMutationEvent(msg.data);
+      decoded.set(msg, event);
+      return event;
     } catch (error) {
       const issues = error instanceof InvalidEventError ? error.issues.join("; ") : "undecodable";
       throw new Failure("invalid_event", `message ${msg.seq} is not a valid mutation event: ${issues}`, { cause: error });

@@ -58,9 +58,9 @@ export async function runConsumer(nc: NatsConnection, options: ConsumerRunOption
       } catch {
         key = `seq:${msg.seq}`;
       }
-      // Unbounded submission is safe: max_messages bounds what the client buffers.
       void executor.submit(key, () => process(msg, options));
-      if (executor.size >= options.concurrency * 4) await waitForRoom(executor, options.concurrency * 2);
+      // Back-pressure: stop pulling while many secrets are queued behind the running ones.
+      await executor.waitForRoom(options.concurrency * 4);
     }
     await executor.idle();
   })();
@@ -114,12 +114,6 @@ async function process(msg: JsMsg, options: ConsumerRunOptions): Promise<void> {
         return;
       }
       msg.term(outcome.error.reason);
-  }
-}
-
-async function waitForRoom(executor: KeyedExecutor, target: number): Promise<void> {
-  while (executor.size > target) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 

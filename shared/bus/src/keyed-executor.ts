@@ -8,6 +8,7 @@ export class KeyedExecutor {
   readonly #tails = new Map<string, Promise<void>>();
   #running = 0;
   readonly #waiters: Array<() => void> = [];
+  readonly #roomWaiters: Array<{ limit: number; resolve: () => void }> = [];
 
   constructor(limit: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError("concurrency must be a positive integer");
@@ -35,8 +36,25 @@ export class KeyedExecutor {
     this.#tails.set(key, run);
     void run.then(() => {
       if (this.#tails.get(key) === run) this.#tails.delete(key);
+      this.#notifyRoom();
     });
     return run;
+  }
+
+  /** Resolves once fewer than `limit` keys are running or queued (back-pressure for producers). */
+  waitForRoom(limit: number): Promise<void> {
+    if (this.#tails.size < limit) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push({ limit, resolve }));
+  }
+
+  #notifyRoom(): void {
+    for (let index = this.#roomWaiters.length - 1; index >= 0; index--) {
+      const waiter = this.#roomWaiters[index];
+      if (waiter && this.#tails.size < waiter.limit) {
+        this.#roomWaiters.splice(index, 1);
+        waiter.resolve();
+      }
+    }
   }
 
   /** Resolves when every submitted task has finished. */

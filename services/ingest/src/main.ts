@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { BusPublisher, connectBus, ensureStreams, isConnected, streamsPresent, type NatsConnection } from "@credmesh/bus";
+import { BusPublisher, busReadinessChecks, connectBus, ensureStreams, type NatsConnection } from "@credmesh/bus";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { exitOnBootFailure, onShutdown, opsRoutes } from "@credmesh/runtime";
@@ -38,8 +38,7 @@ async function main(): Promise<void> {
     metrics,
     logger,
     ops: opsRoutes(metrics.registry, {
-      bus: () => isConnected(nc),
-      streams: () => streamsPresent(nc),
+      ...busReadinessChecks(nc),
       configuration: () => true,
     }),
   });

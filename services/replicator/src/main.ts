@@ -4,12 +4,11 @@ import type { AddressInfo } from "node:net";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
   BusPublisher,
+  busReadinessChecks,
   connectBus,
   ensureReplicatorConsumer,
   ensureStreams,
-  isConnected,
   runConsumer,
-  streamsPresent,
   type NatsConnection,
   type RunningConsumer,
 } from "@credmesh/bus";
@@ -126,8 +125,7 @@ async function main(): Promise<void> {
   });
 
   const ops = opsRoutes(metrics.registry, {
-    bus: () => isConnected(nc),
-    streams: () => streamsPresent(nc),
+    ...busReadinessChecks(nc),
     configuration: () => true,
   });
   const server = createServer((req, res) => {

@@ -51,7 +51,30 @@ async function watchStatus(nc: NatsConnection, logger: Logger): Promise<void> {
   }
 }
 
-/** True while the connection is usable for publishing. */
+/** False once the connection is closed or draining (it may still be reconnecting). */
 export function isConnected(nc: NatsConnection | undefined): boolean {
   return nc !== undefined && !nc.isClosed() && !nc.isDraining() && nc.getServer() !== "";
+}
+
+/** Upper bound on the readiness round trip, well inside a probe's timeout. */
+const PING_TIMEOUT_MS = 1_000;
+
+/**
+ * Whether the bus answers right now. The client keeps the last server's address while it
+ * reconnects, so a PING round trip decides; nats.js refuses it at once while disconnected, so a
+ * readiness probe gets its answer in milliseconds during an outage.
+ */
+export async function busReachable(nc: NatsConnection | undefined): Promise<boolean> {
+  if (!nc || !isConnected(nc)) return false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([nc.rtt().then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,7 +1,8 @@
-export { connectBus, isConnected, type BusConnectionConfig, type NatsConnection } from "./connection.ts";
+export { busReachable, connectBus, isConnected, type BusConnectionConfig, type NatsConnection } from "./connection.ts";
 export {
   DEFAULT_CONSUMER_SETTINGS,
   DEFAULT_STREAM_SETTINGS,
+  busReadinessChecks,
   ensureReplicatorConsumer,
   ensureStreams,
   replicatorConsumerConfig,

@@ -12,6 +12,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { busReachable } from "./connection.ts";
 import { STREAMS, mutationFilter, replicatorDurable, type Cloud, type StreamKey } from "@credmesh/names";
 
 export interface StreamSettings {
@@ -136,6 +137,17 @@ export async function ensureReplicatorConsumer(
     if (!isNotFound(error)) throw error;
     await jsm.consumers.add(stream, config);
   }
+}
+
+/**
+ * The bus part of /readyz: connected (a live round trip) and every stream present. Streams are
+ * only asked for when the bus answers; otherwise the check would wait out the API timeout.
+ */
+export function busReadinessChecks(nc: NatsConnection): { bus: () => Promise<boolean>; streams: () => Promise<boolean> } {
+  return {
+    bus: () => busReachable(nc),
+    streams: async () => (await busReachable(nc)) && streamsPresent(nc),
+  };
 }
 
 /** Whether every credmesh stream exists (for /readyz). */

@@ -56,6 +56,8 @@ async function run(): Promise<BenchResults> {
   const progress = (step: string): void => console.error(`bench: ${step}`);
 
   progress("starting nats-server, the floor and ingest");
+  // The bench accounts CPU per process, so nats-server must be a local process, never a container.
+  process.env.CREDMESH_TEST_RUNTIME = "processes";
   const nats = await startNats();
   stops.push(() => nats.stop());
   const nc = await connect({ servers: nats.url, name: "credmesh-bench" });
@@ -69,7 +71,7 @@ async function run(): Promise<BenchResults> {
 
   const machine = machineInfo(nc.info?.version ?? "unknown");
   const bodies = new EventBodies();
-  const bus = { jsm, js, natsPid: nats.process.pid };
+  const bus = { jsm, js, natsPid: nats.process?.pid };
   progress(`floor: ${options.warmupSeconds} s warm-up, ${options.durationSeconds} s at ${options.connections} connections`);
   const floorResult = await measureTarget(floor, bodies, options, bus);
   progress(`ingest: ${options.warmupSeconds} s warm-up, ${options.durationSeconds} s at ${options.connections} connections`);

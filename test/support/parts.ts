@@ -2,23 +2,35 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startKeyVaultEmulator, type KeyVaultEmulator } from "../emulators/keyvault/index.ts";
+import { IMAGES, partsRuntime } from "./container-runtime.ts";
 import { ManagedProcess } from "./managed-process.ts";
 import { freePort } from "./ports.ts";
 import { loadTools } from "./tools.ts";
 import { httpOk, until } from "./wait.ts";
 
 /**
- * The real parts, started as local processes on free loopback ports (this machine kind has no
- * Docker engine). Each start function returns what a client needs and a stop().
+ * The real parts: testcontainers when a Docker engine exists, otherwise local processes on free
+ * loopback ports (this machine kind has no engine). Each start function returns what a client
+ * needs and a stop(); `process` is set in process mode only.
  */
 export interface NatsPart {
   url: string;
   port: number;
-  process: ManagedProcess;
+  process?: ManagedProcess;
   stop(): Promise<void>;
 }
 
 export async function startNats(): Promise<NatsPart> {
+  if ((await partsRuntime()) === "containers") {
+    const { GenericContainer, Wait } = await import("testcontainers");
+    const container = await new GenericContainer(IMAGES.nats)
+      .withCommand(["-js"])
+      .withExposedPorts(4222)
+      .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+      .start();
+    const port = container.getMappedPort(4222);
+    return { url: `nats://${container.getHost()}:${port}`, port, stop: async () => void (await container.stop()) };
+  }
   const tools = loadTools();
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "credmesh-nats-"));
@@ -37,12 +49,23 @@ export async function startNats(): Promise<NatsPart> {
 
 export interface MotoPart {
   endpoint: string;
-  process: ManagedProcess;
+  process?: ManagedProcess;
   stop(): Promise<void>;
 }
 
 /** moto in server mode: Secrets Manager and STS over their real wire protocols. */
 export async function startMoto(): Promise<MotoPart> {
+  if ((await partsRuntime()) === "containers") {
+    const { GenericContainer, Wait } = await import("testcontainers");
+    const container = await new GenericContainer(IMAGES.moto)
+      .withExposedPorts(5000)
+      .withWaitStrategy(Wait.forHttp("/moto-api/", 5000))
+      .start();
+    return {
+      endpoint: `http://${container.getHost()}:${container.getMappedPort(5000)}`,
+      stop: async () => void (await container.stop()),
+    };
+  }
   const tools = loadTools();
   const port = await freePort();
   const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)]);

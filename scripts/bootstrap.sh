@@ -14,6 +14,6 @@ stamp="$repo/node_modules/.credmesh-lock.sha256"
 want="$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "npm ci (package-lock.json changed or node_modules missing)" >&2
-  (cd "$repo" && "$CREDMESH_NPM" ci --no-audit --no-fund --loglevel=error >&2)
+  (cd "$repo" && "$CREDMESH_NPM" ci --no-audit --no-fund --loglevel=error --fetch-timeout=60000 --fetch-retries=4 >&2)
   echo "$want" >"$stamp"
 fi

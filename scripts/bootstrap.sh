@@ -3,6 +3,12 @@
 # installs the npm workspaces with the pinned Node, reinstalling only when package-lock.json
 # changed. Sourced by scripts/test.sh and scripts/credmesh, so both work on a fresh machine.
 set -euo pipefail
+
+# Machines behind a TLS-inspecting proxy trust its CA through the system bundle; npm and the
+# provisioned Node ship their own CA list, so point them at the system one when nobody else did.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${CREDMESH_TOOLS_DIR:-$HOME/.cache/credmesh/tools}"
 

@@ -27,6 +27,12 @@
 #   MAVEN_CENTRAL_URL   Maven Central base URL (default https://repo1.maven.org/maven2)
 set -euo pipefail
 
+# Machines behind a TLS-inspecting proxy trust its CA through the system bundle; npm and the
+# provisioned Node ship their own CA list, so point them at the system one when nobody else did.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
+
 # ---------------------------------------------------------------- pins ------
 NODE_VERSION=24.21.0
 NODE_MIN_MAJOR=24

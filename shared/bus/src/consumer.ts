@@ -58,7 +58,10 @@ export async function runConsumer(nc: NatsConnection, options: ConsumerRunOption
       } catch {
         key = `seq:${msg.seq}`;
       }
-      void executor.submit(key, () => process(msg, options));
+      // Signal progress from arrival on, not from the start of processing: a message queued
+      // behind others of the same secret must not be redelivered while it waits its turn.
+      const progress = setInterval(() => msg.working(), Math.max(1_000, Math.floor(options.ackWaitMs / 3)));
+      void executor.submit(key, () => process(msg, options).finally(() => clearInterval(progress)));
       // Back-pressure: stop pulling while many secrets are queued behind the running ones.
       await executor.waitForRoom(options.concurrency * 4);
     }
@@ -86,14 +89,11 @@ export async function runConsumer(nc: NatsConnection, options: ConsumerRunOption
 }
 
 async function process(msg: JsMsg, options: ConsumerRunOptions): Promise<void> {
-  const progress = setInterval(() => msg.working(), Math.max(1_000, Math.floor(options.ackWaitMs / 3)));
   let failure: unknown;
   try {
     await options.handle(msg);
   } catch (error) {
     failure = error;
-  } finally {
-    clearInterval(progress);
   }
   const outcome = settle(failure, msg.info.deliveryCount, options.maxDeliver);
   switch (outcome.verb) {

@@ -7,6 +7,7 @@ export class KeyedExecutor {
   readonly #limit: number;
   readonly #tails = new Map<string, Promise<void>>();
   #running = 0;
+  #pending = 0;
   readonly #waiters: Array<() => void> = [];
   readonly #roomWaiters: Array<{ limit: number; resolve: () => void }> = [];
 
@@ -17,12 +18,13 @@ export class KeyedExecutor {
 
   /** Number of tasks running or queued. */
   get size(): number {
-    return this.#tails.size;
+    return this.#pending;
   }
 
   /** Resolves when the task has finished (it never rejects: tasks handle their own errors). */
   submit(key: string, task: () => Promise<void>): Promise<void> {
     const previous = this.#tails.get(key) ?? Promise.resolve();
+    this.#pending++;
     const run = previous.then(async () => {
       await this.#acquire();
       try {
@@ -30,27 +32,31 @@ export class KeyedExecutor {
       } catch {
         // Tasks settle their own messages; an escaped error must not break the key's chain.
       } finally {
+        this.#pending--;
         this.#release();
+        this.#notifyRoom();
       }
     });
     this.#tails.set(key, run);
     void run.then(() => {
       if (this.#tails.get(key) === run) this.#tails.delete(key);
-      this.#notifyRoom();
     });
     return run;
   }
 
-  /** Resolves once fewer than `limit` keys are running or queued (back-pressure for producers). */
+  /**
+   * Resolves once fewer than `limit` tasks are running or queued — counting tasks, not keys, so
+   * a burst for one secret also holds back the producer.
+   */
   waitForRoom(limit: number): Promise<void> {
-    if (this.#tails.size < limit) return Promise.resolve();
+    if (this.#pending < limit) return Promise.resolve();
     return new Promise((resolve) => this.#roomWaiters.push({ limit, resolve }));
   }
 
   #notifyRoom(): void {
     for (let index = this.#roomWaiters.length - 1; index >= 0; index--) {
       const waiter = this.#roomWaiters[index];
-      if (waiter && this.#tails.size < waiter.limit) {
+      if (waiter && this.#pending < waiter.limit) {
         this.#roomWaiters.splice(index, 1);
         waiter.resolve();
       }

@@ -54,13 +54,15 @@ export class EnvReader {
   url(name: string, options: { default?: string; protocols?: readonly string[] } = {}): string {
     const raw = this.#raw(name) ?? options.default;
     if (raw === undefined) return this.#fallback(name, undefined, "");
+    // A URL may carry a password (scheme://user:password@host); never echo that part.
+    const shown = raw.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, "$1[REDACTED]@");
     try {
       const parsed = new URL(raw);
       if (options.protocols && !options.protocols.includes(parsed.protocol)) {
-        this.#issues.push(`${name}="${raw}" must use ${options.protocols.join(" or ")}`);
+        this.#issues.push(`${name}="${shown}" must use ${options.protocols.join(" or ")}`);
       }
     } catch {
-      this.#issues.push(`${name}="${raw}" is not a URL`);
+      this.#issues.push(`${name}="${shown}" is not a URL`);
     }
     return raw;
   }

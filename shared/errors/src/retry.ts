@@ -1,6 +1,9 @@
 import { CredmeshError } from "./credmesh-error.ts";
 
-/** Exponential backoff with full jitter, capped. `random` is injectable for deterministic tests. */
+/**
+ * Exponential backoff with "equal jitter" (a delay between half the ceiling and the ceiling), capped,
+ * so retries spread out but never collapse to zero. `random` is injectable for deterministic tests.
+ */
 export interface BackoffPolicy {
   baseMs: number;
   maxMs: number;

@@ -30,9 +30,17 @@ export class CachedCredential<T extends Expiring> {
   }
 
   async get(): Promise<T> {
-    if (this.#current && !this.#needsRefresh(this.#current)) return this.#current.value;
+    const current = this.#current;
+    if (current && !this.#needsRefresh(current)) return current.value;
     this.#inFlight ??= this.#refresh();
-    return this.#inFlight;
+    try {
+      return await this.#inFlight;
+    } catch (error) {
+      // A refresh inside the margin failed, but the cached value is still valid: keep serving it
+      // (the next call retries the refresh) rather than failing work an outage need not stop.
+      if (current && this.#now() < current.value.expiresAt.getTime()) return current.value;
+      throw error;
+    }
   }
 
   /** Drops the cached value, e.g. after the server rejected it as expired. */

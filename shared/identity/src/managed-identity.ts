@@ -74,8 +74,15 @@ export class ManagedIdentityTokenSource {
       this.#metrics?.credentialRefreshes.inc({ source, outcome: failure.reason });
       throw failure;
     }
-    const body = (await response.json()) as { access_token?: unknown; expires_on?: unknown; expires_in?: unknown };
-    if (typeof body.access_token !== "string" || body.access_token === "") {
+    let body: { access_token?: unknown; expires_on?: unknown; expires_in?: unknown } | null;
+    try {
+      body = (await response.json()) as typeof body;
+    } catch {
+      // No cause: a JSON SyntaxError quotes the body, which may hold the token.
+      this.#metrics?.credentialRefreshes.inc({ source, outcome: "invalid_response" });
+      throw new CredmeshError("identity_unavailable", "managed identity endpoint returned invalid JSON");
+    }
+    if (typeof body?.access_token !== "string" || body.access_token === "") {
       this.#metrics?.credentialRefreshes.inc({ source, outcome: "invalid_response" });
       throw new CredmeshError("identity_unavailable", "managed identity endpoint returned no token");
     }

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { mutationSubject } from "@credmesh/names";
+import { DEFAULT_CONSUMER_SETTINGS, DEFAULT_STREAM_SETTINGS, replicatorConsumerConfig, streamConfigs } from "./provisioning.ts";
+
+const NANOS_PER_MS = 1_000_000;
+const DAY_MS = 24 * 3_600_000;
+
+describe("streamConfigs", () => {
+  const configs = streamConfigs({ replicas: 3, duplicateWindowMs: 120_000, maxAgeMs: 2 * DAY_MS });
+
+  it("defines the three credmesh streams on their subjects", () => {
+    expect(Object.fromEntries(Object.values(configs).map((c) => [c.name, c.subjects]))).toStrictEqual({
+      CREDMESH_MUTATIONS: ["credmesh.mutation.>"],
+      CREDMESH_DLQ: ["credmesh.dlq.>"],
+      CREDMESH_AUDIT: ["credmesh.audit.>"],
+    });
+  });
+
+  it("stores every stream durably on file with the configured replicas", () => {
+    for (const config of Object.values(configs)) {
+      expect(config).toMatchObject({ storage: "file", num_replicas: 3, discard: "old", retention: "limits" });
+    }
+  });
+
+  it("remembers message ids for the duplicate window, in nanoseconds", () => {
+    expect(configs.mutations.duplicate_window).toBe(120_000 * NANOS_PER_MS);
+    expect(configs.deadLetters.duplicate_window).toBe(120_000 * NANOS_PER_MS);
+  });
+
+  it("keeps mutations and audit records for the configured age, in nanoseconds", () => {
+    expect(configs.mutations.max_age).toBe(2 * DAY_MS * NANOS_PER_MS);
+    expect(configs.audit.max_age).toBe(2 * DAY_MS * NANOS_PER_MS);
+  });
+
+  it("keeps dead letters for 30 days whatever the mutation retention, until a person looks", () => {
+    expect(configs.deadLetters.max_age).toBe(30 * DAY_MS * NANOS_PER_MS);
+  });
+
+  it("defaults to one replica locally, a 10-minute duplicate window and a week of retention", () => {
+    const local = streamConfigs(DEFAULT_STREAM_SETTINGS);
+    expect(local.mutations).toMatchObject({
+      num_replicas: 1,
+      duplicate_window: 10 * 60_000 * NANOS_PER_MS,
+      max_age: 7 * DAY_MS * NANOS_PER_MS,
+    });
+  });
+});
+
+describe("replicatorConsumerConfig", () => {
+  it("defines the durable pull consumer of a destination with explicit acks", () => {
+    expect(replicatorConsumerConfig("azure", { maxDeliver: 7, ackWaitMs: 45_000, maxAckPending: 64 })).toStrictEqual({
+      durable_name: "replicator-azure",
+      ack_policy: "explicit",
+      deliver_policy: "all",
+      filter_subject: "credmesh.mutation.azure.>",
+      max_deliver: 7,
+      ack_wait: 45_000 * NANOS_PER_MS,
+      max_ack_pending: 64,
+    });
+  });
+
+  it("gives each destination its own durable and filter", () => {
+    const aws = replicatorConsumerConfig("aws", DEFAULT_CONSUMER_SETTINGS);
+    expect(aws.durable_name).toBe("replicator-aws");
+    expect(aws.filter_subject).toBe("credmesh.mutation.aws.>");
+    expect(mutationSubject("aws", 9).startsWith(aws.filter_subject?.slice(0, -1) ?? "?")).toBe(true);
+  });
+
+  it("defaults to 10 deliveries, a 30 s ack wait and 256 messages in flight", () => {
+    expect(replicatorConsumerConfig("azure", DEFAULT_CONSUMER_SETTINGS)).toMatchObject({
+      max_deliver: 10,
+      ack_wait: 30_000 * NANOS_PER_MS,
+      max_ack_pending: 256,
+    });
+  });
+});

@@ -1,0 +1,201 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { CredmeshError } from "@credmesh/errors";
+import { createLogger, sensitive } from "@credmesh/logging";
+import { BINARY_CONTENT_TYPE } from "./aws/secrets-manager-vault.ts";
+import type { VaultContext, VaultPort } from "./port.ts";
+
+/**
+ * The vault port's contract: the same cases for every adapter — MemoryVault here, and the
+ * Secrets Manager and Key Vault adapters against moto and the Key Vault emulator in the
+ * integration tests. A case that fails for one adapter is a difference the replicator would see.
+ * @see ../../../shared/STYLE.md "One contract test suite runs against every adapter"
+ */
+export interface VaultContractOptions {
+  /** Prepended to every secret name, so runs against a shared emulator stay apart. */
+  namePrefix?: string;
+  /**
+   * Known emulator gaps (SPEC section 6). Each skips only the cases it breaks; the adapter's
+   * handling of the real behaviour is covered by its error-mapping unit tests.
+   */
+  gaps?: {
+    /** moto accepts writes to a secret scheduled for deletion; AWS refuses them. */
+    acceptsWritesWhileDeleted?: boolean;
+  };
+}
+
+const ctx: VaultContext = { logger: createLogger({ service: "vault-contract", level: "silent" }) };
+
+/** What a call resolved to, or the CredmeshError it failed with; anything else fails the test. */
+async function outcomeOf<T>(call: Promise<T>): Promise<T | CredmeshError> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof CredmeshError) return error;
+    throw error;
+  }
+}
+
+/**
+ * Registers the contract cases for the vault `makeVault` returns. Names are fresh per case and
+ * valid in both clouds (`[a-z0-9-]`), so the cases may share one emulator and run in any order.
+ */
+export function vaultContract(name: string, makeVault: () => VaultPort | Promise<VaultPort>, options: VaultContractOptions = {}): void {
+  const unique = (label: string): string => `${options.namePrefix ?? ""}contract-${label}-${randomUUID().slice(0, 8)}`;
+
+  describe(`vault contract: ${name}`, () => {
+    describe("a secret that does not exist", () => {
+      it("reads as undefined", async () => {
+        const vault = await makeVault();
+        await expect(vault.get(unique("absent"), ctx)).resolves.toBeUndefined();
+      });
+
+      it("describes as absent, without tags", async () => {
+        const vault = await makeVault();
+        const secret = unique("absent");
+        await expect(vault.describe(secret, ctx)).resolves.toMatchObject({ state: "absent", tags: {} });
+      });
+
+      it("deletes successfully: deleting what is already gone is success", async () => {
+        const vault = await makeVault();
+        await expect(vault.delete(unique("absent"), { mode: "recoverable" }, ctx)).resolves.toBeUndefined();
+      });
+
+      it("cannot be restored", async () => {
+        const vault = await makeVault();
+        await expect(vault.restore(unique("absent"), ctx)).rejects.toMatchObject({ reason: "not_found", retryable: false });
+      });
+    });
+
+    describe("put and get", () => {
+      it("reads back what was written, as the version put returned", async () => {
+        const vault = await makeVault();
+        const secret = unique("put");
+        const { versionId } = await vault.put(secret, sensitive("value-one"), { tags: {} }, ctx);
+        const read = await vault.get(secret, ctx);
+        expect(read?.value.reveal()).toBe("value-one");
+        expect(read?.versionId).toBe(versionId);
+        expect(read?.encoding).toBe("utf8");
+      });
+
+      it("describes an active secret with its current version and tags", async () => {
+        const vault = await makeVault();
+        const secret = unique("describe");
+        const tags = { "managed-by": "credmesh", "credmesh-origin-version": "v1" };
+        const { versionId } = await vault.put(secret, sensitive("value"), { tags }, ctx);
+        await expect(vault.describe(secret, ctx)).resolves.toMatchObject({ state: "active", currentVersionId: versionId, tags });
+      });
+
+      it("adds a new current version on each write and keeps the older one readable", async () => {
+        const vault = await makeVault();
+        const secret = unique("versions");
+        const first = await vault.put(secret, sensitive("first"), { tags: {} }, ctx);
+        const second = await vault.put(secret, sensitive("second"), { tags: {} }, ctx);
+        expect(second.versionId).not.toBe(first.versionId);
+        expect((await vault.get(secret, ctx))?.value.reveal()).toBe("second");
+        expect((await vault.get(secret, ctx, { versionId: first.versionId }))?.value.reveal()).toBe("first");
+        await expect(vault.describe(secret, ctx)).resolves.toMatchObject({ currentVersionId: second.versionId });
+      });
+
+      it("describes the tags of the latest write, which carry the provenance the replicator compares", async () => {
+        const vault = await makeVault();
+        const secret = unique("retag");
+        await vault.put(secret, sensitive("first"), { tags: { "credmesh-origin-version": "v1" } }, ctx);
+        await vault.put(secret, sensitive("second"), { tags: { "credmesh-origin-version": "v2" } }, ctx);
+        await expect(vault.describe(secret, ctx)).resolves.toMatchObject({ tags: { "credmesh-origin-version": "v2" } });
+      });
+
+      it("round-trips a binary value as base64", async () => {
+        const vault = await makeVault();
+        const secret = unique("binary");
+        const base64 = Buffer.from([0, 1, 2, 127, 128, 253, 254, 255]).toString("base64");
+        await vault.put(secret, sensitive(base64), { tags: {}, encoding: "base64", contentType: BINARY_CONTENT_TYPE }, ctx);
+        const read = await vault.get(secret, ctx);
+        expect(read?.encoding).toBe("base64");
+        expect(read?.value.reveal()).toBe(base64);
+      });
+    });
+
+    describe("recoverable delete and restore", () => {
+      it("shows a deleted secret as deleted and no longer serves its value", async () => {
+        const vault = await makeVault();
+        const secret = unique("delete");
+        await vault.put(secret, sensitive("value"), { tags: {} }, ctx);
+        await vault.delete(secret, { mode: "recoverable", recoveryWindowDays: 7 }, ctx);
+        const description = await vault.describe(secret, ctx);
+        expect(description.state).toBe("deleted");
+        if (description.deletedAt !== undefined) expect(description.deletedAt).toBeInstanceOf(Date);
+        const read = await outcomeOf(vault.get(secret, ctx));
+        expect(read === undefined || read instanceof CredmeshError).toBe(true);
+      });
+
+      it("deletes an already deleted secret successfully", async () => {
+        const vault = await makeVault();
+        const secret = unique("delete-twice");
+        await vault.put(secret, sensitive("value"), { tags: {} }, ctx);
+        await vault.delete(secret, { mode: "recoverable", recoveryWindowDays: 7 }, ctx);
+        await expect(vault.delete(secret, { mode: "recoverable", recoveryWindowDays: 7 }, ctx)).resolves.toBeUndefined();
+      });
+
+      it("restores a deleted secret with its value, version and tags", async () => {
+        const vault = await makeVault();
+        const secret = unique("restore");
+        const tags = { "managed-by": "credmesh" };
+        const { versionId } = await vault.put(secret, sensitive("value"), { tags }, ctx);
+        await vault.delete(secret, { mode: "recoverable", recoveryWindowDays: 7 }, ctx);
+        await vault.restore(secret, ctx);
+        await expect(vault.describe(secret, ctx)).resolves.toMatchObject({ state: "active", currentVersionId: versionId, tags });
+        expect((await vault.get(secret, ctx))?.value.reveal()).toBe("value");
+      });
+
+      it("refuses a write to a deleted secret instead of silently resurrecting it", async ({ skip }) => {
+        if (options.gaps?.acceptsWritesWhileDeleted) skip();
+        const vault = await makeVault();
+        const secret = unique("write-deleted");
+        await vault.put(secret, sensitive("value"), { tags: {} }, ctx);
+        await vault.delete(secret, { mode: "recoverable", recoveryWindowDays: 7 }, ctx);
+        const written = await outcomeOf(vault.put(secret, sensitive("new"), { tags: {} }, ctx));
+        expect(written).toBeInstanceOf(CredmeshError);
+        expect(written).toMatchObject({ retryable: false });
+        await expect(vault.describe(secret, ctx)).resolves.toMatchObject({ state: "deleted" });
+      });
+    });
+
+    describe("names", () => {
+      it("compares Key Vault names case-insensitively", async ({ skip }) => {
+        const vault = await makeVault();
+        if (vault.cloud !== "azure") skip();
+        const secret = unique("MixedCase");
+        await vault.put(secret, sensitive("value"), { tags: {} }, ctx);
+        expect((await vault.get(secret.toLowerCase(), ctx))?.value.reveal()).toBe("value");
+        await expect(vault.describe(secret.toUpperCase(), ctx)).resolves.toMatchObject({ state: "active" });
+        await vault.put(secret.toUpperCase(), sensitive("second"), { tags: {} }, ctx);
+        expect((await vault.get(secret, ctx))?.value.reveal()).toBe("second");
+        await vault.delete(secret.toLowerCase(), { mode: "recoverable" }, ctx);
+        await expect(vault.describe(secret, ctx)).resolves.toMatchObject({ state: "deleted" });
+      });
+
+      it("keeps Secrets Manager names case-sensitive", async ({ skip }) => {
+        const vault = await makeVault();
+        if (vault.cloud !== "aws") skip();
+        const secret = unique("MixedCase");
+        await vault.put(secret, sensitive("value"), { tags: {} }, ctx);
+        await expect(vault.get(secret.toLowerCase(), ctx)).resolves.toBeUndefined();
+      });
+    });
+
+    describe("idempotent writes", () => {
+      it("writes once for a repeated Secrets Manager idempotency token", async ({ skip }) => {
+        const vault = await makeVault();
+        if (vault.cloud !== "aws") skip();
+        const secret = unique("idempotent");
+        const token = randomUUID().replaceAll("-", "");
+        const first = await vault.put(secret, sensitive("value"), { tags: {}, idempotencyToken: token }, ctx);
+        const again = await vault.put(secret, sensitive("value"), { tags: {}, idempotencyToken: token }, ctx);
+        expect(first.versionId).toBe(token);
+        expect(again.versionId).toBe(token);
+        expect((await vault.get(secret, ctx))?.versionId).toBe(token);
+      });
+    });
+  });
+}

@@ -5,12 +5,14 @@ import {
   GetSecretValueCommand,
   PutSecretValueCommand,
   RestoreSecretCommand,
+  TagResourceCommand,
   type CreateSecretCommandOutput,
   type DeleteSecretCommandOutput,
   type DescribeSecretCommandOutput,
   type GetSecretValueCommandOutput,
   type PutSecretValueCommandOutput,
   type RestoreSecretCommandOutput,
+  type TagResourceCommandOutput,
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import { CredmeshError } from "@credmesh/errors";
@@ -30,6 +32,7 @@ export interface SecretsManagerApi {
   send(command: PutSecretValueCommand, options?: { abortSignal?: AbortSignal }): Promise<PutSecretValueCommandOutput>;
   send(command: DeleteSecretCommand, options?: { abortSignal?: AbortSignal }): Promise<DeleteSecretCommandOutput>;
   send(command: RestoreSecretCommand, options?: { abortSignal?: AbortSignal }): Promise<RestoreSecretCommandOutput>;
+  send(command: TagResourceCommand, options?: { abortSignal?: AbortSignal }): Promise<TagResourceCommandOutput>;
 }
 
 /** Fixed content type marking a value that credmesh stored as base64 of binary data. */
@@ -114,6 +117,11 @@ export class SecretsManagerVault implements VaultPort {
     const put = await this.#call<PutSecretValueCommandOutput>("PutSecretValue", ctx, () =>
       new PutSecretValueCommand({ SecretId: name, ...payload, ...(token ? { ClientRequestToken: token } : {}) }),
     );
+    // Secrets Manager keeps tags per secret, not per version: refresh them so the provenance
+    // describes the version just written. TagResource overwrites the given keys only.
+    if (tags.length > 0) {
+      await this.#call<TagResourceCommandOutput>("TagResource", ctx, () => new TagResourceCommand({ SecretId: name, Tags: tags }));
+    }
     return { versionId: put.VersionId ?? token ?? "" };
   }
 
@@ -126,6 +134,11 @@ export class SecretsManagerVault implements VaultPort {
       await this.#call("DeleteSecret", ctx, () => new DeleteSecretCommand(input));
     } catch (error) {
       if (error instanceof CredmeshError && error.reason === "not_found") return;
+      // A secret already scheduled for deletion answers InvalidRequestException (FORMATS.md F);
+      // DescribeSecret tells that case apart without reading the message. Already gone = success.
+      if (error instanceof CredmeshError && error.code === "InvalidRequestException") {
+        if ((await this.describe(secretId, ctx)).state === "deleted") return;
+      }
       throw error;
     }
   }

@@ -1,21 +1,14 @@
-import { EnvReader, loadRules, type RuleSet } from "@credmesh/config";
+import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet } from "@credmesh/config";
 import type { Sensitive } from "@credmesh/logging";
-import { DEFAULT_PARTITIONS } from "@credmesh/names";
 
 /**
  * Ingest configuration, resolved and validated at boot from the environment. Every setting is in
  * the README's configuration reference.
  */
-export interface IngestConfig {
+export interface IngestConfig extends CommonConfig {
   host: string;
   port: number;
-  logLevel: string;
-  natsServers: string[];
-  natsCredsFile: string | undefined;
   rules: RuleSet;
-  partitions: number;
-  streamReplicas: number;
-  duplicateWindowMs: number;
   /** Largest accepted request body. EventBridge events are at most 256 KB. */
   bodyLimitBytes: number;
   /** How long a webhook waits for the JetStream acknowledgement (EventBridge gives up at 5 s). */
@@ -32,17 +25,11 @@ export interface IngestConfig {
 
 export function resolveIngestConfig(env: Readonly<Record<string, string | undefined>> = process.env): IngestConfig {
   const read = new EnvReader(env);
-  const rulesFile = read.string("CREDMESH_RULES_FILE");
   const config: IngestConfig = {
+    ...readCommonConfig(read),
     host: read.string("CREDMESH_INGEST_HOST", { default: "127.0.0.1" }),
     port: read.int("CREDMESH_INGEST_PORT", { default: 8080, min: 0, max: 65_535 }),
-    logLevel: read.oneOf("CREDMESH_LOG_LEVEL", ["trace", "debug", "info", "warn", "error"], "info"),
-    natsServers: read.list("CREDMESH_NATS_URL", ["nats://127.0.0.1:4222"]),
-    natsCredsFile: read.optionalString("CREDMESH_NATS_CREDS_FILE"),
     rules: [],
-    partitions: read.int("CREDMESH_PARTITIONS", { default: DEFAULT_PARTITIONS, min: 1, max: 256 }),
-    streamReplicas: read.int("CREDMESH_STREAM_REPLICAS", { default: 1, min: 1, max: 5 }),
-    duplicateWindowMs: read.int("CREDMESH_DUPLICATE_WINDOW_MS", { default: 600_000, min: 1_000, max: 86_400_000 }),
     bodyLimitBytes: read.int("CREDMESH_INGEST_BODY_LIMIT_BYTES", { default: 262_144, min: 1_024, max: 1_048_576 }),
     publishTimeoutMs: read.int("CREDMESH_PUBLISH_TIMEOUT_MS", { default: 3_000, min: 100, max: 30_000 }),
     eventBridge: {
@@ -62,5 +49,5 @@ export function resolveIngestConfig(env: Readonly<Record<string, string | undefi
     read.problem("CREDMESH_EVENTBRIDGE_BASIC_CREDENTIALS entries must be user:password (values not shown)");
   }
   read.done();
-  return { ...config, rules: loadRules(rulesFile) };
+  return { ...config, rules: loadRules(config.rulesFile) };
 }

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { BusPublisher, busReadinessChecks, connectBus, ensureStreams, type NatsConnection } from "@credmesh/bus";
+import { BusPublisher, busReadinessChecks, openBus, type NatsConnection } from "@credmesh/bus";
+import { busSettings } from "@credmesh/config";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { exitOnBootFailure, onShutdown, opsRoutes } from "@credmesh/runtime";
@@ -21,12 +22,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   let nc: NatsConnection;
   try {
-    nc = await connectBus({ servers: config.natsServers, name: "credmesh-ingest", ...(config.natsCredsFile ? { credsFile: config.natsCredsFile } : {}) }, logger);
-    await ensureStreams(nc, {
-      replicas: config.streamReplicas,
-      duplicateWindowMs: config.duplicateWindowMs,
-      maxAgeMs: 7 * 24 * 3_600_000,
-    });
+    nc = await openBus(busSettings(config, "credmesh-ingest"), logger);
   } catch (error) {
     exitOnBootFailure(logger, error);
   }

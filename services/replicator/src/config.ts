@@ -1,26 +1,19 @@
 import { DEFAULT_CONSUMER_SETTINGS } from "@credmesh/bus";
-import { EnvReader, loadRules, type RuleSet } from "@credmesh/config";
+import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet } from "@credmesh/config";
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
 import type { Sensitive } from "@credmesh/logging";
-import { DEFAULT_PARTITIONS } from "@credmesh/names";
 
 /**
  * Configuration of a replicator cell writing into Azure Key Vault, resolved at boot. The cell's
  * identity is an Azure managed identity: it authenticates to Key Vault directly and to AWS by
  * exchanging a token for role credentials — no static key anywhere.
  */
-export interface ReplicatorConfig {
+export interface ReplicatorConfig extends CommonConfig {
   destination: "azure";
   cell: string;
-  logLevel: string;
   opsHost: string;
   opsPort: number;
-  natsServers: string[];
-  natsCredsFile: string | undefined;
   rules: RuleSet;
-  partitions: number;
-  streamReplicas: number;
-  duplicateWindowMs: number;
   concurrency: number;
   maxDeliver: number;
   ackWaitMs: number;
@@ -46,21 +39,15 @@ export interface ReplicatorConfig {
 
 export function resolveReplicatorConfig(env: Readonly<Record<string, string | undefined>> = process.env): ReplicatorConfig {
   const read = new EnvReader(env);
-  const rulesFile = read.string("CREDMESH_RULES_FILE");
   const cell = read.string("CREDMESH_CELL", { pattern: /^[A-Za-z0-9_.@-]{2,64}$/, hint: "letters, digits and _.@- (it becomes the STS role session name)" });
   const awsEndpoint = read.optionalString("CREDMESH_AWS_ENDPOINT");
   const config: ReplicatorConfig = {
+    ...readCommonConfig(read),
     destination: read.oneOf("CREDMESH_DESTINATION", ["azure"] as const, "azure"),
     cell,
-    logLevel: read.oneOf("CREDMESH_LOG_LEVEL", ["trace", "debug", "info", "warn", "error"], "info"),
     opsHost: read.string("CREDMESH_REPLICATOR_OPS_HOST", { default: "127.0.0.1" }),
     opsPort: read.int("CREDMESH_REPLICATOR_OPS_PORT", { default: 9091, min: 0, max: 65_535 }),
-    natsServers: read.list("CREDMESH_NATS_URL", ["nats://127.0.0.1:4222"]),
-    natsCredsFile: read.optionalString("CREDMESH_NATS_CREDS_FILE"),
     rules: [],
-    partitions: read.int("CREDMESH_PARTITIONS", { default: DEFAULT_PARTITIONS, min: 1, max: 256 }),
-    streamReplicas: read.int("CREDMESH_STREAM_REPLICAS", { default: 1, min: 1, max: 5 }),
-    duplicateWindowMs: read.int("CREDMESH_DUPLICATE_WINDOW_MS", { default: 600_000, min: 1_000, max: 86_400_000 }),
     concurrency: read.int("CREDMESH_REPLICATOR_CONCURRENCY", { default: 8, min: 1, max: 256 }),
     maxDeliver: read.int("CREDMESH_MAX_DELIVER", { default: DEFAULT_CONSUMER_SETTINGS.maxDeliver, min: 2, max: 100 }),
     ackWaitMs: read.int("CREDMESH_ACK_WAIT_MS", { default: DEFAULT_CONSUMER_SETTINGS.ackWaitMs, min: 5_000, max: 600_000 }),
@@ -82,5 +69,5 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
     },
   };
   read.done();
-  return { ...config, rules: loadRules(rulesFile) };
+  return { ...config, rules: loadRules(config.rulesFile) };
 }

@@ -5,13 +5,13 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
   BusPublisher,
   busReadinessChecks,
-  connectBus,
+  openBus,
   ensureReplicatorConsumer,
-  ensureStreams,
   runConsumer,
   type NatsConnection,
   type RunningConsumer,
 } from "@credmesh/bus";
+import { busSettings } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
 import type { AwsOrigin } from "@credmesh/events";
 import { ManagedIdentityTokenSource, managedIdentityCredential, webIdentityCredentials } from "@credmesh/identity";
@@ -88,8 +88,7 @@ async function main(): Promise<void> {
 
   let nc: NatsConnection;
   try {
-    nc = await connectBus({ servers: config.natsServers, name: `credmesh-replicator-${config.cell}`, ...(config.natsCredsFile ? { credsFile: config.natsCredsFile } : {}) }, logger);
-    await ensureStreams(nc, { replicas: config.streamReplicas, duplicateWindowMs: config.duplicateWindowMs, maxAgeMs: 7 * 24 * 3_600_000 });
+    nc = await openBus(busSettings(config, `credmesh-replicator-${config.cell}`), logger);
     await ensureReplicatorConsumer(nc, config.destination, {
       maxDeliver: config.maxDeliver,
       ackWaitMs: config.ackWaitMs,

@@ -11,6 +11,7 @@ export {
   type ReplicatorConsumerSettings,
   type StreamSettings,
 } from "./provisioning.ts";
+export { openBus, type BusSettings } from "./open.ts";
 export { BusPublisher, type PublishResult, type PublisherOptions } from "./publisher.ts";
 export { settle, type Settlement } from "./settlement.ts";
 export { KeyedExecutor } from "./keyed-executor.ts";

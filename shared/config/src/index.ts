@@ -1,3 +1,4 @@
+export { busSettings, readCommonConfig, type CommonConfig } from "./common.ts";
 export { ConfigError } from "./config-error.ts";
 export { EnvReader } from "./env-reader.ts";
 export {

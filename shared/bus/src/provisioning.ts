@@ -62,6 +62,14 @@ export function streamConfigs(settings: StreamSettings): Record<StreamKey, Named
       subjects: [...STREAMS.audit.subjects],
       max_age: nanos(settings.maxAgeMs),
     },
+    lifecycle: {
+      ...base,
+      name: STREAMS.lifecycle.name,
+      subjects: [...STREAMS.lifecycle.subjects],
+      // Event Grid ids deduplicate retried deliveries, like mutations.
+      duplicate_window: nanos(settings.duplicateWindowMs),
+      max_age: nanos(settings.maxAgeMs),
+    },
   };
 }
 

@@ -1,9 +1,9 @@
 import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { CredmeshError } from "@credmesh/errors";
-import { encodeEvent, partitionOfEvent, type MutationEvent } from "@credmesh/events";
+import { encodeEvent, partitionOfEvent, type LifecycleEvent, type MutationEvent } from "@credmesh/events";
 import type { Metrics } from "@credmesh/metrics";
-import { DEFAULT_PARTITIONS, STREAMS, mutationSubject } from "@credmesh/names";
+import { DEFAULT_PARTITIONS, STREAMS, lifecycleSubject, mutationSubject } from "@credmesh/names";
 
 export interface PublishResult {
   subject: string;
@@ -42,6 +42,15 @@ export class BusPublisher {
     h.set("ce-id", event.id);
     h.set("credmesh-correlation-id", event.correlationid);
     return this.#publish(STREAMS.mutations.name, subject, encodeEvent(event), event.id, h);
+  }
+
+  /** Publishes a lifecycle event on `credmesh.lifecycle.<object>.<kind>`, its id as message id. */
+  async publishLifecycle(event: LifecycleEvent): Promise<PublishResult> {
+    const subject = lifecycleSubject(event.data.objectType, event.data.kind);
+    const h = headers();
+    h.set("ce-type", event.type);
+    h.set("ce-id", event.id);
+    return this.#publish(STREAMS.lifecycle.name, subject, new TextEncoder().encode(JSON.stringify(event)), event.id, h);
   }
 
   /** Publishes a secret-free JSON record (dead letter, audit) on `subject`. */

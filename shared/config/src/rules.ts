@@ -32,20 +32,66 @@ const azureDestination = z.strictObject({
   nameTemplate: z.string().min(1).max(256).default("{name}"),
 });
 
-export const ruleSchema = z.strictObject({
+const azureSource = z.strictObject({
+  cloud: z.literal("azure"),
+  /** Key Vault names in scope (the <vault> of https://<vault>.vault.azure.net); at least one. */
+  vaults: z.array(z.string().regex(/^[0-9a-zA-Z-]{3,24}$/, "not a Key Vault name")).min(1),
+  /** Secret name prefixes in scope, compared case-insensitively as Key Vault does; "" selects all. */
+  namePrefixes: z.array(z.string().max(127)).min(1),
+});
+
+const awsDestination = z.strictObject({
+  cloud: z.literal("aws"),
+  account: z.string().regex(/^\d{12}$/, "an AWS account id has 12 digits"),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "not an AWS region"),
+  /**
+   * Destination name template. Placeholders: {name} (the Key Vault name), {vault}. A secret that
+   * is itself a replica of an AWS secret goes back to its original name, whatever the template.
+   */
+  nameTemplate: z.string().min(1).max(512).default("{name}"),
+});
+
+/** What a source delete does to the replica: soft-delete it (default) or leave it. */
+const onDelete = z.enum(["soft-delete", "ignore"]).default("soft-delete");
+
+export const awsToAzureRuleSchema = z.strictObject({
   id: ruleId,
   description: z.string().max(512).optional(),
   source: awsSource,
   destination: azureDestination,
-  /** What a source delete does to the replica: soft-delete it (default) or leave it. */
-  onDelete: z.enum(["soft-delete", "ignore"]).default("soft-delete"),
+  onDelete,
 });
+
+export const azureToAwsRuleSchema = z.strictObject({
+  id: ruleId,
+  description: z.string().max(512).optional(),
+  source: azureSource,
+  destination: awsDestination,
+  onDelete,
+});
+
+/** A rule replicates one direction; a bidirectional pair is two rules (see README). */
+export const ruleSchema = z.union([awsToAzureRuleSchema, azureToAwsRuleSchema]);
 
 export const rulesFileSchema = z.strictObject({
   rules: z.array(ruleSchema).min(1),
 });
 
-export type Rule = z.infer<typeof ruleSchema>;
+/** The document's shape before each rule is checked against the schema of its direction. */
+const rulesDocumentSchema = z.strictObject({ rules: z.array(z.unknown()).min(1) });
+
+/**
+ * The schema a rule is checked against, chosen by its source cloud, so that errors name the
+ * actual bad field (a plain union would only say "invalid input" for the whole rule).
+ */
+function schemaFor(rule: unknown): typeof awsToAzureRuleSchema | typeof azureToAwsRuleSchema {
+  const cloud = (rule as { source?: { cloud?: unknown } } | null)?.source?.cloud;
+  return cloud === "azure" ? azureToAwsRuleSchema : awsToAzureRuleSchema;
+}
+
+export type AwsToAzureRule = z.infer<typeof awsToAzureRuleSchema>;
+export type AzureToAwsRule = z.infer<typeof azureToAwsRuleSchema>;
+export type Rule = AwsToAzureRule | AzureToAwsRule;
 export type RuleSet = readonly Rule[];
 
 /** Secrets no rule may replicate: EventBridge connection credentials live here (FORMATS.md B). */
@@ -59,16 +105,24 @@ export function parseRules(text: string, origin: string = "rules"): RuleSet {
   } catch (error) {
     throw new ConfigError([`${origin}: not valid YAML/JSON (${error instanceof Error ? error.name : "error"})`]);
   }
-  const result = rulesFileSchema.safeParse(document);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => `${origin}: ${issue.path.join(".")}: ${issue.message}`));
+  const shape = rulesDocumentSchema.safeParse(document);
+  if (!shape.success) {
+    throw new ConfigError(shape.error.issues.map((issue) => `${origin}: ${issue.path.join(".")}: ${issue.message}`));
   }
+  const issues: string[] = [];
+  const rules: Rule[] = [];
+  shape.data.rules.forEach((candidate, index) => {
+    const result = schemaFor(candidate).safeParse(candidate);
+    if (result.success) rules.push(result.data);
+    else issues.push(...result.error.issues.map((issue) => `${origin}: ${["rules", index, ...issue.path].join(".")}: ${issue.message}`));
+  });
+  if (issues.length > 0) throw new ConfigError(issues);
   const seen = new Set<string>();
-  const duplicates = result.data.rules.filter((rule) => (seen.has(rule.id) ? true : (seen.add(rule.id), false)));
+  const duplicates = rules.filter((rule) => (seen.has(rule.id) ? true : (seen.add(rule.id), false)));
   if (duplicates.length > 0) {
     throw new ConfigError(duplicates.map((rule) => `${origin}: rule id "${rule.id}" is used more than once`));
   }
-  return Object.freeze(result.data.rules);
+  return Object.freeze(rules);
 }
 
 export function loadRules(path: string): RuleSet {
@@ -87,26 +141,55 @@ export interface AwsSecretRef {
   name: string;
 }
 
-export type ScopeDecision =
-  | { inScope: true; rule: Rule }
+export type ScopeDecision<R extends Rule = Rule> =
+  | { inScope: true; rule: R }
   | { inScope: false; reason: "excluded_name" | "no_matching_rule" };
 
 /**
  * The rule that puts an AWS secret in scope: the first rule, in file order, whose account,
  * region and name prefix all match. Excluded names are never in scope.
  */
-export function matchAwsSecret(rules: RuleSet, ref: AwsSecretRef): ScopeDecision {
+export function matchAwsSecret(rules: RuleSet, ref: AwsSecretRef): ScopeDecision<AwsToAzureRule> {
   if (EXCLUDED_AWS_NAME_PREFIXES.some((prefix) => ref.name.startsWith(prefix))) {
     return { inScope: false, reason: "excluded_name" };
   }
   const rule = rules.find(
-    (candidate) =>
-      candidate.source.cloud === "aws" &&
+    (candidate): candidate is AwsToAzureRule =>
+      isAwsToAzure(candidate) &&
       candidate.source.accounts.includes(ref.account) &&
       candidate.source.regions.includes(ref.region) &&
       candidate.source.namePrefixes.some((prefix) => ref.name.startsWith(prefix)),
   );
   return rule ? { inScope: true, rule } : { inScope: false, reason: "no_matching_rule" };
+}
+
+export interface AzureSecretRef {
+  vaultName: string;
+  name: string;
+}
+
+/**
+ * The rule that puts a Key Vault secret in scope: the first rule whose vault and name prefix
+ * match, compared case-insensitively because Key Vault names are.
+ */
+export function matchAzureSecret(rules: RuleSet, ref: AzureSecretRef): ScopeDecision<AzureToAwsRule> {
+  const vault = ref.vaultName.toLowerCase();
+  const name = ref.name.toLowerCase();
+  const rule = rules.find(
+    (candidate): candidate is AzureToAwsRule =>
+      isAzureToAws(candidate) &&
+      candidate.source.vaults.some((v) => v.toLowerCase() === vault) &&
+      candidate.source.namePrefixes.some((prefix) => name.startsWith(prefix.toLowerCase())),
+  );
+  return rule ? { inScope: true, rule } : { inScope: false, reason: "no_matching_rule" };
+}
+
+export function isAwsToAzure(rule: Rule): rule is AwsToAzureRule {
+  return rule.source.cloud === "aws";
+}
+
+export function isAzureToAws(rule: Rule): rule is AzureToAwsRule {
+  return rule.source.cloud === "azure";
 }
 
 export function ruleById(rules: RuleSet, id: string): Rule | undefined {

@@ -23,3 +23,14 @@ export {
   secretKeyOf,
   type BuildMutationInput,
 } from "./codec.ts";
+export {
+  LIFECYCLE_EVENT_TYPE,
+  LIFECYCLE_KINDS,
+  LIFECYCLE_OBJECTS,
+  buildLifecycleEvent,
+  decodeLifecycleEvent,
+  lifecycleDataSchema,
+  lifecycleEventSchema,
+  type LifecycleData,
+  type LifecycleEvent,
+} from "./lifecycle.ts";

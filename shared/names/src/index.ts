@@ -6,6 +6,7 @@ export {
   assertToken,
   auditSubject,
   deadLetterSubject,
+  lifecycleSubject,
   mutationFilter,
   mutationSubject,
   partitionOf,

@@ -7,6 +7,8 @@ import type { Cloud } from "./clouds.ts";
  *   credmesh.mutation.<destination>.p<NN>    canonical mutation events, partitioned per secret
  *   credmesh.dlq.<destination>               dead-letter records (no secret values)
  *   credmesh.audit.<destination>.<decision>  one record per replicator decision
+ *   credmesh.lifecycle.<object>.<kind>       Key Vault lifecycle events (expiry, new key or
+ *                                            certificate versions, access policy changes)
  *
  * @see ../../../README.md#the-bus
  */
@@ -16,6 +18,7 @@ export const STREAMS = {
   mutations: { name: "CREDMESH_MUTATIONS", subjects: [`${PREFIX}.mutation.>`] },
   deadLetters: { name: "CREDMESH_DLQ", subjects: [`${PREFIX}.dlq.>`] },
   audit: { name: "CREDMESH_AUDIT", subjects: [`${PREFIX}.audit.>`] },
+  lifecycle: { name: "CREDMESH_LIFECYCLE", subjects: [`${PREFIX}.lifecycle.>`] },
 } as const;
 
 export type StreamKey = keyof typeof STREAMS;
@@ -65,4 +68,9 @@ export function auditSubject(destination: Cloud, decision: string): string {
 /** Durable consumer of one destination cloud, e.g. `replicator-azure`. */
 export function replicatorDurable(destination: Cloud): string {
   return `replicator-${assertToken(destination, "destination")}`;
+}
+
+/** Subject of a lifecycle event, e.g. `credmesh.lifecycle.certificate.near_expiry`. */
+export function lifecycleSubject(objectType: string, kind: string): string {
+  return `${PREFIX}.lifecycle.${assertToken(objectType, "object type")}.${assertToken(kind, "lifecycle kind")}`;
 }

@@ -1,7 +1,7 @@
 import { CredmeshError, type RetryBudget, withRetry } from "@credmesh/errors";
 import { nameFromArn, type AwsOrigin, type MutationEvent } from "@credmesh/events";
-import type { Rule, RuleSet } from "@credmesh/config";
-import { ruleById } from "@credmesh/config";
+import type { AwsToAzureRule, RuleSet } from "@credmesh/config";
+import { isAwsToAzure, ruleById } from "@credmesh/config";
 import type { Logger, Sensitive } from "@credmesh/logging";
 import { DECISION, type Decision } from "@credmesh/metrics";
 import { toKeyVaultName } from "@credmesh/naming";
@@ -39,7 +39,9 @@ export async function applyAwsToAzure(event: MutationEvent, deps: AwsToAzureDeps
     throw new CredmeshError("invalid_event", `replicator-azure received an event from ${origin.cloud}`);
   }
   const rule = ruleById(deps.rules, event.data.rule);
-  if (!rule) throw new CredmeshError("configuration", `rule ${event.data.rule} is not configured in this cell`);
+  if (!rule || !isAwsToAzure(rule)) {
+    throw new CredmeshError("configuration", `rule ${event.data.rule} is not an AWS → Azure rule of this cell`);
+  }
   const originName = origin.secretName ?? nameFromArn(origin.secretId) ?? origin.secretId;
   const destinationName = toKeyVaultName(rule.destination.nameTemplate, {
     name: originName,
@@ -82,7 +84,7 @@ export async function applyAwsToAzure(event: MutationEvent, deps: AwsToAzureDeps
 type Retry = <T>(operation: () => Promise<T>) => Promise<T>;
 
 async function upsertReplica(
-  rule: Rule,
+  rule: AwsToAzureRule,
   origin: AwsOrigin,
   originName: string,
   target: { vault: string; name: string },
@@ -124,7 +126,7 @@ async function upsertReplica(
 }
 
 async function deleteReplica(
-  rule: Rule,
+  rule: AwsToAzureRule,
   origin: AwsOrigin,
   originName: string,
   target: { vault: string; name: string },

@@ -1,0 +1,81 @@
+import { z } from "zod";
+import { InvalidEventError } from "./codec.ts";
+
+/**
+ * Canonical lifecycle event: something happened to a Key Vault object that is not a secret value
+ * change to replicate — a key or certificate version, an approaching or passed expiry, an access
+ * policy change. The identity-watcher consumes them. Identifiers and dates only, never a value.
+ * @see ../../../shared/SPEC.md section 2 (identity-watcher) and ../../../shared/FORMATS.md section C
+ */
+export const LIFECYCLE_EVENT_TYPE = "io.credmesh.lifecycle.v1";
+
+export const LIFECYCLE_KINDS = ["new_version", "near_expiry", "expired", "access_policy_changed"] as const;
+export const LIFECYCLE_OBJECTS = ["secret", "key", "certificate", "vault"] as const;
+
+export const lifecycleDataSchema = z.strictObject({
+  kind: z.enum(LIFECYCLE_KINDS),
+  objectType: z.enum(LIFECYCLE_OBJECTS),
+  vaultName: z.string().regex(/^[0-9a-zA-Z-]{3,24}$/),
+  objectName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/).optional(),
+  version: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  notBefore: z.iso.datetime({ offset: true }).optional(),
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+  trigger: z.strictObject({
+    source: z.literal("azure.eventgrid"),
+    eventId: z.string().min(1).max(256),
+    /** The Event Grid event type, e.g. Microsoft.KeyVault.CertificateNearExpiry. */
+    eventName: z.string().min(1).max(128),
+    eventTime: z.iso.datetime({ offset: true }),
+  }),
+});
+
+export const lifecycleEventSchema = z.strictObject({
+  specversion: z.literal("1.0"),
+  id: z.string().min(1).max(256),
+  source: z.string().min(1).max(512),
+  type: z.literal(LIFECYCLE_EVENT_TYPE),
+  subject: z.string().min(1).max(1024),
+  time: z.iso.datetime({ offset: true }),
+  datacontenttype: z.literal("application/json"),
+  correlationid: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
+  data: lifecycleDataSchema,
+});
+
+export type LifecycleData = z.infer<typeof lifecycleDataSchema>;
+export type LifecycleEvent = Readonly<z.infer<typeof lifecycleEventSchema>>;
+
+/** Builds and validates a lifecycle event; the id is the Event Grid event id. */
+export function buildLifecycleEvent(data: LifecycleData): LifecycleEvent {
+  const id = data.trigger.eventId;
+  const vault = data.vaultName.toLowerCase();
+  const candidate = {
+    specversion: "1.0" as const,
+    id,
+    source: `credmesh/ingest/azure/${vault}`,
+    type: LIFECYCLE_EVENT_TYPE,
+    subject: `azure/${vault}/${data.objectType}${data.objectName ? `/${data.objectName.toLowerCase()}` : ""}`,
+    time: data.trigger.eventTime,
+    datacontenttype: "application/json" as const,
+    correlationid: id.replace(/[^A-Za-z0-9._:-]/g, "-").slice(0, 128),
+    data,
+  };
+  const result = lifecycleEventSchema.safeParse(candidate);
+  if (!result.success) {
+    throw new InvalidEventError(result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`));
+  }
+  return Object.freeze(result.data);
+}
+
+export function decodeLifecycleEvent(bytes: Uint8Array): LifecycleEvent {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new InvalidEventError(["body is not UTF-8 JSON"]);
+  }
+  const result = lifecycleEventSchema.safeParse(parsed);
+  if (!result.success) {
+    throw new InvalidEventError(result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`));
+  }
+  return Object.freeze(result.data);
+}

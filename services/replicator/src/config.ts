@@ -1,16 +1,18 @@
 import { DEFAULT_CONSUMER_SETTINGS } from "@credmesh/bus";
+import type { Cloud } from "@credmesh/names";
 import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet } from "@credmesh/config";
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
 import type { Sensitive } from "@credmesh/logging";
 
 /**
- * Configuration of a replicator cell writing into Azure Key Vault, resolved at boot. The cell's
- * identity is an Azure managed identity: it authenticates to Key Vault directly and to AWS by
- * exchanging a token for role credentials — no static key anywhere.
+ * Configuration of a replicator cell, resolved at boot. A cell consumes the mutations of one
+ * destination cloud and reads the other cloud with federated credentials — no static key anywhere.
  */
 export interface ReplicatorConfig extends CommonConfig {
-  destination: "azure";
+  destination: Cloud;
   cell: string;
+  /** Role session names of credmesh's writers start with this; CloudTrail events from them are echoes. */
+  ownSessionPrefix: string;
   opsHost: string;
   opsPort: number;
   rules: RuleSet;
@@ -21,6 +23,13 @@ export interface ReplicatorConfig extends CommonConfig {
   /** Key for the provenance content hash (HMAC), so a tag never reveals a guessable value. */
   contentHashKey: Sensitive<string>;
   aws: {
+    /**
+     * How the cell gets AWS credentials, always by STS AssumeRoleWithWebIdentity: with its Azure
+     * managed-identity token (cells running in Azure), or with a web identity token file (cells
+     * running in AWS, e.g. EKS service-account tokens).
+     */
+    identity: "azure-managed-identity" | "web-identity-token-file";
+    webIdentityTokenFile: string | undefined;
     roleArn: string;
     stsRegion: string;
     sessionDurationSeconds: number;
@@ -28,6 +37,8 @@ export interface ReplicatorConfig extends CommonConfig {
     endpoint: string | undefined;
   };
   azure: {
+    /** Template of a source vault's URL from its name (Event Grid names vaults, not URLs). */
+    vaultUrlTemplate: string;
     identityEndpoint: string;
     clientId: string | undefined;
     tokenAudience: string;
@@ -43,8 +54,9 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
   const awsEndpoint = read.optionalString("CREDMESH_AWS_ENDPOINT");
   const config: ReplicatorConfig = {
     ...readCommonConfig(read),
-    destination: read.oneOf("CREDMESH_DESTINATION", ["azure"] as const, "azure"),
+    destination: read.oneOf("CREDMESH_DESTINATION", ["azure", "aws"] as const),
     cell,
+    ownSessionPrefix: read.string("CREDMESH_OWN_SESSION_PREFIX", { default: "credmesh-", pattern: /^[A-Za-z0-9_=,.@-]{1,32}$/ }),
     opsHost: read.string("CREDMESH_REPLICATOR_OPS_HOST", { default: "127.0.0.1" }),
     opsPort: read.int("CREDMESH_REPLICATOR_OPS_PORT", { default: 9091, min: 0, max: 65_535 }),
     rules: [],
@@ -54,12 +66,15 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
     maxAckPending: read.int("CREDMESH_MAX_ACK_PENDING", { default: DEFAULT_CONSUMER_SETTINGS.maxAckPending, min: 1, max: 10_000 }),
     contentHashKey: read.secret("CREDMESH_CONTENT_HASH_KEY", { required: true, minLength: 32 }) as Sensitive<string>,
     aws: {
+      identity: read.oneOf("CREDMESH_AWS_IDENTITY", ["azure-managed-identity", "web-identity-token-file"] as const, "azure-managed-identity"),
+      webIdentityTokenFile: read.optionalString("CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE"),
       roleArn: read.string("CREDMESH_AWS_ROLE_ARN", { pattern: /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, hint: "an IAM role ARN" }),
       stsRegion: read.string("CREDMESH_AWS_STS_REGION", { default: "us-east-1" }),
       sessionDurationSeconds: read.int("CREDMESH_AWS_SESSION_DURATION_SECONDS", { default: 3_600, min: 900, max: 43_200 }),
       endpoint: awsEndpoint === undefined ? undefined : read.url("CREDMESH_AWS_ENDPOINT", { protocols: ["http:", "https:"] }),
     },
     azure: {
+      vaultUrlTemplate: read.string("CREDMESH_AZURE_VAULT_URL_TEMPLATE", { default: "https://{vault}.vault.azure.net" }),
       identityEndpoint: read.url("CREDMESH_AZURE_IDENTITY_ENDPOINT", { default: DEFAULT_IMDS_ENDPOINT, protocols: ["http:", "https:"] }),
       clientId: read.optionalString("CREDMESH_AZURE_CLIENT_ID"),
       tokenAudience: read.string("CREDMESH_AZURE_TOKEN_AUDIENCE", { default: AZURE_TOKEN_EXCHANGE_AUDIENCE }),
@@ -68,6 +83,9 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
       pollIntervalMs: read.int("CREDMESH_AZURE_POLL_INTERVAL_MS", { default: 1_000, min: 50, max: 30_000 }),
     },
   };
+  if (config.aws.identity === "web-identity-token-file" && !config.aws.webIdentityTokenFile) {
+    read.problem("CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE is required when CREDMESH_AWS_IDENTITY=web-identity-token-file");
+  }
   read.done();
   return { ...config, rules: loadRules(config.rulesFile) };
 }

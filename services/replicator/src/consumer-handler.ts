@@ -4,12 +4,12 @@ import { InvalidEventError, decodeMutationEvent, type MutationEvent } from "@cre
 import { CredmeshError as Failure } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import { DECISION, type Metrics } from "@credmesh/metrics";
-import { STREAMS, auditSubject, deadLetterSubject } from "@credmesh/names";
-import type { Outcome } from "./azure/aws-to-azure.ts";
+import { STREAMS, auditSubject, deadLetterSubject, type Cloud } from "@credmesh/names";
+import type { Outcome } from "./converge/apply.ts";
 import type { AuditRecord, DeadLetterRecord } from "./records.ts";
 
 export interface HandlerDeps {
-  destination: "azure";
+  destination: Cloud;
   cell: string;
   apply: (event: MutationEvent, logger: Logger) => Promise<Outcome>;
   publisher: BusPublisher;

@@ -1,7 +1,6 @@
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
   BusPublisher,
   busReadinessChecks,
@@ -13,18 +12,16 @@ import {
 } from "@credmesh/bus";
 import { busSettings } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
-import type { AwsOrigin } from "@credmesh/events";
-import { ManagedIdentityTokenSource, managedIdentityCredential, webIdentityCredentials } from "@credmesh/identity";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { STREAMS, replicatorDurable } from "@credmesh/names";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
-import { KeyVaultVault, SecretsManagerVault, createKeyVaultClient, type VaultPort } from "@credmesh/vault";
-import { applyAwsToAzure } from "./azure/aws-to-azure.ts";
+import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
+import { buildCredentials, buildVaults } from "./wiring.ts";
 import { createHandlers } from "./consumer-handler.ts";
 
-/** Boots a replicator cell for destination Azure. */
+/** Boots a replicator cell for its destination cloud. */
 async function main(): Promise<void> {
   const bootLogger = createLogger({ service: "replicator" });
   let config;
@@ -36,55 +33,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: `replicator-${config.destination}`, level: config.logLevel }).child({ cell: config.cell });
   const metrics = createMetrics();
 
-  // Identity: one managed identity; its token goes to Key Vault directly and to STS for AWS.
-  const identity = new ManagedIdentityTokenSource(
-    { endpoint: config.azure.identityEndpoint, ...(config.azure.clientId ? { clientId: config.azure.clientId } : {}) },
-    { metrics, logger },
-  );
-  const awsCredentials = webIdentityCredentials(
-    {
-      roleArn: config.aws.roleArn,
-      sessionName: `credmesh-${config.cell}`,
-      durationSeconds: config.aws.sessionDurationSeconds,
-      region: config.aws.stsRegion,
-      ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
-    },
-    async () => (await identity.getToken(config.azure.tokenAudience)).token,
-    { metrics, logger },
-  );
-  const azureCredential = managedIdentityCredential(identity);
-
-  const sources = new Map<string, VaultPort>();
-  const destinations = new Map<string, VaultPort>();
-  const sourceFor = (origin: AwsOrigin): VaultPort => {
-    const key = `${origin.account}/${origin.region}`;
-    let vault = sources.get(key);
-    if (!vault) {
-      const client = new SecretsManagerClient({
-        region: origin.region,
-        credentials: awsCredentials,
-        maxAttempts: 1,
-        ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
-      });
-      vault = new SecretsManagerVault(client, metrics);
-      sources.set(key, vault);
-    }
-    return vault;
-  };
-  const destinationFor = (vaultUrl: string): VaultPort => {
-    let vault = destinations.get(vaultUrl);
-    if (!vault) {
-      const client = createKeyVaultClient({
-        vaultUrl,
-        credential: azureCredential,
-        ...(config.azure.caFile ? { caFile: config.azure.caFile } : {}),
-        disableChallengeResourceVerification: config.azure.disableChallengeResourceVerification,
-      });
-      vault = new KeyVaultVault(client, { metrics, pollIntervalMs: config.azure.pollIntervalMs });
-      destinations.set(vaultUrl, vault);
-    }
-    return vault;
-  };
+  const credentials = buildCredentials(config, metrics, logger);
+  const vaults = buildVaults(config, credentials, metrics);
 
   let nc: NatsConnection;
   try {
@@ -104,7 +54,11 @@ async function main(): Promise<void> {
     destination: config.destination,
     cell: config.cell,
     apply: (event, log) =>
-      applyAwsToAzure(event, { rules: config.rules, sourceFor, destinationFor, contentHashKey: config.contentHashKey, budget }, log),
+      applyMutation(
+        event,
+        { rules: config.rules, ...vaults, contentHashKey: config.contentHashKey, budget, ownSessionPrefix: config.ownSessionPrefix },
+        log,
+      ),
     publisher,
     metrics,
     logger,

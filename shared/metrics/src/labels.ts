@@ -46,6 +46,8 @@ export const DECISION = {
   deleted: "deleted",
   restored: "restored",
   skippedDuplicate: "skipped_duplicate",
+  skippedEcho: "skipped_echo",
+  skippedConflict: "skipped_conflict",
   skippedAbsent: "skipped_absent",
   retried: "retried",
   deadLettered: "dead_lettered",

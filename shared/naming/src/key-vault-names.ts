@@ -26,6 +26,7 @@ export interface TemplateVariables {
   name: string;
   account?: string;
   region?: string;
+  vault?: string;
 }
 
 /** Renders a name template. Unknown placeholders are a configuration error. */
@@ -56,4 +57,20 @@ export function toKeyVaultName(template: string, variables: TemplateVariables): 
 /** Key Vault compares names case-insensitively; so must any lookup keyed by them. */
 export function sameKeyVaultName(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
+}
+
+/** Secrets Manager names: ASCII letters, digits and /_+=.@-, 1–512 characters (FORMATS.md F). */
+export const SECRETS_MANAGER_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+
+/**
+ * The Secrets Manager name for a Key Vault secret: the rendered template, which must be a valid
+ * name (Key Vault names always are; a template adding invalid characters is a configuration
+ * error).
+ */
+export function toSecretsManagerName(template: string, variables: TemplateVariables): string {
+  const rendered = renderTemplate(template, variables);
+  if (!SECRETS_MANAGER_NAME.test(rendered)) {
+    throw new CredmeshError("configuration", `name template renders "${rendered}", not a valid Secrets Manager name`);
+  }
+  return rendered;
 }

@@ -6,6 +6,7 @@ export type {
   SecretVersion,
   VaultContext,
   VaultPort,
+  VersionInfo,
 } from "./port.ts";
 export { MemoryVault } from "./memory-vault.ts";
 export { BINARY_CONTENT_TYPE, SecretsManagerVault, type SecretsManagerApi } from "./aws/secrets-manager-vault.ts";

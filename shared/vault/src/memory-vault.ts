@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { CredmeshError } from "@credmesh/errors";
 import type { Sensitive } from "@credmesh/logging";
-import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultPort } from "./port.ts";
+import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultPort, VersionInfo } from "./port.ts";
 
 interface Stored {
   versions: SecretVersion[];
@@ -81,6 +81,13 @@ export class MemoryVault implements VaultPort {
     const stored = this.#secrets.get(this.#key(name));
     if (!stored) throw new CredmeshError("not_found", `secret ${name} cannot be restored: it does not exist`);
     delete stored.deletedAt;
+  }
+
+  async versions(name: string): Promise<VersionInfo[]> {
+    const stored = this.#secrets.get(this.#key(name));
+    return (stored?.versions ?? [])
+      .map((version) => ({ versionId: version.versionId, ...(version.createdAt ? { createdAt: version.createdAt } : {}), tags: version.tags }))
+      .reverse();
   }
 
   #key(name: string): string {

@@ -53,6 +53,13 @@ export interface DeleteOptions {
   recoveryWindowDays?: number;
 }
 
+/** A version's metadata, without its value. */
+export interface VersionInfo {
+  versionId: string;
+  createdAt?: Date;
+  tags: Readonly<Record<string, string>>;
+}
+
 export interface VaultPort {
   readonly cloud: "aws" | "azure";
   /** The current version (or `versionId`), or undefined when the secret does not exist. */
@@ -65,4 +72,10 @@ export interface VaultPort {
   delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void>;
   /** Brings a deleted secret back and waits until it is usable. */
   restore(name: string, ctx: VaultContext): Promise<void>;
+  /**
+   * Metadata of the versions, newest first, values never read. Only vaults that keep tags per
+   * version (Key Vault) implement it; provenance of an older version tells a replica apart from
+   * an unrelated secret after someone wrote a version without tags.
+   */
+  versions?(name: string, ctx: VaultContext, limit?: number): Promise<VersionInfo[]>;
 }

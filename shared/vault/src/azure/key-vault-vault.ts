@@ -4,13 +4,19 @@ import { SecretClient, type KeyVaultSecret } from "@azure/keyvault-secrets";
 import { CredmeshError } from "@credmesh/errors";
 import { Sensitive } from "@credmesh/logging";
 import { observed, type CallMetrics } from "../observed.ts";
-import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort } from "../port.ts";
+import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort, VersionInfo } from "../port.ts";
 import { mapKeyVaultError } from "./errors.ts";
 
 /** The slice of SecretClient this adapter uses; a SecretClient satisfies it. */
 export type KeyVaultApi = Pick<
   SecretClient,
-  "getSecret" | "setSecret" | "getDeletedSecret" | "beginDeleteSecret" | "beginRecoverDeletedSecret" | "purgeDeletedSecret"
+  | "getSecret"
+  | "setSecret"
+  | "getDeletedSecret"
+  | "beginDeleteSecret"
+  | "beginRecoverDeletedSecret"
+  | "purgeDeletedSecret"
+  | "listPropertiesOfSecretVersions"
 >;
 
 export interface KeyVaultClientConfig {
@@ -131,6 +137,23 @@ export class KeyVaultVault implements VaultPort {
       this.#api.beginRecoverDeletedSecret(name, { intervalInMs: this.#pollIntervalMs, abortSignal: ctx.signal }),
     );
     await this.#call("RecoverDeletedSecretPoll", () => poller.pollUntilDone({ abortSignal: ctx.signal }));
+  }
+
+  async versions(name: string, ctx: VaultContext, limit = 100): Promise<VersionInfo[]> {
+    const collected = await this.#call("ListSecretVersions", async () => {
+      const out: VersionInfo[] = [];
+      for await (const properties of this.#api.listPropertiesOfSecretVersions(name, { abortSignal: ctx.signal })) {
+        if (!properties.version) continue;
+        out.push({
+          versionId: properties.version,
+          ...(properties.createdOn ? { createdAt: properties.createdOn } : {}),
+          tags: properties.tags ?? {},
+        });
+      }
+      return out;
+    });
+    // Key Vault lists versions in no documented order: newest first by creation time.
+    return collected.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0)).slice(0, limit);
   }
 
   #call<T>(operation: string, call: () => Promise<T>): Promise<T> {

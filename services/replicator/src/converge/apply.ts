@@ -1,0 +1,251 @@
+import { isAwsToAzure, ruleById, type Rule, type RuleSet } from "@credmesh/config";
+import { CredmeshError, type RetryBudget, withRetry } from "@credmesh/errors";
+import { nameFromArn, type MutationEvent, type Origin } from "@credmesh/events";
+import type { Logger, Sensitive } from "@credmesh/logging";
+import { DECISION, type Decision } from "@credmesh/metrics";
+import type { Cloud } from "@credmesh/names";
+import { toKeyVaultName, toSecretsManagerName } from "@credmesh/naming";
+import { BINARY_CONTENT_TYPE, type VaultContext, type VaultPort } from "@credmesh/vault";
+import { decideUpsert } from "./policy.ts";
+import { contentHash, provenanceTags, readProvenance, sameOrigin, type OriginRef } from "./provenance.ts";
+import { readSide, type Retry, type SideState } from "./sides.ts";
+
+export interface ConvergeDeps {
+  rules: RuleSet;
+  /** The vault a mutation's origin lives in (credentials are the cell's). */
+  sourceFor(origin: Origin): VaultPort;
+  /** The destination vault of a rule. */
+  destinationFor(rule: Rule): VaultPort;
+  contentHashKey: Sensitive<string>;
+  budget: RetryBudget;
+  /** Role session names of credmesh's own writers start with this (CloudTrail echo check). */
+  ownSessionPrefix: string;
+  now?: () => Date;
+}
+
+export interface Outcome {
+  decision: Decision;
+  destination: { vault: string; name: string; versionId?: string };
+  originVersion?: string;
+  detail?: string;
+}
+
+/**
+ * Converges one replica with its source for one mutation. The event only says which secret
+ * changed; the value is pulled from the source now, so a late or repeated event converges to the
+ * current state instead of replaying history. Idempotent, echo-free and ownership-checked.
+ */
+export async function applyMutation(event: MutationEvent, deps: ConvergeDeps, logger: Logger): Promise<Outcome> {
+  const rule = ruleById(deps.rules, event.data.rule);
+  const origin = event.data.origin;
+  if (!rule || rule.source.cloud !== origin.cloud || rule.destination.cloud !== event.data.destination.cloud) {
+    throw new CredmeshError("configuration", `rule ${event.data.rule} does not replicate ${origin.cloud} → ${event.data.destination.cloud} in this cell`);
+  }
+  const ctx: VaultContext = { logger };
+  const retry: Retry = (operation) =>
+    withRetry(operation, {
+      maxAttempts: 3,
+      budget: deps.budget,
+      policy: { baseMs: 200, maxMs: 2_000 },
+      onRetry: (error, attempt, delayMs) => logger.warn({ err: error, attempt, delayMs }, "retrying cloud call"),
+    });
+  const sourceRef = originRefOf(origin);
+  const vaultLabel = destinationLabel(rule);
+
+  // Our own writes come back as cloud events; CloudTrail names the writer, so they stop here.
+  const actor = event.data.trigger.actor?.arn;
+  if (actor && isOwnSession(actor, deps.ownSessionPrefix)) {
+    return { decision: DECISION.skippedEcho, destination: { vault: vaultLabel, name: "" }, detail: "written by credmesh (CloudTrail identity)" };
+  }
+
+  const source = deps.sourceFor(origin);
+  const destination = deps.destinationFor(rule);
+  const sourceName = origin.cloud === "aws" ? origin.secretId : origin.secretName;
+  const sourceSide = await readSide(source, sourceName, ctx, retry);
+  const destinationName = destinationNameOf(rule, sourceRef, sourceSide);
+  const target = { vault: vaultLabel, name: destinationName };
+
+  switch (event.data.kind) {
+    case "delete":
+      return deleteReplica(rule, sourceRef, sourceSide, target, destination, ctx, retry);
+    case "restore": {
+      const replica = await retry(() => destination.describe(destinationName, ctx));
+      const owned = readProvenance(replica.tags);
+      if (replica.state === "deleted" && owned && sameOrigin(owned.origin, sourceRef)) {
+        await retry(() => destination.restore(destinationName, ctx));
+        logger.info({ destination: destinationName }, "replica recovered");
+        const converged = await upsert(rule, sourceRef, sourceSide, target, destination, deps, ctx, retry);
+        return converged.decision === DECISION.skippedDuplicate ? { ...converged, decision: DECISION.restored } : converged;
+      }
+      return upsert(rule, sourceRef, sourceSide, target, destination, deps, ctx, retry);
+    }
+    case "upsert":
+    case "sync":
+      if (sourceSide.state === "deleted" && event.data.kind === "sync") {
+        return deleteReplica(rule, sourceRef, sourceSide, target, destination, ctx, retry);
+      }
+      return upsert(rule, sourceRef, sourceSide, target, destination, deps, ctx, retry);
+  }
+}
+
+async function upsert(
+  rule: Rule,
+  sourceRef: OriginRef,
+  source: SideState,
+  target: { vault: string; name: string },
+  destination: VaultPort,
+  deps: ConvergeDeps,
+  ctx: VaultContext,
+  retry: Retry,
+): Promise<Outcome> {
+  const current = source.current;
+  if (source.state !== "active" || !current) {
+    // Nothing to copy: the source is gone or scheduled for deletion; its delete event (or the
+    // reconciler) decides what happens to the replica.
+    return { decision: DECISION.skippedAbsent, destination: target, detail: `source is ${source.state}` };
+  }
+  if (source.writtenByCredmesh && source.origin?.cloud === rule.destination.cloud) {
+    return { decision: DECISION.skippedEcho, destination: target, originVersion: current.versionId, detail: "the source version is credmesh's copy from the destination" };
+  }
+  const destinationSide = await readSide(destination, target.name, ctx, retry);
+  const decision = decideUpsert({
+    sourceRef,
+    sourceVersion: { versionId: current.versionId, createdAt: current.createdAt },
+    pairedWithDestination: source.origin?.cloud === rule.destination.cloud,
+    destination: destinationSide,
+    destinationCloud: rule.destination.cloud,
+  });
+  if (decision.action === "refuse") {
+    const what = rule.destination.cloud === "azure" ? "Key Vault" : "Secrets Manager";
+    throw new CredmeshError(
+      decision.reason,
+      decision.reason === "unmanaged_destination"
+        ? `${what} secret ${target.name} exists and is not managed by credmesh`
+        : `${what} secret ${target.name} already replicates another source secret`,
+    );
+  }
+  if (decision.action === "skip") {
+    return {
+      decision: decision.decision,
+      destination: { ...target, ...(destinationSide.current ? { versionId: destinationSide.current.versionId } : {}) },
+      originVersion: current.versionId,
+      detail: decision.detail,
+    };
+  }
+  const tags = provenanceTags({
+    origin: sourceRef,
+    version: current.versionId,
+    contentHash: contentHash(deps.contentHashKey, current.value),
+    rule: rule.id,
+    replicatedAt: (deps.now ?? (() => new Date()))(),
+  });
+  const binary = current.encoding === "base64";
+  const written = await retry(() =>
+    destination.put(
+      target.name,
+      current.value,
+      {
+        tags,
+        ...(binary ? { contentType: BINARY_CONTENT_TYPE, encoding: "base64" as const } : {}),
+        // Secrets Manager: the origin version becomes the ClientRequestToken (and version id), so
+        // a repeated write is a no-op and our copy is recognisable (Key Vault ids are 32 hex).
+        ...(rule.destination.cloud === "aws" ? { idempotencyToken: current.versionId } : {}),
+      },
+      ctx,
+    ),
+  );
+  return { decision: DECISION.applied, destination: { ...target, versionId: written.versionId }, originVersion: current.versionId };
+}
+
+async function deleteReplica(
+  rule: Rule,
+  sourceRef: OriginRef,
+  source: SideState,
+  target: { vault: string; name: string },
+  destination: VaultPort,
+  ctx: VaultContext,
+  retry: Retry,
+): Promise<Outcome> {
+  if (rule.onDelete === "ignore") {
+    return { decision: DECISION.skippedAbsent, destination: target, detail: "rule keeps replicas of deleted secrets" };
+  }
+  if (source.state === "active") {
+    return { decision: DECISION.skippedAbsent, destination: target, detail: "the source exists again" };
+  }
+  const replica = await retry(() => destination.describe(target.name, ctx));
+  if (replica.state !== "active") {
+    return { decision: DECISION.skippedDuplicate, destination: target, detail: `replica already ${replica.state}` };
+  }
+  const owned = readProvenance(replica.tags);
+  if (source.origin?.cloud === rule.destination.cloud && !(owned && sameOrigin(owned.origin, sourceRef))) {
+    // The deleted secret was itself a replica of this destination secret: deleting a copy never
+    // deletes the original.
+    return { decision: DECISION.skippedAbsent, destination: target, detail: "the destination is the origin of the deleted replica" };
+  }
+  if (!owned) {
+    throw new CredmeshError("unmanaged_destination", `secret ${target.name} exists and is not managed by credmesh`);
+  }
+  if (!sameOrigin(owned.origin, sourceRef)) {
+    throw new CredmeshError("name_collision", `secret ${target.name} already replicates another source secret`);
+  }
+  // Never purge: the replica stays recoverable for the vault's retention period (SPEC section 2).
+  await retry(() => destination.delete(target.name, { mode: "recoverable" }, ctx));
+  return { decision: DECISION.deleted, destination: target };
+}
+
+/**
+ * The destination name: a secret that is itself a replica of the destination secret goes back
+ * to its original (bidirectional pairs stay pairs); otherwise the rule's documented mapping.
+ */
+function destinationNameOf(rule: Rule, sourceRef: OriginRef, source: SideState): string {
+  const paired = source.origin;
+  if (isAwsToAzure(rule)) {
+    if (paired?.cloud === "azure") {
+      if (paired.vault.toLowerCase() !== vaultNameOf(rule.destination.vaultUrl)?.toLowerCase() && vaultNameOf(rule.destination.vaultUrl) !== undefined) {
+        throw new CredmeshError("name_collision", `source is a replica of ${paired.vault}/${paired.name}, not of the rule's vault`);
+      }
+      return paired.name;
+    }
+    if (sourceRef.cloud !== "aws") throw new CredmeshError("configuration", "AWS → Azure rule with a non-AWS source");
+    return toKeyVaultName(rule.destination.nameTemplate, { name: sourceRef.name, account: sourceRef.account, region: sourceRef.region });
+  }
+  if (paired?.cloud === "aws") {
+    if (paired.account !== rule.destination.account || paired.region !== rule.destination.region) {
+      throw new CredmeshError("name_collision", `source is a replica of an AWS secret in ${paired.account}/${paired.region}, not the rule's`);
+    }
+    return paired.name;
+  }
+  if (sourceRef.cloud !== "azure") throw new CredmeshError("configuration", "Azure → AWS rule with a non-Azure source");
+  return toSecretsManagerName(rule.destination.nameTemplate, { name: sourceRef.name, vault: sourceRef.vault });
+}
+
+function originRefOf(origin: Origin): OriginRef {
+  if (origin.cloud === "aws") {
+    return {
+      cloud: "aws",
+      account: origin.account,
+      region: origin.region,
+      name: origin.secretName ?? nameFromArn(origin.secretId) ?? origin.secretId,
+      arn: origin.secretId.startsWith("arn:") ? origin.secretId : undefined,
+    };
+  }
+  return { cloud: "azure", vault: origin.vaultName.toLowerCase(), name: origin.secretName };
+}
+
+function destinationLabel(rule: Rule): string {
+  return isAwsToAzure(rule) ? rule.destination.vaultUrl : `aws/${rule.destination.account}/${rule.destination.region}`;
+}
+
+/** `https://<vault>.vault.azure.net` → `<vault>`; undefined for other hosts (emulators). */
+export function vaultNameOf(vaultUrl: string): string | undefined {
+  const host = new URL(vaultUrl).hostname;
+  return /^[0-9a-zA-Z-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/.test(host) ? host.split(".")[0] : undefined;
+}
+
+/** `arn:aws:sts::<acct>:assumed-role/<role>/<session>` with a credmesh session name. */
+function isOwnSession(arn: string, prefix: string): boolean {
+  const session = /:assumed-role\/[^/]+\/(.+)$/.exec(arn)?.[1];
+  return session !== undefined && session.startsWith(prefix);
+}
+
+export type { Cloud };

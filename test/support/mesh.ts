@@ -22,7 +22,18 @@ export interface MeshOptions {
   namePrefixes?: string[];
   /** Extra environment for the replicator (e.g. short credential lifetimes). */
   replicatorEnv?: Record<string, string>;
+  /** Extra environment for ingest (e.g. Event Grid authentication). */
+  ingestEnv?: Record<string, string>;
+  /**
+   * Also replicate Azure → AWS (a bidirectional rule set): a second rule and a replicator-aws
+   * cell, which gets AWS credentials from a web identity token file as a cell in AWS would.
+   */
+  azureToAws?: { vaultName: string; namePrefixes: string[] };
 }
+
+export const AZURE_TO_AWS_RULE = "azure-to-aws";
+/** The role session of the replicator-aws cell, as CloudTrail records its writes. */
+export const AWS_CELL_SESSION_ARN = `arn:aws:sts::${AWS_ACCOUNT}:assumed-role/credmesh-replicator/credmesh-e2e-aws-1`;
 
 /**
  * The whole mesh for an end-to-end test: NATS, moto (behind a recording proxy), the Key Vault
@@ -36,6 +47,8 @@ export interface Mesh {
   keyVault: KeyVaultEmulator;
   ingest: ManagedProcess;
   replicator: ManagedProcess;
+  /** The Azure → AWS replicator, when `azureToAws` was requested. */
+  replicatorAws?: ManagedProcess;
   ingestUrl: string;
   replicatorOpsUrl: string;
   apiKey: string;
@@ -68,6 +81,19 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       "    destination:",
       "      cloud: azure",
       `      vaultUrl: ${keyVault.vaultUrl}`,
+      ...(options.azureToAws
+        ? [
+            `  - id: ${AZURE_TO_AWS_RULE}`,
+            "    source:",
+            "      cloud: azure",
+            `      vaults: ["${options.azureToAws.vaultName}"]`,
+            `      namePrefixes: ${JSON.stringify(options.azureToAws.namePrefixes)}`,
+            "    destination:",
+            "      cloud: aws",
+            `      account: "${AWS_ACCOUNT}"`,
+            `      region: ${AWS_REGION}`,
+          ]
+        : []),
       "",
     ].join("\n"),
   );
@@ -77,6 +103,35 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
 
   const ingestPort = await freePort();
   const opsPort = await freePort();
+  const azureAccess = {
+    CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
+    CREDMESH_AZURE_CA_FILE: keyVault.caCertPath,
+    CREDMESH_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: "true",
+    CREDMESH_AZURE_POLL_INTERVAL_MS: "100",
+    // Event Grid names vaults; every vault name resolves to the one emulator.
+    CREDMESH_AZURE_VAULT_URL_TEMPLATE: keyVault.vaultUrl,
+  };
+  const tokenFile = join(dir, "aws-web-identity-token");
+  await writeFile(tokenFile, unsignedServiceAccountToken());
+  const replicatorAws = options.azureToAws
+    ? startService(
+        "replicator",
+        {
+          ...common,
+          ...azureAccess,
+          CREDMESH_CELL: "e2e-aws-1",
+          CREDMESH_DESTINATION: "aws",
+          CREDMESH_REPLICATOR_OPS_PORT: "0",
+          CREDMESH_CONTENT_HASH_KEY: contentHashKey,
+          CREDMESH_AWS_IDENTITY: "web-identity-token-file",
+          CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+          CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
+          CREDMESH_AWS_STS_REGION: AWS_REGION,
+          CREDMESH_AWS_ENDPOINT: awsProxy.endpoint,
+        },
+        /replicator running/,
+      )
+    : undefined;
   const [ingest, replicator] = await Promise.all([
     startService(
       "ingest",
@@ -86,6 +141,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         CREDMESH_EVENTBRIDGE_API_KEY_HEADER: "x-api-key",
         // Two keys accepted at once, as during a rotation.
         CREDMESH_EVENTBRIDGE_API_KEYS: `${randomBytes(24).toString("base64url")},${apiKey}`,
+        ...options.ingestEnv,
       },
       /ingest listening/,
     ),
@@ -100,16 +156,14 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
         CREDMESH_AWS_STS_REGION: AWS_REGION,
         CREDMESH_AWS_ENDPOINT: awsProxy.endpoint,
-        CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
-        CREDMESH_AZURE_CA_FILE: keyVault.caCertPath,
-        CREDMESH_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: "true",
-        CREDMESH_AZURE_POLL_INTERVAL_MS: "100",
+        ...azureAccess,
         ...options.replicatorEnv,
       },
       /replicator running/,
     ),
   ]);
 
+  const awsReplicator = await replicatorAws;
   const secretsManager = new SecretsManagerClient({
     region: AWS_REGION,
     endpoint: moto.endpoint,
@@ -140,6 +194,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     keyVault,
     ingest,
     replicator,
+    ...(awsReplicator ? { replicatorAws: awsReplicator } : {}),
     ingestUrl: `http://127.0.0.1:${ingestPort}`,
     replicatorOpsUrl: `http://127.0.0.1:${opsPort}`,
     apiKey,
@@ -153,9 +208,23 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     async stop() {
       await bus.close().catch(() => undefined);
       secretsManager.destroy();
-      await Promise.allSettled([ingest.stop(), replicator.stop()]);
+      await Promise.allSettled([ingest.stop(), replicator.stop(), awsReplicator?.stop()]);
       await Promise.allSettled([nats.stop(), moto.stop(), keyVault.stop(), awsProxy.stop()]);
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A service-account-shaped token for the replicator-aws cell's web identity file. moto's STS does
+ * not verify web identity tokens (a documented emulator gap), so its signature is a placeholder.
+ */
+function unsignedServiceAccountToken(): string {
+  const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  return [
+    part({ alg: "RS256", typ: "JWT" }),
+    part({ iss: "https://oidc.eks.us-east-1.amazonaws.com/id/E2E", sub: "system:serviceaccount:credmesh:replicator-aws", aud: "sts.amazonaws.com", iat: now, exp: now + 3600 }),
+    "placeholder-signature",
+  ].join(".");
 }

@@ -8,3 +8,12 @@ export {
   type ManagedIdentityConfig,
 } from "./managed-identity.ts";
 export { webIdentityCredentials, type WebIdentityConfig } from "./web-identity.ts";
+export {
+  DEFAULT_AUTHORITY_HOST,
+  clientAssertionCredential,
+  type ClientAssertionConfig,
+  type ClientAssertionSdk,
+  type ClientAssertionTokenCredential,
+} from "./client-assertion.ts";
+export { AADSTS_REASONS } from "./entra-errors.ts";
+export { tokenFromFile, type TokenFile } from "./token-file.ts";

@@ -20,10 +20,11 @@ export interface WebIdentityConfig {
 type AwsCredentials = AwsCredentialIdentity & { expiration: Date };
 
 /**
- * AWS credentials by STS AssumeRoleWithWebIdentity, fed by a web identity token (an Azure
- * managed-identity token with audience api://AzureADTokenExchange). No AWS key is stored: the
- * call is unsigned and authorised by the token. Cached and refreshed before expiry, so STS sees
- * about one call per credential lifetime.
+ * AWS credentials by STS AssumeRoleWithWebIdentity, fed by a web identity token: an Azure
+ * managed-identity token with audience api://AzureADTokenExchange, or, on EKS (IRSA), the projected
+ * service-account token in AWS_WEB_IDENTITY_TOKEN_FILE read with `tokenFromFile`. No AWS key is
+ * stored: the call is unsigned and authorised by the token. Cached and refreshed before expiry, so
+ * STS sees about one call per credential lifetime.
  */
 export function webIdentityCredentials(
   config: WebIdentityConfig,
@@ -40,8 +41,9 @@ export function webIdentityCredentials(
   });
   const source = "aws-web-identity";
   const cache = new CachedCredential<AwsCredentials & { expiresAt: Date }>(async () => {
-    const webIdentityToken = await token();
     try {
+      // Inside the try, so that a token source failure (e.g. an unreadable token file) is counted too.
+      const webIdentityToken = await token();
       const output = await sts.send(
         new AssumeRoleWithWebIdentityCommand({
           RoleArn: config.roleArn,

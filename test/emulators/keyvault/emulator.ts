@@ -1,6 +1,7 @@
 /**
- * The Key Vault emulator: one HTTPS server on 127.0.0.1 serving the secrets data plane and a
- * managed-identity token endpoint, speaking the real protocols so the unmodified Azure SDK works.
+ * The Key Vault emulator: one HTTPS server on 127.0.0.1 serving the secrets data plane, a
+ * managed-identity token endpoint and Entra's token endpoint for federated client assertions,
+ * speaking the real protocols so the unmodified Azure SDK (and MSAL) works.
  *
  * @see FORMATS.md §E (shared/FORMATS.md) for the behaviour it reproduces.
  */
@@ -18,6 +19,10 @@ import type { JsonResponse } from "./http.ts";
 import { DEFAULT_TENANT_ID, KEY_VAULT_RESOURCE, TokenIssuer, generateSigningKeys } from "./identity.ts";
 import type { ManagedIdentity } from "./identity.ts";
 import { handleIdentityRequest } from "./identity-routes.ts";
+import { handleEntraRequest } from "./entra-routes.ts";
+import type { EntraContext } from "./entra-routes.ts";
+import { FederatedCredentials } from "./federation.ts";
+import type { FederatedCredential, FederatedExchange } from "./federation.ts";
 import { SecretStore } from "./store.ts";
 import { createTlsMaterial } from "./tls.ts";
 import { resolveVaultRoute } from "./vault-routes.ts";
@@ -47,6 +52,12 @@ export interface KeyVaultEmulatorOptions {
   readonly softDeleteRetentionDays?: number;
   /** Lifetime of issued access tokens. Default 3599, as IMDS reports. */
   readonly tokenLifetimeSeconds?: number;
+  /**
+   * Federated identity credentials of the tenant's applications: which external tokens (e.g. an
+   * EKS cluster's projected service-account tokens) may be exchanged at the Entra token endpoint
+   * for access tokens of `clientId`. More can be added with `addFederatedCredential`.
+   */
+  readonly federatedCredentials?: readonly FederatedCredential[];
 }
 
 /** A running emulator. */
@@ -70,8 +81,24 @@ export interface KeyVaultEmulator {
   /** The system-assigned identity tokens are issued to when no `client_id` is given. */
   readonly managedIdentity: ManagedIdentity;
   /**
+   * The Entra authority host to configure MSAL / @azure/identity with (`authorityHost`, with
+   * instance discovery disabled and the CA at `caCertPath` trusted): the emulator's origin.
+   */
+  readonly authorityHost: string;
+  /** `POST <origin>/<tenantId>/oauth2/v2.0/token`: client credentials with a federated client assertion. */
+  readonly entraTokenEndpoint: string;
+  /** `<issuer>/.well-known/openid-configuration`, where MSAL discovers the token endpoint. */
+  readonly openIdConfigurationUri: string;
+  /** Adds a federated identity credential; it applies to the next token request. */
+  addFederatedCredential(credential: FederatedCredential): void;
+  /** The federated identity credentials currently configured. */
+  federatedCredentials(): readonly FederatedCredential[];
+  /** The federated exchanges accepted so far, oldest first. For test diagnostics only. */
+  federatedExchanges(): readonly FederatedExchange[];
+  /**
    * Requests served so far per operation: REST operation ids such as `SetSecret`, plus `GetToken`,
-   * `Unauthorized` and `UnknownRoute`. For test diagnostics only.
+   * `EntraToken`, `EntraTokenRejected`, `Unauthorized` (every 401; `BearerRejected` counts those that
+   * carried a bearer token) and `UnknownRoute`. For test diagnostics only.
    */
   stats(): Record<string, number>;
   /** Closes the server and all connections, and removes the temp dir if the emulator made it. */
@@ -94,6 +121,8 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   const publicHost = options.containerHostname ?? settings.host;
 
   const store = new SecretStore(settings);
+  const federation = new FederatedCredentials(settings.tenantId, options.federatedCredentials ?? []);
+  const exchanges: FederatedExchange[] = [];
   const counts = new Map<string, number>();
   const count = (operation: string): void => {
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
@@ -149,6 +178,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     issuer,
     store,
     count,
+    entra: { issuer, federation, recordExchange: (exchange) => exchanges.push(exchange) },
     vault: { vaultUrl: origin, softDeleteRetentionDays: settings.softDeleteRetentionDays },
   };
 
@@ -162,6 +192,12 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     jwksUri: issuer.jwksUri,
     tenantId: settings.tenantId,
     managedIdentity: issuer.systemIdentity,
+    authorityHost: issuer.authorityHost,
+    entraTokenEndpoint: issuer.entraTokenEndpoint,
+    openIdConfigurationUri: issuer.openIdConfigurationUri,
+    addFederatedCredential: (credential) => federation.add(credential),
+    federatedCredentials: () => federation.list(),
+    federatedExchanges: () => [...exchanges],
     stats: () => Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b))),
     stop: () => {
       stopping ??= (async () => {
@@ -225,6 +261,7 @@ interface RequestContext {
   readonly issuer: TokenIssuer;
   readonly store: SecretStore;
   readonly count: (operation: string) => void;
+  readonly entra: EntraContext;
   readonly vault: { readonly vaultUrl: string; readonly softDeleteRetentionDays: number };
 }
 
@@ -241,6 +278,11 @@ async function handleRequest(
   const identityResponse = await handleIdentityRequest(context.issuer, method, url, req.headers, context.count);
   if (identityResponse !== undefined) {
     sendJson(res, identityResponse, headers);
+    return;
+  }
+  const entraResponse = await handleEntraRequest(context.entra, method, url, req.headers, body, context.count);
+  if (entraResponse !== undefined) {
+    sendJson(res, entraResponse, headers);
     return;
   }
   // Authentication comes first, as in Key Vault: the SDK's first request is deliberately sent without
@@ -297,6 +339,7 @@ async function authenticate(
   }
   const check = await context.issuer.verifyForKeyVault(token);
   if (check.ok) return undefined;
+  context.count("BearerRejected");
   return { status: 401, headers: challenge, body: { error: { code: "Unauthorized", message: check.message } } };
 }
 

@@ -40,6 +40,14 @@ export interface ImdsTokenResponse {
   readonly client_id: string;
 }
 
+/** Entra's v2 token endpoint answer to a client-credentials request; numbers are numbers here. */
+export interface EntraTokenResponse {
+  readonly token_type: "Bearer";
+  readonly expires_in: number;
+  readonly ext_expires_in: number;
+  readonly access_token: string;
+}
+
 /** The outcome of checking a bearer token presented to the vault. */
 export type TokenCheck =
   | { readonly ok: true; readonly claims: JWTPayload }
@@ -80,6 +88,10 @@ export class TokenIssuer {
   readonly jwksUri: string;
   readonly openIdConfigurationUri: string;
   readonly tokenEndpoint: string;
+  /** Entra's v2 token endpoint of the tenant: client credentials with a federated client assertion. */
+  readonly entraTokenEndpoint: string;
+  /** The authority host an MSAL client is configured with (`authorityHost`): the emulator's origin. */
+  readonly authorityHost: string;
   /** The system-assigned identity, used when a token request names no `client_id`. */
   readonly systemIdentity: ManagedIdentity;
   readonly #keys: KeyPair;
@@ -92,6 +104,8 @@ export class TokenIssuer {
     this.jwksUri = `${options.origin}/${options.tenantId}/discovery/v2.0/keys`;
     this.openIdConfigurationUri = `${this.issuer}/.well-known/openid-configuration`;
     this.tokenEndpoint = `${options.origin}/metadata/identity/oauth2/token`;
+    this.entraTokenEndpoint = `${options.origin}/${options.tenantId}/oauth2/v2.0/token`;
+    this.authorityHost = options.origin;
     this.systemIdentity = {
       clientId: stableUuid(`client:${options.tenantId}`),
       objectId: stableUuid(`object:${options.tenantId}`),
@@ -115,7 +129,37 @@ export class TokenIssuer {
     const identity = this.identityFor(clientId);
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.#lifetimeSeconds;
-    const accessToken = await new SignJWT({
+    const accessToken = await this.#sign(resource, identity, now);
+    return {
+      access_token: accessToken,
+      refresh_token: "",
+      expires_in: String(this.#lifetimeSeconds),
+      expires_on: String(exp),
+      ext_expires_in: String(this.#lifetimeSeconds),
+      not_before: String(now),
+      resource,
+      token_type: "Bearer",
+      client_id: identity.clientId,
+    };
+  }
+
+  /**
+   * Issues an app-only access token for `resource` to the application `clientId`, in the shape of
+   * Entra's v2 token endpoint answer to a client-credentials request. The principal is the one
+   * {@link identityFor} derives, so an application reached by IMDS or by federation is the same.
+   */
+  async issueForApplication(resource: string, clientId: string): Promise<EntraTokenResponse> {
+    const now = Math.floor(Date.now() / 1000);
+    return {
+      token_type: "Bearer",
+      expires_in: this.#lifetimeSeconds,
+      ext_expires_in: this.#lifetimeSeconds,
+      access_token: await this.#sign(resource, this.identityFor(clientId), now),
+    };
+  }
+
+  async #sign(resource: string, identity: ManagedIdentity, now: number): Promise<string> {
+    return new SignJWT({
       tid: this.tenantId,
       oid: identity.objectId,
       azp: identity.clientId,
@@ -130,19 +174,8 @@ export class TokenIssuer {
       .setSubject(identity.objectId)
       .setIssuedAt(now)
       .setNotBefore(now)
-      .setExpirationTime(exp)
+      .setExpirationTime(now + this.#lifetimeSeconds)
       .sign(this.#keys.privateKey);
-    return {
-      access_token: accessToken,
-      refresh_token: "",
-      expires_in: String(this.#lifetimeSeconds),
-      expires_on: String(exp),
-      ext_expires_in: String(this.#lifetimeSeconds),
-      not_before: String(now),
-      resource,
-      token_type: "Bearer",
-      client_id: identity.clientId,
-    };
   }
 
   /** Key Vault's check of a bearer token: our signature, our issuer, unexpired, a vault audience. */
@@ -173,7 +206,11 @@ export class TokenIssuer {
     return {
       issuer: this.issuer,
       jwks_uri: this.jwksUri,
-      token_endpoint: this.tokenEndpoint,
+      // MSAL, with instance discovery disabled, reads its endpoints from here and insists on these
+      // four fields (isOpenIdConfigResponse in @azure/msal-common); issuer must share the origin.
+      token_endpoint: this.entraTokenEndpoint,
+      authorization_endpoint: `${this.authorityHost}/${this.tenantId}/oauth2/v2.0/authorize`,
+      token_endpoint_auth_methods_supported: ["client_secret_post", "private_key_jwt", "client_secret_basic"],
       response_types_supported: ["token"],
       subject_types_supported: ["pairwise"],
       id_token_signing_alg_values_supported: ["RS256"],

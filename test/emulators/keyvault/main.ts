@@ -1,13 +1,19 @@
 /**
  * CLI entry: `node test/emulators/keyvault/main.ts --port 8443 --dir <dir>`.
  *
- * Prints one JSON line (vaultUrl, tokenEndpoint, caCertPath, issuer, jwksUri, tenantId) once the
- * emulator accepts connections, so a harness can wait for that line instead of polling a port.
- * Stops cleanly on SIGTERM or SIGINT.
+ * Federated identity credentials: `--federated-credential '<json>'` (repeatable) and/or
+ * `--federated-credentials-file <path>` (a JSON array), each
+ * `{ "clientId", "issuer", "subject", "jwksUri", "audience"? }`.
+ *
+ * Prints one JSON line (vaultUrl, tokenEndpoint, imdsEndpoint, caCertPath, issuer, jwksUri,
+ * tenantId, authorityHost, entraTokenEndpoint) once the emulator accepts connections, so a harness
+ * can wait for that line instead of polling a port. Stops cleanly on SIGTERM or SIGINT.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startKeyVaultEmulator } from "./emulator.ts";
 import type { KeyVaultEmulatorOptions } from "./emulator.ts";
+import type { FederatedCredential } from "./federation.ts";
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +26,8 @@ const { values } = parseArgs({
     "deletion-delay-ms": { type: "string" },
     "soft-delete-retention-days": { type: "string" },
     "token-lifetime-seconds": { type: "string" },
+    "federated-credential": { type: "string", multiple: true },
+    "federated-credentials-file": { type: "string" },
   },
   strict: true,
 });
@@ -34,6 +42,12 @@ const options: KeyVaultEmulatorOptions = {
   deletionDelayMs: integer("deletion-delay-ms", values["deletion-delay-ms"]),
   softDeleteRetentionDays: integer("soft-delete-retention-days", values["soft-delete-retention-days"]),
   tokenLifetimeSeconds: integer("token-lifetime-seconds", values["token-lifetime-seconds"]),
+  federatedCredentials: [
+    ...(values["federated-credentials-file"] === undefined
+      ? []
+      : credentialsFrom("federated-credentials-file", readFileSync(values["federated-credentials-file"], "utf8"), true)),
+    ...(values["federated-credential"] ?? []).flatMap((json) => credentialsFrom("federated-credential", json, false)),
+  ],
 };
 
 const emulator = await startKeyVaultEmulator(options);
@@ -46,6 +60,8 @@ process.stdout.write(
     issuer: emulator.issuer,
     jwksUri: emulator.jwksUri,
     tenantId: emulator.tenantId,
+    authorityHost: emulator.authorityHost,
+    entraTokenEndpoint: emulator.entraTokenEndpoint,
   })}\n`,
 );
 
@@ -70,4 +86,21 @@ function integer(flag: string, raw: string | undefined): number | undefined {
     process.exit(2);
   }
   return value;
+}
+
+/** Parses a federated credential flag: one JSON object, or (from the file) a JSON array of them. */
+function credentialsFrom(flag: string, json: string, array: boolean): FederatedCredential[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    process.stderr.write(`--${flag} is not valid JSON\n`);
+    process.exit(2);
+  }
+  const list = array ? parsed : [parsed];
+  if (!Array.isArray(list) || list.some((item) => item === null || typeof item !== "object")) {
+    process.stderr.write(`--${flag} must hold ${array ? "a JSON array of objects" : "a JSON object"}\n`);
+    process.exit(2);
+  }
+  return list as FederatedCredential[];
 }

@@ -11,6 +11,7 @@ import type { ManagedProcess } from "./managed-process.ts";
 import { startKeyVault, startMoto, startNats, type MotoPart, type NatsPart } from "./parts.ts";
 import { freePort } from "./ports.ts";
 import { startRecordingProxy, type RecordingProxy } from "./recording-proxy.ts";
+import { startServiceAccountIssuer, type ServiceAccountIssuer } from "./service-account-issuer.ts";
 import { startService } from "./services.ts";
 
 export const AWS_ACCOUNT = "123456789012";
@@ -113,6 +114,22 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   };
   const tokenFile = join(dir, "aws-web-identity-token");
   await writeFile(tokenFile, unsignedServiceAccountToken());
+  // The replicator-aws cell reads Key Vault as a workload outside Azure does: a projected
+  // service-account token, trusted by Entra (the emulator) through a federated credential.
+  let issuer: ServiceAccountIssuer | undefined;
+  let stopProjection: (() => void) | undefined;
+  const azureTokenFile = join(dir, "azure-identity-token");
+  const replicatorAwsClientId = "7f1c4a52-3e0b-4d8e-9a61-2c4b8f0e5d13";
+  if (options.azureToAws) {
+    issuer = await startServiceAccountIssuer();
+    keyVault.addFederatedCredential({
+      clientId: replicatorAwsClientId,
+      issuer: issuer.issuer,
+      subject: issuer.subjectOf("credmesh", "replicator-aws"),
+      jwksUri: issuer.jwksUri,
+    });
+    stopProjection = await issuer.projectTokenFile(azureTokenFile, { namespace: "credmesh", serviceAccount: "replicator-aws" });
+  }
   const replicatorAws = options.azureToAws
     ? startService(
         "replicator",
@@ -121,6 +138,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
           ...azureAccess,
           CREDMESH_CELL: "e2e-aws-1",
           CREDMESH_DESTINATION: "aws",
+          CREDMESH_AZURE_IDENTITY: "client-assertion",
+          CREDMESH_AZURE_TENANT_ID: keyVault.tenantId,
+          CREDMESH_AZURE_CLIENT_ID: replicatorAwsClientId,
+          CREDMESH_AZURE_FEDERATED_TOKEN_FILE: azureTokenFile,
+          CREDMESH_AZURE_AUTHORITY_HOST: keyVault.authorityHost,
           CREDMESH_REPLICATOR_OPS_PORT: "0",
           CREDMESH_CONTENT_HASH_KEY: contentHashKey,
           CREDMESH_AWS_IDENTITY: "web-identity-token-file",
@@ -209,7 +231,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       await bus.close().catch(() => undefined);
       secretsManager.destroy();
       await Promise.allSettled([ingest.stop(), replicator.stop(), awsReplicator?.stop()]);
-      await Promise.allSettled([nats.stop(), moto.stop(), keyVault.stop(), awsProxy.stop()]);
+      stopProjection?.();
+      await Promise.allSettled([nats.stop(), moto.stop(), keyVault.stop(), awsProxy.stop(), issuer?.stop()]);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -37,6 +37,15 @@ export interface ReplicatorConfig extends CommonConfig {
     endpoint: string | undefined;
   };
   azure: {
+    /**
+     * How the cell authenticates to Key Vault: its managed identity (IMDS; cells running in
+     * Azure) or a federated client assertion read from a projected token file (cells elsewhere,
+     * e.g. EKS), exchanged at Entra through a federated identity credential.
+     */
+    identity: "managed-identity" | "client-assertion";
+    tenantId: string | undefined;
+    federatedTokenFile: string | undefined;
+    authorityHost: string | undefined;
     /** Template of a source vault's URL from its name (Event Grid names vaults, not URLs). */
     vaultUrlTemplate: string;
     identityEndpoint: string;
@@ -74,6 +83,10 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
       endpoint: awsEndpoint === undefined ? undefined : read.url("CREDMESH_AWS_ENDPOINT", { protocols: ["http:", "https:"] }),
     },
     azure: {
+      identity: read.oneOf("CREDMESH_AZURE_IDENTITY", ["managed-identity", "client-assertion"] as const, "managed-identity"),
+      tenantId: read.optionalString("CREDMESH_AZURE_TENANT_ID"),
+      federatedTokenFile: read.optionalString("CREDMESH_AZURE_FEDERATED_TOKEN_FILE"),
+      authorityHost: read.optionalString("CREDMESH_AZURE_AUTHORITY_HOST"),
       vaultUrlTemplate: read.string("CREDMESH_AZURE_VAULT_URL_TEMPLATE", { default: "https://{vault}.vault.azure.net" }),
       identityEndpoint: read.url("CREDMESH_AZURE_IDENTITY_ENDPOINT", { default: DEFAULT_IMDS_ENDPOINT, protocols: ["http:", "https:"] }),
       clientId: read.optionalString("CREDMESH_AZURE_CLIENT_ID"),
@@ -83,6 +96,9 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
       pollIntervalMs: read.int("CREDMESH_AZURE_POLL_INTERVAL_MS", { default: 1_000, min: 50, max: 30_000 }),
     },
   };
+  if (config.azure.identity === "client-assertion" && (!config.azure.tenantId || !config.azure.clientId || !config.azure.federatedTokenFile)) {
+    read.problem("CREDMESH_AZURE_IDENTITY=client-assertion needs CREDMESH_AZURE_TENANT_ID, CREDMESH_AZURE_CLIENT_ID and CREDMESH_AZURE_FEDERATED_TOKEN_FILE");
+  }
   if (config.aws.identity === "web-identity-token-file" && !config.aws.webIdentityTokenFile) {
     read.problem("CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE is required when CREDMESH_AWS_IDENTITY=web-identity-token-file");
   }

@@ -1,11 +1,16 @@
-import { readFile } from "node:fs/promises";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import type { TokenCredential } from "@azure/core-auth";
 import { isAwsToAzure, type Rule } from "@credmesh/config";
 import type { Origin } from "@credmesh/events";
-import { ManagedIdentityTokenSource, managedIdentityCredential, webIdentityCredentials } from "@credmesh/identity";
-import { Sensitive, type Logger } from "@credmesh/logging";
+import {
+  ManagedIdentityTokenSource,
+  clientAssertionCredential,
+  managedIdentityCredential,
+  tokenFromFile,
+  webIdentityCredentials,
+} from "@credmesh/identity";
+import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
 import { renderTemplate } from "@credmesh/naming";
 import { KeyVaultVault, SecretsManagerVault, createKeyVaultClient, type VaultPort } from "@credmesh/vault";
@@ -23,8 +28,8 @@ export function buildCredentials(config: ReplicatorConfig, metrics: Metrics, log
   const tokenFile = config.aws.webIdentityTokenFile;
   const webIdentityToken =
     config.aws.identity === "web-identity-token-file" && tokenFile
-      ? // Read at every refresh: the platform rotates the projected token file in place.
-        async () => new Sensitive((await readFile(tokenFile, "utf8")).trim())
+      ? // Re-read when it changes: the platform rotates the projected token file in place.
+        tokenFromFile(tokenFile, { logger, what: "AWS web identity token file" })
       : async () => (await identity.getToken(config.azure.tokenAudience)).token;
   const aws = webIdentityCredentials(
     {
@@ -37,7 +42,15 @@ export function buildCredentials(config: ReplicatorConfig, metrics: Metrics, log
     webIdentityToken,
     { metrics, logger },
   );
-  return { azure: managedIdentityCredential(identity), aws };
+  const { tenantId, clientId, federatedTokenFile, authorityHost, caFile } = config.azure;
+  const azure =
+    config.azure.identity === "client-assertion" && tenantId && clientId && federatedTokenFile
+      ? clientAssertionCredential(
+          { tenantId, clientId, tokenFile: federatedTokenFile, ...(authorityHost ? { authorityHost } : {}), ...(caFile ? { caFile } : {}) },
+          { metrics, logger },
+        )
+      : managedIdentityCredential(identity);
+  return { azure, aws };
 }
 
 /** Vault adapters, one per AWS account/region and per Key Vault URL, created on first use. */

@@ -1,5 +1,6 @@
 import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet } from "@credmesh/config";
 import type { Sensitive } from "@credmesh/logging";
+import { readEventGridConfig, type EventGridConfig } from "./eventgrid-config.ts";
 
 /**
  * Ingest configuration, resolved and validated at boot from the environment. Every setting is in
@@ -21,6 +22,8 @@ export interface IngestConfig extends CommonConfig {
     /** Accepted Basic credentials as `user:password`. */
     basicCredentials: Sensitive<string>[];
   };
+  /** The Azure Event Grid webhook; undefined when CREDMESH_EVENTGRID_AUTH is unset (disabled). */
+  eventGrid: EventGridConfig | undefined;
 }
 
 export function resolveIngestConfig(env: Readonly<Record<string, string | undefined>> = process.env): IngestConfig {
@@ -41,6 +44,7 @@ export function resolveIngestConfig(env: Readonly<Record<string, string | undefi
       apiKeys: read.secretList("CREDMESH_EVENTBRIDGE_API_KEYS"),
       basicCredentials: read.secretList("CREDMESH_EVENTBRIDGE_BASIC_CREDENTIALS"),
     },
+    eventGrid: readEventGridConfig(read, env),
   };
   if (config.eventBridge.apiKeys.length === 0 && config.eventBridge.basicCredentials.length === 0) {
     read.problem("set CREDMESH_EVENTBRIDGE_API_KEYS or CREDMESH_EVENTBRIDGE_BASIC_CREDENTIALS: unauthenticated webhooks are refused");

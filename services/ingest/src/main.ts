@@ -1,11 +1,12 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { BusPublisher, busReadinessChecks, openBus, type NatsConnection } from "@credmesh/bus";
-import { busSettings } from "@credmesh/config";
+import { busSettings, isAzureToAws } from "@credmesh/config";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { exitOnBootFailure, onShutdown, opsRoutes } from "@credmesh/runtime";
 import { EventBridgeAuthenticator } from "./auth/eventbridge-auth.ts";
+import { createEventGridAuthenticator } from "./auth/eventgrid-auth.ts";
 import { resolveIngestConfig } from "./config.ts";
 import { createIngestServer } from "./http/server.ts";
 
@@ -26,13 +27,29 @@ async function main(): Promise<void> {
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
+  const publisher = new BusPublisher(nc, { timeoutMs: config.publishTimeoutMs, partitions: config.partitions, metrics });
+  const eventGridAuth = config.eventGrid === undefined ? undefined : createEventGridAuthenticator(config.eventGrid.auth);
   const server = createIngestServer({
     auth: new EventBridgeAuthenticator(config.eventBridge),
-    publisher: new BusPublisher(nc, { timeoutMs: config.publishTimeoutMs, partitions: config.partitions, metrics }),
+    publisher,
     rules: config.rules,
     bodyLimitBytes: config.bodyLimitBytes,
     metrics,
     logger,
+    ...(config.eventGrid === undefined || eventGridAuth === undefined
+      ? {}
+      : {
+          eventGrid: {
+            auth: eventGridAuth,
+            publisher,
+            rules: config.rules,
+            bodyLimitBytes: config.eventGrid.bodyLimitBytes,
+            publishConcurrency: config.eventGrid.publishConcurrency,
+            allowedOrigins: config.eventGrid.allowedOrigins,
+            metrics,
+            logger,
+          },
+        }),
     ops: opsRoutes(metrics.registry, {
       ...busReadinessChecks(nc),
       configuration: () => true,
@@ -41,7 +58,24 @@ async function main(): Promise<void> {
   server.listen(config.port, config.host);
   await once(server, "listening");
   const address = server.address() as AddressInfo;
-  logger.info({ host: address.address, port: address.port, rules: config.rules.map((rule) => rule.id) }, "ingest listening");
+  logger.info(
+    {
+      host: address.address,
+      port: address.port,
+      rules: config.rules.map((rule) => rule.id),
+      eventGrid: config.eventGrid === undefined ? "disabled" : config.eventGrid.auth.mode,
+    },
+    "ingest listening",
+  );
+  if (config.eventGrid === undefined && config.rules.some(isAzureToAws)) {
+    logger.warn("Azure → AWS rules are configured but the Event Grid webhook is disabled (CREDMESH_EVENTGRID_AUTH): Key Vault changes reach AWS only through anti-entropy");
+  }
+  // Load the token issuers' keys now, so the first delivery does not wait for them. A failure is
+  // not fatal: deliveries get 503 (Event Grid retries) until the keys can be loaded.
+  eventGridAuth?.warmUp().then(
+    () => logger.info({ mode: eventGridAuth.mode }, "Event Grid authentication ready"),
+    (error: unknown) => logger.warn({ err: error }, "Event Grid signing keys could not be loaded yet; deliveries get 503 until they can"),
+  );
 
   onShutdown(logger, async () => {
     // Stop accepting, let in-flight webhooks finish their publish, then drain the connection.

@@ -1,5 +1,5 @@
 import { nameFromArn } from "@credmesh/events";
-import type { Expectation } from "./fields.ts";
+import type { Expectation } from "../json/fields.ts";
 
 /**
  * The shapes of AWS identifiers as the event schema accepts them. Checking them here turns a bad

@@ -11,7 +11,7 @@ import {
 } from "./draft.ts";
 import type { Envelope } from "./envelope.ts";
 import { decisionForEventName } from "./event-names.ts";
-import { isJsonObject, objectField, own, requiredString, stringField, type JsonObject } from "./fields.ts";
+import { isJsonObject, objectField, own, requiredString, stringField, type JsonObject } from "../json/fields.ts";
 import { ignored, rejected, type IgnoredOutcome, type RejectedOutcome } from "./outcomes.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { VERSION_ID } from "./aws-ids.ts";
 import { drafted, firstPlainName, firstSecretArn, locateSecret, type DraftResult } from "./draft.ts";
 import { DETAIL_TYPES, type Envelope } from "./envelope.ts";
-import { requiredString, stringField } from "./fields.ts";
+import { requiredString, stringField } from "../json/fields.ts";
 import { ignored, rejected } from "./outcomes.ts";
 
 /**

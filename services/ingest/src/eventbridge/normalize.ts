@@ -3,7 +3,7 @@ import { InvalidEventError, buildMutationEvent, type MutationData } from "@credm
 import { draftFromCloudTrail } from "./cloudtrail.ts";
 import type { DraftResult, MutationDraft } from "./draft.ts";
 import { DETAIL_TYPES, looksLikeEnvelope, parseEnvelope } from "./envelope.ts";
-import { isJsonObject, type JsonObject } from "./fields.ts";
+import { isJsonObject, type JsonObject } from "../json/fields.ts";
 import { draftFromLabelUpdated } from "./label-updated.ts";
 import { rejected, type Normalized } from "./outcomes.ts";
 import { draftFromTransformer, looksLikeTransformerBody } from "./transformer.ts";

@@ -2,7 +2,7 @@ import type { MutationKind } from "@credmesh/events";
 import { ACCOUNT, EVENT_ID, EVENT_NAME, REGION, TIMESTAMP, VERSION_ID, isTimestamp, looksLikeArn, parseSecretArn } from "./aws-ids.ts";
 import { drafted, type DraftResult } from "./draft.ts";
 import { decisionForEventName } from "./event-names.ts";
-import { own, stringField, type Expectation, type JsonObject } from "./fields.ts";
+import { own, stringField, type Expectation, type JsonObject } from "../json/fields.ts";
 import { ignored, rejected } from "./outcomes.ts";
 
 /**

@@ -2,16 +2,22 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
 import type { OpsRoutes } from "@credmesh/runtime";
+import { ALLOW_METHODS } from "../eventgrid/index.ts";
 import { handleEventBridge, type EventBridgeRouteDeps } from "./eventbridge-route.ts";
+import { handleEventGrid, handleEventGridOptions, type EventGridRouteDeps } from "./eventgrid-route.ts";
 import { sendError } from "./errors.ts";
 
 export interface IngestServerDeps extends EventBridgeRouteDeps {
+  /** The Event Grid webhook; absent when it is disabled (its path then answers 404). */
+  eventGrid?: EventGridRouteDeps;
   ops: OpsRoutes;
   metrics: Metrics;
   logger: Logger;
 }
 
-const ROUTES = { eventbridge: "/webhooks/eventbridge" } as const;
+const ROUTES = { eventbridge: "/webhooks/eventbridge", eventgrid: "/webhooks/eventgrid" } as const;
+
+type Endpoint = keyof typeof ROUTES | "other";
 
 /**
  * The ingest HTTP server. Webhook routes answer only after the bus has the event; ops routes
@@ -21,25 +27,41 @@ export function createIngestServer(deps: IngestServerDeps): Server {
   const server = createServer((req, res) => {
     void route(req, res, deps);
   });
-  // EventBridge gives up after 5 s; slow clients must not hold sockets for long.
+  // EventBridge gives up after 5 s and Event Grid after 30 s; slow clients must not hold sockets for long.
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   return server;
 }
 
+function endpointOf(path: string): Endpoint {
+  if (path === ROUTES.eventbridge) return "eventbridge";
+  if (path === ROUTES.eventgrid) return "eventgrid";
+  return "other";
+}
+
 async function route(req: IncomingMessage, res: ServerResponse, deps: IngestServerDeps): Promise<void> {
   const path = (req.url ?? "/").split("?")[0] ?? "/";
-  const endpoint = path === ROUTES.eventbridge ? "eventbridge" : "other";
+  const endpoint = endpointOf(path);
   const stop = deps.metrics.ingestRequestDuration.startTimer({ endpoint });
   let status = 500;
   try {
-    if (path === ROUTES.eventbridge) {
+    if (endpoint === "eventbridge") {
       if (req.method !== "POST") {
-        req.resume();
-        sendError(res, 405, "method_not_allowed", "use POST", { headers: { allow: "POST" } });
-        status = 405;
+        status = methodNotAllowed(req, res, "POST");
       } else {
         status = await handleEventBridge(req, res, deps);
+      }
+    } else if (endpoint === "eventgrid") {
+      if (deps.eventGrid === undefined) {
+        req.resume();
+        sendError(res, 404, "not_found", "the Event Grid webhook is not enabled (CREDMESH_EVENTGRID_AUTH)");
+        status = 404;
+      } else if (req.method === "POST") {
+        status = await handleEventGrid(req, res, deps.eventGrid);
+      } else if (req.method === "OPTIONS") {
+        status = handleEventGridOptions(req, res, deps.eventGrid);
+      } else {
+        status = methodNotAllowed(req, res, ALLOW_METHODS);
       }
     } else if (await deps.ops.handle(req, res)) {
       status = res.statusCode;
@@ -56,4 +78,10 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: IngestServ
     stop();
     deps.metrics.ingestRequests.inc({ endpoint, status: String(status) });
   }
+}
+
+function methodNotAllowed(req: IncomingMessage, res: ServerResponse, allow: string): number {
+  req.resume();
+  sendError(res, 405, "method_not_allowed", `use ${allow}`, { headers: { allow } });
+  return 405;
 }

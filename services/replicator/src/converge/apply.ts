@@ -111,6 +111,7 @@ async function upsert(
   const decision = decideUpsert({
     sourceRef,
     sourceVersion: { versionId: current.versionId, createdAt: current.createdAt },
+    sourceCopiedVersion: source.copiedVersion,
     pairedWithDestination: source.origin?.cloud === rule.destination.cloud,
     destination: destinationSide,
     destinationCloud: rule.destination.cloud,

@@ -59,6 +59,18 @@ describe("decideUpsert", () => {
   });
 
   describe("conflict: both sides changed before either replicated", () => {
+    it("is no conflict when the source already received the destination's current version", () => {
+      // The destination's version is a person's change the source side has since copied; the
+      // source then changed again. Timestamps are not consulted (they may tie within a second).
+      const destination = side({ origin: awsSecret, copiedVersion: "src-v1", createdAt: at(11), versionId: "dest-k1" });
+      expect(decideUpsert(facts({ destination, sourceCopiedVersion: "dest-k1" }))).toEqual({ action: "write" });
+    });
+
+    it("compares creation times at whole seconds, so a sub-second AWS time does not beat Key Vault's", () => {
+      const destination = side({ origin: awsSecret, copiedVersion: "src-v1", createdAt: new Date(at(10).getTime() + 600) });
+      expect(decideUpsert(facts({ destination, destinationCloud: "azure" }))).toEqual({ action: "write" });
+    });
+
     it("skips when the destination's own change is later (it replicates the other way)", () => {
       const destination = side({ origin: awsSecret, copiedVersion: "src-v1", createdAt: at(11) });
       expect(decideUpsert(facts({ destination }))).toMatchObject({ action: "skip", decision: "skipped_conflict" });

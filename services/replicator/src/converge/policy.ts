@@ -6,10 +6,13 @@ import type { SideState } from "./sides.ts";
  * The replication decision for one upsert, as a pure function of both sides' state. This is where
  * ownership, deduplication and the bidirectional conflict policy live.
  *
- * Conflict policy (a secret changed on both sides before either change replicated): the later
- * change wins, judged by each cloud's own creation time of the current version; on a tie, AWS
- * wins. Both replicators apply the same rule, so exactly one direction writes and the clouds
- * converge on one value. See README "Bidirectional replication".
+ * Conflict (a secret changed on both sides before either change replicated) is recognised from
+ * provenance, not clocks: the destination's current version is someone's change that the source
+ * has not seen (the source's last copied version is not it). Only then do timestamps decide: the
+ * later change wins, judged by each cloud's creation time of the current version at whole-second
+ * precision (Key Vault's), and on a tie AWS wins. Both replicators apply the same rule to the same
+ * facts, so exactly one direction writes and the clouds converge on one value.
+ * See README "Bidirectional replication".
  */
 export type UpsertDecision =
   | { action: "write" }
@@ -20,6 +23,8 @@ export interface UpsertFacts {
   /** The source secret's identity at its origin. */
   sourceRef: OriginRef;
   sourceVersion: { versionId: string; createdAt?: Date | undefined };
+  /** The destination version the source's side last received from credmesh, if any. */
+  sourceCopiedVersion?: string | undefined;
   /** The source is itself credmesh's replica of the destination secret (a bidirectional pair). */
   pairedWithDestination: boolean;
   destination: SideState;
@@ -41,9 +46,10 @@ export function decideUpsert(facts: UpsertFacts): UpsertDecision {
       ? { action: "refuse", reason: "name_collision", detail: "the destination secret replicates another source secret" }
       : { action: "refuse", reason: "unmanaged_destination", detail: "the destination secret is not managed by credmesh" };
   }
-  if (dest.state === "active" && !dest.writtenByCredmesh) {
-    const destTime = dest.current?.createdAt?.getTime();
-    const sourceTime = facts.sourceVersion.createdAt?.getTime();
+  const seenBySource = dest.current !== undefined && facts.sourceCopiedVersion === dest.current.versionId;
+  if (dest.state === "active" && !dest.writtenByCredmesh && !seenBySource) {
+    const destTime = wholeSeconds(dest.current?.createdAt);
+    const sourceTime = wholeSeconds(facts.sourceVersion.createdAt);
     if (destTime !== undefined && sourceTime !== undefined) {
       if (destTime > sourceTime || (destTime === sourceTime && facts.destinationCloud === "aws")) {
         return { action: "skip", decision: "skipped_conflict", detail: "the destination changed later; that change replicates the other way" };
@@ -51,4 +57,9 @@ export function decideUpsert(facts: UpsertFacts): UpsertDecision {
     }
   }
   return { action: "write" };
+}
+
+/** Key Vault reports whole seconds; comparing at that precision keeps both directions consistent. */
+function wholeSeconds(date: Date | undefined): number | undefined {
+  return date === undefined ? undefined : Math.floor(date.getTime() / 1000);
 }

@@ -1,0 +1,28 @@
+import { randomUUID } from "node:crypto";
+import { readFixture } from "./fixtures.ts";
+
+type Json = Record<string, unknown>;
+
+/**
+ * A real Event Grid delivery (Event Grid schema: an array) announcing a new version of a Key
+ * Vault secret, built from the wire-format fixture with the identifiers of a secret that
+ * actually exists in the Key Vault emulator.
+ */
+export function secretNewVersionCreated(vaultName: string, secretName: string, version: string, id: string = randomUUID()): Json[] {
+  const [template] = readFixture<Json[]>("azure-eventgrid-secretnewversioncreated.json");
+  const event = structuredClone(template) as Json;
+  event.id = id;
+  event.topic = String(event.topic).replace(/vaults\/[^/]+$/, `vaults/${vaultName}`);
+  event.subject = secretName;
+  event.eventTime = new Date().toISOString();
+  event.data = {
+    Id: `https://${vaultName}.vault.azure.net/secrets/${secretName}/${version}`,
+    VaultName: vaultName,
+    ObjectType: "Secret",
+    ObjectName: secretName,
+    Version: version,
+    NBF: null,
+    EXP: null,
+  };
+  return [event];
+}

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import { readFixture } from "../support/fixtures.ts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BusTap } from "../support/bus-tap.ts";
 import { cloudTrailEvent, type SecretRef } from "../support/eventbridge.ts";
@@ -186,6 +187,47 @@ describe("bidirectional replication", () => {
     await replicated(awsEvent.id as string);
     expect(await awsValue(awsName)).toBe(awsValueWritten);
     expect(await azureValue(kvName)).toBe(awsValueWritten);
+  });
+
+  it("replicates a Key Vault version announced as a CloudEvents 1.0 delivery into Secrets Manager, with provenance", async () => {
+    const value = newValue();
+    const written = await mesh.keyVaultClient.setSecret("app-cloudevents", value);
+    const version = written.properties.version ?? "";
+    const event = structuredClone(readFixture<Record<string, unknown>>("azure-cloudevents-secretnewversioncreated.json"));
+    event.id = randomUUID();
+    event.source = String(event.source).replace(/vaults\/[^/]+$/, `vaults/${VAULT}`);
+    event.subject = "app-cloudevents";
+    event.time = new Date().toISOString();
+    event.data = {
+      Id: `https://${VAULT}.vault.azure.net/secrets/app-cloudevents/${version}`,
+      VaultName: VAULT,
+      ObjectType: "Secret",
+      ObjectName: "app-cloudevents",
+      Version: version,
+      NBF: null,
+      EXP: null,
+    };
+    const response = await fetch(`${mesh.ingestUrl}/webhooks/eventgrid`, {
+      method: "POST",
+      headers: { "content-type": "application/cloudevents+json; charset=utf-8", authorization: `Bearer ${eventGridKey}` },
+      body: JSON.stringify(event),
+    });
+    expect(response.status).toBe(200);
+    await replicated(event.id as string);
+
+    const described = await mesh.secretsManager.send(new DescribeSecretCommand({ SecretId: "app-cloudevents" }));
+    expect(Object.fromEntries((described.Tags ?? []).map((tag) => [tag.Key, tag.Value]))).toMatchObject({
+      "managed-by": "credmesh",
+      "credmesh-origin": "azure",
+      "credmesh-origin-vault": VAULT,
+      "credmesh-origin-name": "app-cloudevents",
+      "credmesh-origin-version": version,
+      "credmesh-rule": "azure-to-aws",
+    });
+    const replica = await mesh.secretsManager.send(new GetSecretValueCommand({ SecretId: "app-cloudevents" }));
+    expect(replica.SecretString).toBe(value);
+    // The Key Vault version id became the ClientRequestToken, hence the AWS version id.
+    expect(replica.VersionId).toBe(version);
   });
 
   it("never puts a secret value on the bus or in the services' logs", () => {

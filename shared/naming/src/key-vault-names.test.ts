@@ -1,7 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CredmeshError } from "@credmesh/errors";
-import { KEY_VAULT_NAME, KEY_VAULT_NAME_MAX, renderTemplate, sameKeyVaultName, toKeyVaultName } from "./key-vault-names.ts";
+import {
+  KEY_VAULT_NAME,
+  KEY_VAULT_NAME_MAX,
+  SECRETS_MANAGER_NAME,
+  renderTemplate,
+  sameKeyVaultName,
+  toKeyVaultName,
+  toSecretsManagerName,
+} from "./key-vault-names.ts";
 
 const AWS_ALPHABET = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+=.@-"];
 const KEY_VAULT_ALPHABET = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-"];
@@ -143,5 +151,35 @@ describe("sameKeyVaultName", () => {
   it("compares as Key Vault does, ignoring case", () => {
     expect(sameKeyVaultName("DB-Credentials", "db-credentials")).toBe(true);
     expect(sameKeyVaultName("db-credentials", "db-credential")).toBe(false);
+  });
+});
+
+describe("toSecretsManagerName (Key Vault → AWS)", () => {
+  const keyVaultName = fc.stringMatching(/^[0-9a-zA-Z-]{1,127}$/);
+
+  it("maps every Key Vault name to a valid Secrets Manager name, unchanged by the default template", () => {
+    fc.assert(
+      fc.property(keyVaultName, (name) => {
+        const mapped = toSecretsManagerName("{name}", { name });
+        expect(mapped).toBe(name);
+        expect(mapped).toMatch(SECRETS_MANAGER_NAME);
+      }),
+    );
+  });
+
+  it("applies a template deterministically and keeps distinct names distinct", () => {
+    fc.assert(
+      fc.property(keyVaultName, keyVaultName, (a, b) => {
+        const template = "azure/{vault}/{name}";
+        const mappedA = toSecretsManagerName(template, { name: a, vault: "payments-kv" });
+        expect(mappedA).toBe(toSecretsManagerName(template, { name: a, vault: "payments-kv" }));
+        expect(mappedA).toMatch(SECRETS_MANAGER_NAME);
+        if (a !== b) expect(mappedA).not.toBe(toSecretsManagerName(template, { name: b, vault: "payments-kv" }));
+      }),
+    );
+  });
+
+  it("refuses a template that renders an invalid Secrets Manager name", () => {
+    expect(() => toSecretsManagerName("bad name {name}", { name: "x" })).toThrow(/not a valid Secrets Manager name/);
   });
 });

@@ -49,6 +49,9 @@ export const DECISION = {
   skippedEcho: "skipped_echo",
   skippedConflict: "skipped_conflict",
   skippedAbsent: "skipped_absent",
+  skippedStale: "skipped_stale",
+  recovered: "recovered",
+  reconciled: "reconciled",
   retried: "retried",
   deadLettered: "dead_lettered",
 } as const;

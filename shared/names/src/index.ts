@@ -5,6 +5,7 @@ export {
   STREAMS,
   assertToken,
   auditSubject,
+  controlSubject,
   deadLetterSubject,
   lifecycleSubject,
   mutationFilter,

@@ -74,3 +74,11 @@ export function replicatorDurable(destination: Cloud): string {
 export function lifecycleSubject(objectType: string, kind: string): string {
   return `${PREFIX}.lifecycle.${assertToken(objectType, "object type")}.${assertToken(kind, "lifecycle kind")}`;
 }
+
+/**
+ * Request/reply subject of an operator command served by the replicators of one destination
+ * (core NATS, queue group — one replica answers), e.g. `credmesh.control.reconcile.azure`.
+ */
+export function controlSubject(command: string, destination: Cloud): string {
+  return `${PREFIX}.control.${assertToken(command, "command")}.${assertToken(destination, "destination")}`;
+}

@@ -20,6 +20,7 @@ export interface ReplicatorConfig extends CommonConfig {
   maxDeliver: number;
   ackWaitMs: number;
   maxAckPending: number;
+  pinTimeoutMs: number;
   /** Key for the provenance content hash (HMAC), so a tag never reveals a guessable value. */
   contentHashKey: Sensitive<string>;
   aws: {
@@ -73,6 +74,7 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
     maxDeliver: read.int("CREDMESH_MAX_DELIVER", { default: DEFAULT_CONSUMER_SETTINGS.maxDeliver, min: 2, max: 100 }),
     ackWaitMs: read.int("CREDMESH_ACK_WAIT_MS", { default: DEFAULT_CONSUMER_SETTINGS.ackWaitMs, min: 5_000, max: 600_000 }),
     maxAckPending: read.int("CREDMESH_MAX_ACK_PENDING", { default: DEFAULT_CONSUMER_SETTINGS.maxAckPending, min: 1, max: 10_000 }),
+    pinTimeoutMs: read.int("CREDMESH_PIN_TIMEOUT_MS", { default: DEFAULT_CONSUMER_SETTINGS.pinTimeoutMs, min: 1_000, max: 300_000 }),
     contentHashKey: read.secret("CREDMESH_CONTENT_HASH_KEY", { required: true, minLength: 32 }) as Sensitive<string>,
     aws: {
       identity: read.oneOf("CREDMESH_AWS_IDENTITY", ["azure-managed-identity", "web-identity-token-file"] as const, "azure-managed-identity"),

@@ -5,7 +5,7 @@ import {
   BusPublisher,
   busReadinessChecks,
   openBus,
-  ensureReplicatorConsumer,
+  ensureReplicatorConsumers,
   runConsumer,
   type NatsConnection,
   type RunningConsumer,
@@ -14,7 +14,7 @@ import { busSettings } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
-import { STREAMS, replicatorDurable } from "@credmesh/names";
+import { REPLICA_GROUP, STREAMS } from "@credmesh/names";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
@@ -37,12 +37,14 @@ async function main(): Promise<void> {
   const vaults = buildVaults(config, credentials, metrics);
 
   let nc: NatsConnection;
+  let durables: string[];
   try {
     nc = await openBus(busSettings(config, `credmesh-replicator-${config.cell}`), logger);
-    await ensureReplicatorConsumer(nc, config.destination, {
+    durables = await ensureReplicatorConsumers(nc, config.destination, config.partitions, {
       maxDeliver: config.maxDeliver,
       ackWaitMs: config.ackWaitMs,
       maxAckPending: config.maxAckPending,
+      pinTimeoutMs: config.pinTimeoutMs,
     });
   } catch (error) {
     exitOnBootFailure(logger, error);
@@ -65,7 +67,8 @@ async function main(): Promise<void> {
   });
   const consumer: RunningConsumer = await runConsumer(nc, {
     stream: STREAMS.mutations.name,
-    durable: replicatorDurable(config.destination),
+    durables,
+    group: REPLICA_GROUP,
     concurrency: config.concurrency,
     maxDeliver: config.maxDeliver,
     ackWaitMs: config.ackWaitMs,

@@ -10,7 +10,10 @@ export type { JsMsg } from "@nats-io/jetstream";
 
 export interface ConsumerRunOptions {
   stream: string;
-  durable: string;
+  /** The durable consumers to pull from (one per partition); all share one executor. */
+  durables: readonly string[];
+  /** Priority group to pull in (pinned-client consumers); omitted for plain consumers. */
+  group?: string;
   /** Messages handled at once; messages with the same key never run concurrently. */
   concurrency: number;
   /** Must match the consumer's max_deliver, so the last delivery dead-letters instead of vanishing. */
@@ -40,52 +43,72 @@ export interface RunningConsumer {
 }
 
 /**
- * Pulls from a durable consumer and settles every message exactly once through {@link settle}:
- * never log-and-ack. Watches the client's typed status notifications and turns them into logs
- * and metrics.
+ * Pulls from durable consumers and settles every message exactly once through {@link settle}:
+ * never log-and-ack. Messages of one key (one secret) never run concurrently, across all the
+ * consumers of this process. Watches the client's typed status notifications and turns them into
+ * logs and metrics.
  */
 export async function runConsumer(nc: NatsConnection, options: ConsumerRunOptions): Promise<RunningConsumer> {
-  const consumer = await jetstream(nc).consumers.get(options.stream, options.durable);
   const executor = new KeyedExecutor(options.concurrency);
-  const messages = await consumer.consume({ max_messages: Math.max(options.concurrency * 2, 16) });
-  void watchStatus(messages, options);
-
-  const loop = (async () => {
-    for await (const msg of messages) {
-      let key: string;
-      try {
-        key = options.keyOf(msg);
-      } catch {
-        key = `seq:${msg.seq}`;
-      }
-      // Signal progress from arrival on, not from the start of processing: a message queued
-      // behind others of the same secret must not be redelivered while it waits its turn.
-      const progress = setInterval(() => msg.working(), Math.max(1_000, Math.floor(options.ackWaitMs / 3)));
-      void executor.submit(key, () => process(msg, options).finally(() => clearInterval(progress)));
-      // Back-pressure: stop pulling while many secrets are queued behind the running ones.
-      await executor.waitForRoom(options.concurrency * 4);
-    }
-    await executor.idle();
-  })();
-
-  const metricsTimer = options.metrics
-    ? setInterval(() => {
+  const js = jetstream(nc);
+  const loops: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
+  const timers: NodeJS.Timeout[] = [];
+  // Replicas started together pull the partitions in different orders, so the server's pins
+  // spread over them instead of all landing on whichever replica asked first.
+  for (const durable of shuffled(options.durables)) {
+    const consumer = await js.consumers.get(options.stream, durable);
+    const messages = await consumer.consume({
+      max_messages: Math.max(Math.ceil((options.concurrency * 2) / options.durables.length), 4),
+      ...(options.group ? { group: options.group } : {}),
+    });
+    void watchStatus(messages, durable, options);
+    loops.push({ messages, done: pull(messages, executor, options) });
+    if (options.metrics) {
+      const timer = setInterval(() => {
         consumer
           .info(true)
-          .then((info) => options.metrics?.consumerPending.set({ consumer: options.durable }, info.num_pending))
+          .then((info) => options.metrics?.consumerPending.set({ consumer: durable }, info.num_pending))
           .catch(() => undefined);
-      }, 5_000)
-    : undefined;
-  metricsTimer?.unref();
-
+      }, 5_000);
+      timer.unref();
+      timers.push(timer);
+    }
+  }
+  const done = Promise.all(loops.map((loop) => loop.done)).then(() => executor.idle());
   return {
-    done: loop,
+    done,
     async stop() {
-      if (metricsTimer) clearInterval(metricsTimer);
-      await messages.close();
-      await loop;
+      for (const timer of timers) clearInterval(timer);
+      await Promise.all(loops.map((loop) => loop.messages.close()));
+      await done;
     },
   };
+}
+
+async function pull(messages: ConsumerMessages, executor: KeyedExecutor, options: ConsumerRunOptions): Promise<void> {
+  for await (const msg of messages) {
+    let key: string;
+    try {
+      key = options.keyOf(msg);
+    } catch {
+      key = `seq:${msg.seq}`;
+    }
+    // Signal progress from arrival on, not from the start of processing: a message queued
+    // behind others of the same secret must not be redelivered while it waits its turn.
+    const progress = setInterval(() => msg.working(), Math.max(1_000, Math.floor(options.ackWaitMs / 3)));
+    void executor.submit(key, () => process(msg, options).finally(() => clearInterval(progress)));
+    // Back-pressure: stop pulling while many messages are queued behind the running ones.
+    await executor.waitForRoom(options.concurrency * 4);
+  }
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let index = copy.length - 1; index > 0; index--) {
+    const other = Math.floor(Math.random() * (index + 1));
+    [copy[index], copy[other]] = [copy[other] as T, copy[index] as T];
+  }
+  return copy;
 }
 
 async function process(msg: JsMsg, options: ConsumerRunOptions): Promise<void> {
@@ -117,11 +140,16 @@ async function process(msg: JsMsg, options: ConsumerRunOptions): Promise<void> {
   }
 }
 
-async function watchStatus(messages: ConsumerMessages, options: ConsumerRunOptions): Promise<void> {
+async function watchStatus(messages: ConsumerMessages, durable: string, options: ConsumerRunOptions): Promise<void> {
   for await (const status of messages.status()) {
     if (status.type === "heartbeat" || status.type === "next" || status.type === "debug") continue;
-    options.metrics?.consumerStatus.inc({ consumer: options.durable, status: status.type });
-    const level = status.type === "consumer_deleted" || status.type === "stream_not_found" ? "error" : "warn";
-    options.logger[level]({ consumer: options.durable, status: status.type }, "consumer status");
+    options.metrics?.consumerStatus.inc({ consumer: durable, status: status.type });
+    const level =
+      status.type === "consumer_deleted" || status.type === "stream_not_found"
+        ? "error"
+        : status.type === "consumer_pinned" || status.type === "consumer_unpinned"
+          ? "info"
+          : "warn";
+    options.logger[level]({ consumer: durable, status: status.type }, "consumer status");
   }
 }

@@ -3,7 +3,7 @@ export {
   DEFAULT_CONSUMER_SETTINGS,
   DEFAULT_STREAM_SETTINGS,
   busReadinessChecks,
-  ensureReplicatorConsumer,
+  ensureReplicatorConsumers,
   ensureStreams,
   replicatorConsumerConfig,
   streamConfigs,

@@ -48,30 +48,34 @@ describe("streamConfigs", () => {
 });
 
 describe("replicatorConsumerConfig", () => {
-  it("defines the durable pull consumer of a destination with explicit acks", () => {
-    expect(replicatorConsumerConfig("azure", { maxDeliver: 7, ackWaitMs: 45_000, maxAckPending: 64 })).toStrictEqual({
-      durable_name: "replicator-azure",
+  it("defines one pinned pull consumer per partition, with explicit acks", () => {
+    expect(replicatorConsumerConfig("azure", 7, { maxDeliver: 7, ackWaitMs: 45_000, maxAckPending: 64, pinTimeoutMs: 10_000 })).toStrictEqual({
+      durable_name: "replicator-azure-p07",
       ack_policy: "explicit",
       deliver_policy: "all",
-      filter_subject: "credmesh.mutation.azure.>",
+      filter_subject: "credmesh.mutation.azure.p07",
       max_deliver: 7,
       ack_wait: 45_000 * NANOS_PER_MS,
       max_ack_pending: 64,
+      priority_groups: ["replicas"],
+      priority_policy: "pinned_client",
+      priority_timeout: 10_000 * NANOS_PER_MS,
     });
   });
 
-  it("gives each destination its own durable and filter", () => {
-    const aws = replicatorConsumerConfig("aws", DEFAULT_CONSUMER_SETTINGS);
-    expect(aws.durable_name).toBe("replicator-aws");
-    expect(aws.filter_subject).toBe("credmesh.mutation.aws.>");
-    expect(mutationSubject("aws", 9).startsWith(aws.filter_subject?.slice(0, -1) ?? "?")).toBe(true);
+  it("gives each destination and partition its own durable and filter, on the publisher's subject", () => {
+    const aws = replicatorConsumerConfig("aws", 9, DEFAULT_CONSUMER_SETTINGS);
+    expect(aws.durable_name).toBe("replicator-aws-p09");
+    expect(aws.filter_subject).toBe(mutationSubject("aws", 9));
   });
 
-  it("defaults to 10 deliveries, a 30 s ack wait and 256 messages in flight", () => {
-    expect(replicatorConsumerConfig("azure", DEFAULT_CONSUMER_SETTINGS)).toMatchObject({
+  it("defaults to 10 deliveries, a 30 s ack wait, 64 messages in flight per partition and a 15 s pin timeout", () => {
+    expect(replicatorConsumerConfig("azure", 0, DEFAULT_CONSUMER_SETTINGS)).toMatchObject({
       max_deliver: 10,
       ack_wait: 30_000 * NANOS_PER_MS,
-      max_ack_pending: 256,
+      max_ack_pending: 64,
+      priority_timeout: 15_000 * NANOS_PER_MS,
     });
   });
 });
+

@@ -8,12 +8,13 @@ import {
   StorageType,
   jetstreamManager,
   type ConsumerConfig,
+  type PriorityPolicy,
   type JetStreamManager,
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { busReachable } from "./connection.ts";
-import { STREAMS, mutationFilter, replicatorDurable, type Cloud, type StreamKey } from "@credmesh/names";
+import { REPLICA_GROUP, STREAMS, mutationSubject, replicatorDurable, type Cloud, type StreamKey } from "@credmesh/names";
 
 export interface StreamSettings {
   /** R1 locally, R3 on a production cluster. */
@@ -106,45 +107,71 @@ export interface ReplicatorConsumerSettings {
   maxDeliver: number;
   /** Time a replicator has to finish (or signal progress on) a message before redelivery. */
   ackWaitMs: number;
-  /** In-flight messages across all replicas of this destination. */
+  /** In-flight messages per partition across all replicas of this destination. */
   maxAckPending: number;
+  /** A partition's pin moves to another replica after its pinned replica stopped pulling this long. */
+  pinTimeoutMs: number;
 }
 
 export const DEFAULT_CONSUMER_SETTINGS: ReplicatorConsumerSettings = {
   maxDeliver: 10,
   ackWaitMs: 30_000,
-  maxAckPending: 256,
+  maxAckPending: 64,
+  pinTimeoutMs: 15_000,
 };
 
-/** The durable pull consumer of one destination cloud. */
-export function replicatorConsumerConfig(destination: Cloud, settings: ReplicatorConsumerSettings): Partial<ConsumerConfig> {
+/**
+ * The durable pull consumer of one partition of a destination. Per-secret ordering across
+ * replicas: a secret always maps to the same partition, and the pinned-client priority policy
+ * delivers a partition to exactly one replica at a time; when that replica dies (stops pulling
+ * for `pinTimeoutMs`), the server pins another and unacknowledged messages are redelivered.
+ */
+export function replicatorConsumerConfig(destination: Cloud, partition: number, settings: ReplicatorConsumerSettings): Partial<ConsumerConfig> & { durable_name: string } {
   return {
-    durable_name: replicatorDurable(destination),
+    durable_name: replicatorDurable(destination, partition),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    filter_subject: mutationFilter(destination),
+    filter_subject: mutationSubject(destination, partition),
     max_deliver: settings.maxDeliver,
     ack_wait: nanos(settings.ackWaitMs),
     max_ack_pending: settings.maxAckPending,
+    priority_groups: [REPLICA_GROUP],
+    priority_policy: "pinned_client" satisfies PriorityPolicy,
+    priority_timeout: nanos(settings.pinTimeoutMs),
   };
 }
 
-/** Creates or updates the durable consumer; idempotent like {@link ensureStreams}. */
-export async function ensureReplicatorConsumer(
+/**
+ * Creates or updates the partition consumers of a destination (idempotent like
+ * {@link ensureStreams}) and removes the single destination-wide consumer of earlier releases,
+ * whose messages would otherwise be delivered twice.
+ */
+export async function ensureReplicatorConsumers(
   nc: NatsConnection,
   destination: Cloud,
+  partitions: number,
   settings: ReplicatorConsumerSettings = DEFAULT_CONSUMER_SETTINGS,
-): Promise<void> {
+): Promise<string[]> {
   const jsm = await jetstreamManager(nc);
-  const config = replicatorConsumerConfig(destination, settings);
   const stream = STREAMS.mutations.name;
+  const durables: string[] = [];
+  for (let partition = 0; partition < partitions; partition++) {
+    const config = replicatorConsumerConfig(destination, partition, settings);
+    try {
+      await jsm.consumers.info(stream, config.durable_name);
+      await jsm.consumers.update(stream, config.durable_name, config);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await jsm.consumers.add(stream, config);
+    }
+    durables.push(config.durable_name);
+  }
   try {
-    await jsm.consumers.info(stream, config.durable_name as string);
-    await jsm.consumers.update(stream, config.durable_name as string, config);
+    await jsm.consumers.delete(stream, replicatorDurable(destination));
   } catch (error) {
     if (!isNotFound(error)) throw error;
-    await jsm.consumers.add(stream, config);
   }
+  return durables;
 }
 
 /**

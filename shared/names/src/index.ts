@@ -2,6 +2,7 @@ export { CLOUDS, isCloud, type Cloud } from "./clouds.ts";
 export {
   DEFAULT_PARTITIONS,
   PREFIX,
+  REPLICA_GROUP,
   STREAMS,
   assertToken,
   auditSubject,

@@ -65,10 +65,17 @@ export function auditSubject(destination: Cloud, decision: string): string {
   return `${PREFIX}.audit.${assertToken(destination, "destination")}.${assertToken(decision, "decision")}`;
 }
 
-/** Durable consumer of one destination cloud, e.g. `replicator-azure`. */
-export function replicatorDurable(destination: Cloud): string {
-  return `replicator-${assertToken(destination, "destination")}`;
+/**
+ * Durable consumer of one destination cloud, e.g. `replicator-azure`, or of one of its partitions,
+ * e.g. `replicator-azure-p07` (one pinned consumer per partition keeps a secret on one replica).
+ */
+export function replicatorDurable(destination: Cloud, partition?: number): string {
+  const base = `replicator-${assertToken(destination, "destination")}`;
+  return partition === undefined ? base : `${base}-p${String(partition).padStart(2, "0")}`;
 }
+
+/** Priority group the replicas of a destination pull in (NATS pinned-client priority policy). */
+export const REPLICA_GROUP = "replicas";
 
 /** Subject of a lifecycle event, e.g. `credmesh.lifecycle.certificate.near_expiry`. */
 export function lifecycleSubject(objectType: string, kind: string): string {

@@ -53,6 +53,19 @@ const awsDestination = z.strictObject({
 
 /** What a source delete does to the replica: soft-delete it (default) or leave it. */
 const onDelete = z.enum(["soft-delete", "ignore"]).default("soft-delete");
+/**
+ * What a force delete (no recovery window) at the source does to the replica: soft-delete it
+ * anyway (default: the replica stays recoverable) or purge it too.
+ */
+const onForceDelete = z.enum(["soft-delete", "purge"]).default("soft-delete");
+/**
+ * A write that meets a soft-deleted destination (Key Vault "deleted but recoverable", Secrets
+ * Manager "scheduled for deletion"): recover it, wait until usable, then write (default); or fail
+ * (dead letter, alert) and leave the decision to a person.
+ */
+const onDeletedDestination = z.enum(["recover", "fail"]).default("recover");
+/** Take over a destination secret credmesh does not manage (default false: refuse it). */
+const adoptUnmanaged = z.boolean().default(false);
 
 export const awsToAzureRuleSchema = z.strictObject({
   id: ruleId,
@@ -60,6 +73,9 @@ export const awsToAzureRuleSchema = z.strictObject({
   source: awsSource,
   destination: azureDestination,
   onDelete,
+  onForceDelete,
+  onDeletedDestination,
+  adoptUnmanaged,
 });
 
 export const azureToAwsRuleSchema = z.strictObject({
@@ -68,6 +84,9 @@ export const azureToAwsRuleSchema = z.strictObject({
   source: azureSource,
   destination: awsDestination,
   onDelete,
+  onForceDelete,
+  onDeletedDestination,
+  adoptUnmanaged,
 });
 
 /** A rule replicates one direction; a bidirectional pair is two rules (see README). */

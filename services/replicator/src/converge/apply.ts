@@ -5,7 +5,7 @@ import type { Logger, Sensitive } from "@credmesh/logging";
 import { DECISION, type Decision } from "@credmesh/metrics";
 import type { Cloud } from "@credmesh/names";
 import { toKeyVaultName, toSecretsManagerName } from "@credmesh/naming";
-import { BINARY_CONTENT_TYPE, type VaultContext, type VaultPort } from "@credmesh/vault";
+import { BINARY_CONTENT_TYPE, type SecretVersion, type VaultContext, type VaultPort } from "@credmesh/vault";
 import { decideUpsert } from "./policy.ts";
 import { contentHash, provenanceTags, readProvenance, sameOrigin, type OriginRef } from "./provenance.ts";
 import { readSide, type Retry, type SideState } from "./sides.ts";
@@ -67,7 +67,7 @@ export async function applyMutation(event: MutationEvent, deps: ConvergeDeps, lo
 
   switch (event.data.kind) {
     case "delete":
-      return deleteReplica(rule, sourceRef, sourceSide, target, destination, ctx, retry);
+      return deleteReplica(event.data.deletion?.mode === "force", rule, sourceRef, sourceSide, target, destination, ctx, retry);
     case "restore": {
       const replica = await retry(() => destination.describe(destinationName, ctx));
       const owned = readProvenance(replica.tags);
@@ -82,7 +82,7 @@ export async function applyMutation(event: MutationEvent, deps: ConvergeDeps, lo
     case "upsert":
     case "sync":
       if (sourceSide.state === "deleted" && event.data.kind === "sync") {
-        return deleteReplica(rule, sourceRef, sourceSide, target, destination, ctx, retry);
+        return deleteReplica(false, rule, sourceRef, sourceSide, target, destination, ctx, retry);
       }
       return upsert(rule, sourceRef, sourceSide, target, destination, deps, ctx, retry);
   }
@@ -107,41 +107,73 @@ async function upsert(
   if (source.writtenByCredmesh && source.origin?.cloud === rule.destination.cloud) {
     return { decision: DECISION.skippedEcho, destination: target, originVersion: current.versionId, detail: "the source version is credmesh's copy from the destination" };
   }
-  const destinationSide = await readSide(destination, target.name, ctx, retry);
-  const decision = decideUpsert({
-    sourceRef,
-    sourceVersion: { versionId: current.versionId, createdAt: current.createdAt },
-    sourceCopiedVersion: source.copiedVersion,
-    pairedWithDestination: source.origin?.cloud === rule.destination.cloud,
-    destination: destinationSide,
-    destinationCloud: rule.destination.cloud,
-  });
-  if (decision.action === "refuse") {
-    const what = rule.destination.cloud === "azure" ? "Key Vault" : "Secrets Manager";
-    throw new CredmeshError(
-      decision.reason,
-      decision.reason === "unmanaged_destination"
-        ? `${what} secret ${target.name} exists and is not managed by credmesh`
-        : `${what} secret ${target.name} already replicates another source secret`,
-    );
+  let recovered = false;
+  for (;;) {
+    const destinationSide = await readSide(destination, target.name, ctx, retry);
+    const decision = decideUpsert({
+      sourceRef,
+      sourceVersion: { versionId: current.versionId, createdAt: current.createdAt },
+      sourceCopiedVersion: source.copiedVersion,
+      pairedWithDestination: source.origin?.cloud === rule.destination.cloud,
+      destination: destinationSide,
+      destinationCloud: rule.destination.cloud,
+      adoptUnmanaged: rule.adoptUnmanaged,
+      onDeletedDestination: rule.onDeletedDestination,
+    });
+    if (decision.action === "refuse") throw refusal(decision.reason, rule, target.name);
+    if (decision.action === "skip") {
+      return {
+        decision: decision.decision,
+        destination: { ...target, ...(destinationSide.current ? { versionId: destinationSide.current.versionId } : {}) },
+        originVersion: current.versionId,
+        detail: decision.detail,
+      };
+    }
+    if (decision.action === "recover") {
+      if (recovered) throw refusal("deleted_in_destination", rule, target.name);
+      // Key Vault: recover, then wait until the secret answers again (404 / 409
+      // ObjectIsBeingDeleted while in flight are retryable); Secrets Manager: RestoreSecret.
+      await retry(() => destination.restore(target.name, ctx));
+      ctx.logger.info({ destination: target.name }, "recovered soft-deleted destination before writing");
+      recovered = true;
+      continue;
+    }
+    try {
+      const written = await write(rule, sourceRef, current, target, destination, deps, ctx, retry);
+      return {
+        decision: DECISION.applied,
+        destination: { ...target, versionId: written.versionId },
+        originVersion: current.versionId,
+        ...(recovered ? { detail: "recovered the soft-deleted destination, then wrote" } : {}),
+      };
+    } catch (error) {
+      // Deleted between our read and our write (Key Vault 409 ObjectIsDeletedButRecoverable):
+      // decide again from a fresh read, once.
+      if (!(error instanceof CredmeshError) || error.reason !== "deleted_in_destination" || recovered) throw error;
+    }
   }
-  if (decision.action === "skip") {
-    return {
-      decision: decision.decision,
-      destination: { ...target, ...(destinationSide.current ? { versionId: destinationSide.current.versionId } : {}) },
-      originVersion: current.versionId,
-      detail: decision.detail,
-    };
-  }
+}
+
+async function write(
+  rule: Rule,
+  sourceRef: OriginRef,
+  current: SecretVersion,
+  target: { vault: string; name: string },
+  destination: VaultPort,
+  deps: ConvergeDeps,
+  ctx: VaultContext,
+  retry: Retry,
+): Promise<{ versionId: string }> {
   const tags = provenanceTags({
     origin: sourceRef,
     version: current.versionId,
+    versionCreatedAt: current.createdAt,
     contentHash: contentHash(deps.contentHashKey, current.value),
     rule: rule.id,
     replicatedAt: (deps.now ?? (() => new Date()))(),
   });
   const binary = current.encoding === "base64";
-  const written = await retry(() =>
+  return retry(() =>
     destination.put(
       target.name,
       current.value,
@@ -155,10 +187,21 @@ async function upsert(
       ctx,
     ),
   );
-  return { decision: DECISION.applied, destination: { ...target, versionId: written.versionId }, originVersion: current.versionId };
 }
 
+function refusal(reason: "unmanaged_destination" | "name_collision" | "deleted_in_destination", rule: Rule, name: string): CredmeshError {
+  const what = rule.destination.cloud === "azure" ? "Key Vault" : "Secrets Manager";
+  const message = {
+    unmanaged_destination: `${what} secret ${name} exists and is not managed by credmesh`,
+    name_collision: `${what} secret ${name} already replicates another source secret`,
+    deleted_in_destination: `${what} secret ${name} is soft-deleted and the rule does not recover it`,
+  }[reason];
+  return new CredmeshError(reason, message);
+}
+
+
 async function deleteReplica(
+  forceDeleted: boolean,
   rule: Rule,
   sourceRef: OriginRef,
   source: SideState,
@@ -183,15 +226,13 @@ async function deleteReplica(
     // deletes the original.
     return { decision: DECISION.skippedAbsent, destination: target, detail: "the destination is the origin of the deleted replica" };
   }
-  if (!owned) {
-    throw new CredmeshError("unmanaged_destination", `secret ${target.name} exists and is not managed by credmesh`);
-  }
-  if (!sameOrigin(owned.origin, sourceRef)) {
-    throw new CredmeshError("name_collision", `secret ${target.name} already replicates another source secret`);
-  }
-  // Never purge: the replica stays recoverable for the vault's retention period (SPEC section 2).
-  await retry(() => destination.delete(target.name, { mode: "recoverable" }, ctx));
-  return { decision: DECISION.deleted, destination: target };
+  if (!owned && !rule.adoptUnmanaged) throw refusal("unmanaged_destination", rule, target.name);
+  if (owned && !sameOrigin(owned.origin, sourceRef)) throw refusal("name_collision", rule, target.name);
+  // Never purge unless the rule says so for force deletes: by default the replica stays
+  // recoverable for the vault's retention period (SPEC section 2).
+  const purge = forceDeleted && rule.onForceDelete === "purge";
+  await retry(() => destination.delete(target.name, { mode: purge ? "force" : "recoverable" }, ctx));
+  return { decision: DECISION.deleted, destination: target, ...(purge ? { detail: "purged (force delete at the source)" } : {}) };
 }
 
 /**

@@ -107,7 +107,45 @@ describe("decideUpsert", () => {
     });
   });
 
-  it("lets the write meet a soft-deleted destination (the adapter classifies the vault's answer)", () => {
-    expect(decideUpsert(facts({ destination: { state: "deleted", writtenByCredmesh: false } }))).toEqual({ action: "write" });
+  describe("a soft-deleted destination", () => {
+    const deletedReplica: SideState = { state: "deleted", origin: awsSecret, copiedVersion: "src-v1", writtenByCredmesh: false };
+
+    it("is recovered before writing when it is a replica of the source (default policy)", () => {
+      expect(decideUpsert(facts({ destination: deletedReplica }))).toEqual({ action: "recover" });
+    });
+
+    it("is refused as deleted_in_destination when the rule says fail", () => {
+      expect(decideUpsert(facts({ destination: deletedReplica, onDeletedDestination: "fail" }))).toMatchObject({
+        action: "refuse",
+        reason: "deleted_in_destination",
+      });
+    });
+
+    it("is not recovered when credmesh does not manage it", () => {
+      expect(decideUpsert(facts({ destination: { state: "deleted", writtenByCredmesh: false } }))).toMatchObject({
+        action: "refuse",
+        reason: "unmanaged_destination",
+      });
+    });
+  });
+
+  describe("monotonicity", () => {
+    it("never replaces a copy of a newer origin version with an older one", () => {
+      const destination = side({ writtenByCredmesh: true, origin: awsSecret, copiedVersion: "src-v5", copiedVersionCreatedAt: at(50) });
+      expect(decideUpsert(facts({ sourceVersion: { versionId: "src-v3", createdAt: at(30) }, destination }))).toMatchObject({
+        action: "skip",
+        decision: "skipped_stale",
+      });
+    });
+
+    it("writes a newer origin version over a copy of an older one", () => {
+      const destination = side({ writtenByCredmesh: true, origin: awsSecret, copiedVersion: "src-v3", copiedVersionCreatedAt: at(30) });
+      expect(decideUpsert(facts({ sourceVersion: { versionId: "src-v5", createdAt: at(50) }, destination }))).toEqual({ action: "write" });
+    });
+  });
+
+  it("takes over an unmanaged destination only when the rule opts in", () => {
+    expect(decideUpsert(facts({ destination: side({ createdAt: at(1) }), adoptUnmanaged: true }))).toEqual({ action: "write" });
+    expect(decideUpsert(facts({ destination: side({ createdAt: at(1) }) }))).toMatchObject({ action: "refuse" });
   });
 });

@@ -16,8 +16,9 @@ import type { SideState } from "./sides.ts";
  */
 export type UpsertDecision =
   | { action: "write" }
-  | { action: "skip"; decision: "skipped_duplicate" | "skipped_conflict"; detail: string }
-  | { action: "refuse"; reason: "unmanaged_destination" | "name_collision"; detail: string };
+  | { action: "recover" }
+  | { action: "skip"; decision: "skipped_duplicate" | "skipped_conflict" | "skipped_stale"; detail: string }
+  | { action: "refuse"; reason: "unmanaged_destination" | "name_collision" | "deleted_in_destination"; detail: string };
 
 export interface UpsertFacts {
   /** The source secret's identity at its origin. */
@@ -29,22 +30,38 @@ export interface UpsertFacts {
   pairedWithDestination: boolean;
   destination: SideState;
   destinationCloud: Cloud;
+  /** Rule: take over a destination secret credmesh does not manage. */
+  adoptUnmanaged?: boolean;
+  /** Rule: recover a soft-deleted destination before writing, or refuse. */
+  onDeletedDestination?: "recover" | "fail";
 }
 
 export function decideUpsert(facts: UpsertFacts): UpsertDecision {
   const dest = facts.destination;
   if (dest.state === "absent") return { action: "write" };
-  // A soft-deleted destination: the write itself meets the vault's answer (Key Vault 409
-  // ObjectIsDeletedButRecoverable), which the adapter classifies; recovery policy is per rule.
-  if (dest.state === "deleted") return { action: "write" };
-  if (dest.writtenByCredmesh && dest.origin && sameOrigin(dest.origin, facts.sourceRef) && dest.copiedVersion === facts.sourceVersion.versionId) {
-    return { action: "skip", decision: "skipped_duplicate", detail: "the replica already holds this origin version" };
-  }
   const replicaOfSource = dest.origin !== undefined && sameOrigin(dest.origin, facts.sourceRef);
   if (!replicaOfSource && !facts.pairedWithDestination) {
-    return dest.origin
-      ? { action: "refuse", reason: "name_collision", detail: "the destination secret replicates another source secret" }
-      : { action: "refuse", reason: "unmanaged_destination", detail: "the destination secret is not managed by credmesh" };
+    if (dest.origin) {
+      return { action: "refuse", reason: "name_collision", detail: "the destination secret replicates another source secret" };
+    }
+    if (!facts.adoptUnmanaged) {
+      return { action: "refuse", reason: "unmanaged_destination", detail: "the destination secret is not managed by credmesh" };
+    }
+  }
+  if (dest.state === "deleted") {
+    return facts.onDeletedDestination === "fail"
+      ? { action: "refuse", reason: "deleted_in_destination", detail: "the destination secret is soft-deleted and the rule forbids recovering it" }
+      : { action: "recover" };
+  }
+  if (dest.writtenByCredmesh && replicaOfSource && dest.copiedVersion === facts.sourceVersion.versionId) {
+    return { action: "skip", decision: "skipped_duplicate", detail: "the replica already holds this origin version" };
+  }
+  // Monotonicity: never replace a copy of a newer origin version with an older one, whatever
+  // the order or number of deliveries (or a slower replica racing a faster one).
+  const copiedAt = dest.copiedVersionCreatedAt?.getTime();
+  const sourceAt = facts.sourceVersion.createdAt?.getTime();
+  if (replicaOfSource && copiedAt !== undefined && sourceAt !== undefined && copiedAt > sourceAt) {
+    return { action: "skip", decision: "skipped_stale", detail: "the replica holds a newer origin version" };
   }
   const seenBySource = dest.current !== undefined && facts.sourceCopiedVersion === dest.current.versionId;
   if (dest.state === "active" && !dest.writtenByCredmesh && !seenBySource) {

@@ -19,6 +19,7 @@ export const TAG = {
   originName: "credmesh-origin-name",
   originId: "credmesh-origin-id",
   originVersion: "credmesh-origin-version",
+  originCreated: "credmesh-origin-created",
   contentHash: "credmesh-content-hash",
   rule: "credmesh-rule",
   replicatedAt: "credmesh-replicated-at",
@@ -35,6 +36,8 @@ export interface Provenance {
   origin: OriginRef;
   /** The origin version the replica holds. */
   version: string;
+  /** When the origin created that version: the monotonic guard compares it. */
+  versionCreatedAt?: Date | undefined;
   contentHash: string;
   rule: string;
   replicatedAt: Date;
@@ -55,6 +58,7 @@ export function provenanceTags(p: Provenance): Record<string, string> {
     [TAG.managedBy]: MANAGED_BY,
     ...origin,
     [TAG.originVersion]: p.version,
+    ...(p.versionCreatedAt ? { [TAG.originCreated]: p.versionCreatedAt.toISOString() } : {}),
     [TAG.contentHash]: p.contentHash,
     [TAG.rule]: p.rule,
     [TAG.replicatedAt]: p.replicatedAt.toISOString(),
@@ -62,19 +66,28 @@ export function provenanceTags(p: Provenance): Record<string, string> {
 }
 
 /** What a secret's tags say about where it came from; undefined when credmesh does not manage it. */
-export function readProvenance(tags: Readonly<Record<string, string>>): { origin: OriginRef; version: string | undefined } | undefined {
+export interface ReadProvenance {
+  origin: OriginRef;
+  version: string | undefined;
+  versionCreatedAt: Date | undefined;
+}
+
+export function readProvenance(tags: Readonly<Record<string, string>>): ReadProvenance | undefined {
   if (tags[TAG.managedBy] !== MANAGED_BY) return undefined;
   const name = joinTagValue(TAG.originName, tags);
   const version = tags[TAG.originVersion];
+  const createdTag = tags[TAG.originCreated];
+  const created = createdTag ? new Date(createdTag) : undefined;
+  const versionCreatedAt = created && !Number.isNaN(created.getTime()) ? created : undefined;
   if (name === undefined) return undefined;
   const account = tags[TAG.originAccount];
   const region = tags[TAG.originRegion];
   const vault = tags[TAG.originVault];
   if (tags[TAG.origin] === "aws" && account && region) {
-    return { origin: { cloud: "aws", account, region, name, arn: tags[TAG.originId] }, version };
+    return { origin: { cloud: "aws", account, region, name, arn: tags[TAG.originId] }, version, versionCreatedAt };
   }
   if (tags[TAG.origin] === "azure" && vault) {
-    return { origin: { cloud: "azure", vault, name }, version };
+    return { origin: { cloud: "azure", vault, name }, version, versionCreatedAt };
   }
   return undefined;
 }

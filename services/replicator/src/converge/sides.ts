@@ -11,8 +11,9 @@ export interface SideState {
   current?: SecretVersion;
   /** Where this secret came from, per the provenance of its current (or, in Key Vault, latest tagged) version. */
   origin?: OriginRef;
-  /** The origin version the latest credmesh write copied. */
+  /** The origin version the latest credmesh write copied, and when the origin created it. */
   copiedVersion?: string;
+  copiedVersionCreatedAt?: Date;
   /** The current version is credmesh's own copy (not a change someone made on this side). */
   writtenByCredmesh: boolean;
 }
@@ -50,6 +51,7 @@ export async function readSide(vault: VaultPort, name: string, ctx: VaultContext
       current: { ...current, tags: described.tags },
       ...(provenance ? { origin: provenance.origin } : {}),
       ...(provenance?.version ? { copiedVersion: provenance.version } : {}),
+      ...(provenance?.versionCreatedAt ? { copiedVersionCreatedAt: provenance.versionCreatedAt } : {}),
       writtenByCredmesh: provenance !== undefined && provenance.version === current.versionId,
     };
   }
@@ -60,6 +62,7 @@ export async function readSide(vault: VaultPort, name: string, ctx: VaultContext
       current,
       origin: own.origin,
       ...(own.version ? { copiedVersion: own.version } : {}),
+      ...(own.versionCreatedAt ? { copiedVersionCreatedAt: own.versionCreatedAt } : {}),
       writtenByCredmesh: true,
     };
   }
@@ -70,11 +73,17 @@ export async function readSide(vault: VaultPort, name: string, ctx: VaultContext
     current,
     ...(earlier ? { origin: earlier.origin } : {}),
     ...(earlier?.version ? { copiedVersion: earlier.version } : {}),
+    ...(earlier?.versionCreatedAt ? { copiedVersionCreatedAt: earlier.versionCreatedAt } : {}),
     writtenByCredmesh: false,
   };
 }
 
 function deletedState(tags: Readonly<Record<string, string>>): SideState {
   const provenance = readProvenance(tags);
-  return { state: "deleted", ...(provenance ? { origin: provenance.origin } : {}), writtenByCredmesh: false };
+  return {
+    state: "deleted",
+    ...(provenance ? { origin: provenance.origin } : {}),
+    ...(provenance?.version ? { copiedVersion: provenance.version } : {}),
+    writtenByCredmesh: false,
+  };
 }

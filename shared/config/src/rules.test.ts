@@ -59,6 +59,9 @@ describe("parseRules", () => {
       source: { cloud: "aws", accounts: ["123456789012"], regions: ["us-east-1", "eu-west-1"], namePrefixes: ["prod/payments/"] },
       destination: { cloud: "azure", vaultUrl: "https://payments.vault.azure.net", nameTemplate: "{name}" },
       onDelete: "soft-delete",
+      onForceDelete: "soft-delete",
+      onDeletedDestination: "recover",
+      adoptUnmanaged: false,
     });
   });
 

@@ -1,0 +1,191 @@
+import { parseArgs } from "node:util";
+import { CLOUDS, isCloud, type Cloud } from "@credmesh/names";
+
+/** A command line the CLI cannot make sense of; the process exits with status 2. */
+export class UsageError extends Error {
+  /** The help topic to point the operator to. */
+  readonly topic: HelpTopic;
+
+  constructor(message: string, topic: HelpTopic = "") {
+    super(message);
+    this.name = "UsageError";
+    this.topic = topic;
+  }
+}
+
+export type HelpTopic = "" | "dlq" | "dlq list" | "dlq replay" | "reconcile" | "status";
+
+export type Command =
+  | { name: "help"; topic: HelpTopic }
+  | { name: "dlq list"; destination: Cloud | undefined; limit: number }
+  | { name: "dlq replay"; select: { seqs: number[] } | { all: true }; destination: Cloud | undefined; dryRun: boolean; limit: number }
+  | { name: "reconcile"; destination: Cloud | undefined; dryRun: boolean }
+  | { name: "status"; auditWindow: number };
+
+/** What the command line asked for, before the environment fills in connection defaults. */
+export interface Invocation {
+  command: Command;
+  /** `--server`, comma-separated; undefined means CREDMESH_NATS_URL or the default. */
+  servers: string[] | undefined;
+  /** `--creds`; undefined means CREDMESH_NATS_CREDS_FILE. */
+  credsFile: string | undefined;
+  json: boolean;
+  /** `--timeout` in milliseconds; undefined means the command's own default. */
+  timeoutMs: number | undefined;
+}
+
+export const DEFAULT_DLQ_LIST_LIMIT = 100;
+export const DEFAULT_AUDIT_WINDOW = 10_000;
+
+const GLOBAL_OPTIONS = {
+  server: { type: "string" },
+  creds: { type: "string" },
+  json: { type: "boolean" },
+  timeout: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const destination = { type: "string" } as const;
+
+/** Options of each command, on top of the global ones. */
+const COMMAND_OPTIONS = {
+  "dlq list": { destination, limit: { type: "string" } },
+  "dlq replay": {
+    seq: { type: "string", multiple: true },
+    all: { type: "boolean" },
+    destination,
+    "dry-run": { type: "boolean" },
+    limit: { type: "string" },
+  },
+  reconcile: { destination, "dry-run": { type: "boolean" } },
+  status: { "audit-window": { type: "string" } },
+} as const;
+
+type CommandName = keyof typeof COMMAND_OPTIONS;
+
+/**
+ * Parses `credmesh <command> [flags]` (argv without node and the script). Pure: throws
+ * {@link UsageError} for anything it cannot use, so the caller exits 2 before touching the bus.
+ */
+export function parseInvocation(argv: readonly string[]): Invocation {
+  const [first, second] = argv;
+  const base = { servers: undefined, credsFile: undefined, json: false, timeoutMs: undefined };
+  if (first === undefined || first === "help" || first === "--help" || first === "-h") {
+    return { ...base, command: { name: "help", topic: helpTopic(argv.slice(1).join(" ")) } };
+  }
+
+  let name: CommandName;
+  let rest: readonly string[];
+  if (first === "dlq") {
+    if (second === undefined || second === "--help" || second === "-h" || second === "help") {
+      return { ...base, command: { name: "help", topic: "dlq" } };
+    }
+    if (second !== "list" && second !== "replay") throw new UsageError(`unknown dlq command "${second}" (expected list or replay)`, "dlq");
+    name = `dlq ${second}`;
+    rest = argv.slice(2);
+  } else if (first === "reconcile" || first === "status") {
+    name = first;
+    rest = argv.slice(1);
+  } else {
+    throw new UsageError(`unknown command "${first}"`);
+  }
+
+  const values = parseFlags(name, rest);
+  if (values.help === true) return { ...base, command: { name: "help", topic: name } };
+  return {
+    command: buildCommand(name, values),
+    servers: values.server === undefined ? undefined : serverList(values.server as string),
+    credsFile: values.creds === undefined ? undefined : nonEmpty("--creds", values.creds as string, name),
+    json: values.json === true,
+    timeoutMs: values.timeout === undefined ? undefined : seconds("--timeout", values.timeout as string, name),
+  };
+}
+
+type FlagValues = Record<string, string | boolean | string[] | undefined>;
+
+function parseFlags(name: CommandName, args: readonly string[]): FlagValues {
+  try {
+    const { values } = parseArgs({
+      args: [...args],
+      options: { ...GLOBAL_OPTIONS, ...COMMAND_OPTIONS[name] },
+      strict: true,
+      allowPositionals: false,
+    });
+    return values as FlagValues;
+  } catch (error) {
+    // node:util explains at length how to pass positionals; the first sentence is the point.
+    const message = error instanceof Error ? (error.message.split(/\.(\s|$)/)[0] ?? error.message) : "invalid arguments";
+    throw new UsageError(message, name);
+  }
+}
+
+function buildCommand(name: CommandName, values: FlagValues): Command {
+  switch (name) {
+    case "dlq list":
+      return {
+        name,
+        destination: cloudFlag(values.destination, name),
+        limit: values.limit === undefined ? DEFAULT_DLQ_LIST_LIMIT : positiveInt("--limit", values.limit as string, name),
+      };
+    case "dlq replay": {
+      const seqFlags = (values.seq as string[] | undefined) ?? [];
+      const all = values.all === true;
+      if (all && seqFlags.length > 0) throw new UsageError("give either --seq or --all, not both", name);
+      if (!all && seqFlags.length === 0) throw new UsageError("say which dead letters to replay: --seq N (repeatable) or --all", name);
+      const seqs = [...new Set(seqFlags.flatMap((flag) => flag.split(",")).map((part) => positiveInt("--seq", part.trim(), name)))];
+      return {
+        name,
+        select: all ? { all: true } : { seqs },
+        destination: cloudFlag(values.destination, name),
+        dryRun: values["dry-run"] === true,
+        limit: values.limit === undefined ? Number.MAX_SAFE_INTEGER : positiveInt("--limit", values.limit as string, name),
+      };
+    }
+    case "reconcile":
+      return { name, destination: cloudFlag(values.destination, name), dryRun: values["dry-run"] === true };
+    case "status":
+      return {
+        name,
+        auditWindow:
+          values["audit-window"] === undefined ? DEFAULT_AUDIT_WINDOW : positiveInt("--audit-window", values["audit-window"] as string, name),
+      };
+  }
+}
+
+function helpTopic(text: string): HelpTopic {
+  const topics: readonly HelpTopic[] = ["dlq", "dlq list", "dlq replay", "reconcile", "status"];
+  return topics.find((topic) => topic === text) ?? "";
+}
+
+function cloudFlag(value: FlagValues[string], topic: HelpTopic): Cloud | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (!isCloud(text)) throw new UsageError(`--destination must be one of ${CLOUDS.join(", ")} (got "${text}")`, topic);
+  return text;
+}
+
+function positiveInt(flag: string, text: string, topic: HelpTopic): number {
+  const value = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer (got "${text}")`, topic);
+  return value;
+}
+
+function seconds(flag: string, text: string, topic: HelpTopic): number {
+  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value > 0 && value <= 3_600)) throw new UsageError(`${flag} must be a number of seconds between 0 and 3600 (got "${text}")`, topic);
+  return Math.round(value * 1_000);
+}
+
+function nonEmpty(flag: string, text: string, topic: HelpTopic): string {
+  if (text.trim() === "") throw new UsageError(`${flag} must not be empty`, topic);
+  return text;
+}
+
+function serverList(text: string): string[] {
+  const servers = text
+    .split(",")
+    .map((server) => server.trim())
+    .filter((server) => server !== "");
+  if (servers.length === 0) throw new UsageError("--server must name at least one NATS server");
+  return servers;
+}

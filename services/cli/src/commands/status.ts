@@ -1,0 +1,254 @@
+import { secretKeyOf, type Origin } from "@credmesh/events";
+import { DECISION } from "@credmesh/metrics";
+import { CLOUDS, STREAMS, replicatorDurable, type Cloud } from "@credmesh/names";
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type ConsumerInfo, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { scanStream } from "../bus/scan.ts";
+import type { StoredRecord } from "../dead-letters/record.ts";
+import { isObject, parseJson, text } from "../fields.ts";
+import { formatBytes, formatTime, json, table } from "../output.ts";
+import type { CommandContext, ExitCode } from "./context.ts";
+
+export interface ConsumerStatus {
+  name: string;
+  /** Messages not yet delivered to any replica. */
+  pending: number;
+  /** Delivered, not yet acknowledged (in flight or awaiting redelivery). */
+  ackPending: number;
+  redelivered: number;
+  /** Pull requests waiting: roughly, idle replicator replicas. */
+  waiting: number;
+  lastActive: string | undefined;
+  /**
+   * For consumers with a pinned-client priority group (one per partition): whether a replica
+   * holds the pin now. JetStream pins a replica when it delivers to it, so an idle partition
+   * shows "no"; WAITING says whether replicas are pulling.
+   */
+  pinned: boolean | undefined;
+}
+
+export interface DestinationStatus {
+  destination: Cloud;
+  consumers: ConsumerStatus[];
+  /** Mutations stored for this destination (all partitions). */
+  mutations: number;
+  deadLetters: number;
+}
+
+export interface StreamStatus {
+  name: string;
+  missing: boolean;
+  messages: number;
+  bytes: number;
+  firstSeq: number;
+  lastSeq: number;
+  consumers: number;
+}
+
+export interface RuleStatus {
+  rule: string;
+  destination: string;
+  /** The last decision audited for this rule. */
+  decision: string;
+  at: string | undefined;
+  secret: string | undefined;
+  correlationId: string | undefined;
+  /** When this rule last wrote to its destination (applied, deleted, restored, recovered). */
+  lastWriteAt: string | undefined;
+}
+
+export interface StatusReport {
+  destinations: DestinationStatus[];
+  streams: StreamStatus[];
+  rules: RuleStatus[];
+  audit: { window: number; scanned: number; complete: boolean };
+}
+
+/** `credmesh status`: consumer backlog, stream sizes, last audit record per rule. */
+export async function status(ctx: CommandContext, options: { auditWindow: number }): Promise<ExitCode> {
+  const report = await collectStatus(ctx, options.auditWindow);
+  ctx.io.out(ctx.json ? json(report) : renderStatus(report));
+  return report.streams.some((stream) => stream.missing) ? 1 : 0;
+}
+
+async function collectStatus(ctx: CommandContext, auditWindow: number): Promise<StatusReport> {
+  const jsm = await jetstreamManager(ctx.nc, { timeout: ctx.timeoutMs });
+  const infos = new Map<string, StreamInfo | undefined>();
+  for (const stream of Object.values(STREAMS)) {
+    // Subject counts let us split mutations, dead letters and audit records per destination.
+    infos.set(stream.name, await streamInfo(jsm, stream.name, stream.name === STREAMS.lifecycle.name ? undefined : stream.subjects[0]));
+  }
+  const consumers = await listConsumers(jsm, STREAMS.mutations.name);
+
+  const destinations = CLOUDS.map((destination): DestinationStatus => ({
+    destination,
+    consumers: consumers.filter((info) => info.name.startsWith(replicatorDurable(destination))).map(consumerStatus),
+    mutations: countFor(infos.get(STREAMS.mutations.name), destination),
+    deadLetters: countFor(infos.get(STREAMS.deadLetters.name), destination),
+  }));
+
+  const streams = Object.values(STREAMS).map(({ name }): StreamStatus => {
+    const info = infos.get(name);
+    return {
+      name,
+      missing: info === undefined,
+      messages: info?.state.messages ?? 0,
+      bytes: info?.state.bytes ?? 0,
+      firstSeq: info?.state.first_seq ?? 0,
+      lastSeq: info?.state.last_seq ?? 0,
+      consumers: info?.state.consumer_count ?? 0,
+    };
+  });
+
+  const audit = infos.get(STREAMS.audit.name);
+  let records: StoredRecord[] = [];
+  let complete = true;
+  if (audit && audit.state.messages > 0) {
+    const startSeq = Math.max(audit.state.first_seq, audit.state.last_seq - auditWindow + 1);
+    const scan = await scanStream(ctx.nc, STREAMS.audit.name, {
+      filter: STREAMS.audit.subjects[0] ?? "",
+      startSeq,
+      max: auditWindow,
+      timeoutMs: ctx.timeoutMs,
+    });
+    records = scan.records;
+    complete = scan.complete;
+  }
+  return { destinations, streams, rules: lastAuditPerRule(records), audit: { window: auditWindow, scanned: records.length, complete } };
+}
+
+async function streamInfo(jsm: JetStreamManager, name: string, subjectsFilter: string | undefined): Promise<StreamInfo | undefined> {
+  try {
+    return await jsm.streams.info(name, subjectsFilter ? { subjects_filter: subjectsFilter } : undefined);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
+    throw error;
+  }
+}
+
+async function listConsumers(jsm: JetStreamManager, stream: string): Promise<ConsumerInfo[]> {
+  const consumers: ConsumerInfo[] = [];
+  try {
+    for await (const info of jsm.consumers.list(stream)) consumers.push(info);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return [];
+    throw error;
+  }
+  return consumers.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function consumerStatus(info: ConsumerInfo): ConsumerStatus {
+  // The server reports pins in the consumer info (2.11+); the client's types do not know them yet.
+  const groups = (info as { priority_groups?: Array<{ pinned_client_id?: string }> }).priority_groups;
+  const pinnedPolicy = info.config.priority_policy === "pinned_client";
+  return {
+    name: info.name,
+    pending: info.num_pending,
+    ackPending: info.num_ack_pending,
+    redelivered: info.num_redelivered,
+    waiting: info.num_waiting,
+    // Typed as nanoseconds by the client, sent by the server as an RFC 3339 time.
+    lastActive: typeof (info.delivered.last_active as unknown) === "string" ? formatTime(info.delivered.last_active as unknown as string) : undefined,
+    pinned: pinnedPolicy ? (groups ?? []).some((group) => Boolean(group.pinned_client_id)) : undefined,
+  };
+}
+
+/** Messages of one destination in a stream whose subjects are `credmesh.<kind>.<destination>...`. */
+function countFor(info: StreamInfo | undefined, destination: Cloud): number {
+  let count = 0;
+  for (const [subject, messages] of Object.entries(info?.state.subjects ?? {})) {
+    if (subject.split(".")[2] === destination) count += messages;
+  }
+  return count;
+}
+
+const WRITES: ReadonlySet<string> = new Set([DECISION.applied, DECISION.deleted, DECISION.restored, DECISION.recovered]);
+
+/**
+ * The last audit record of each rule, from records in stream order. Reads only the identifier
+ * fields of an audit record; anything unreadable is skipped.
+ */
+export function lastAuditPerRule(records: readonly StoredRecord[]): RuleStatus[] {
+  const byRule = new Map<string, RuleStatus>();
+  for (const stored of records) {
+    const record = parseJson(stored.data);
+    if (!isObject(record)) continue;
+    const rule = text(record.rule);
+    const decision = text(record.decision);
+    if (!rule || !decision) continue;
+    const at = text(record.at) ?? stored.time.toISOString();
+    const destination = isObject(record.destination) ? text(record.destination.cloud) : undefined;
+    const previous = byRule.get(rule);
+    byRule.set(rule, {
+      rule,
+      destination: destination ?? stored.subject.split(".")[2] ?? "?",
+      decision,
+      at,
+      secret: secretOf(record.origin),
+      correlationId: text(record.correlationId),
+      lastWriteAt: WRITES.has(decision) ? at : previous?.lastWriteAt,
+    });
+  }
+  return [...byRule.values()].sort((a, b) => a.rule.localeCompare(b.rule));
+}
+
+export function renderStatus(report: StatusReport): string {
+  const sections: string[] = [];
+  for (const destination of report.destinations) {
+    const lines = [`Destination ${destination.destination}`];
+    if (destination.consumers.length === 0) {
+      lines.push(`no replicator consumer (${replicatorDurable(destination.destination)}*) on ${STREAMS.mutations.name}`);
+    } else {
+      const sum = (pick: (c: ConsumerStatus) => number): number => destination.consumers.reduce((total, c) => total + pick(c), 0);
+      lines.push(
+        table(
+          ["CONSUMER", "PENDING", "ACK PENDING", "REDELIVERED", "WAITING", "PINNED", "LAST ACTIVE"],
+          destination.consumers.map((c) => [c.name, c.pending, c.ackPending, c.redelivered, c.waiting, c.pinned === undefined ? undefined : c.pinned ? "yes" : "no", c.lastActive]),
+        ),
+      );
+      lines.push(`total pending: ${sum((c) => c.pending)}   ack pending: ${sum((c) => c.ackPending)}`);
+    }
+    const dlqHint = destination.deadLetters > 0 ? ` (credmesh dlq list --destination ${destination.destination})` : "";
+    lines.push(`mutations stored: ${destination.mutations}   dead letters: ${destination.deadLetters}${dlqHint}`);
+    sections.push(lines.join("\n"));
+  }
+  sections.push(
+    [
+      "Streams",
+      table(
+        ["STREAM", "MESSAGES", "BYTES", "FIRST SEQ", "LAST SEQ", "CONSUMERS"],
+        report.streams.map((s) => (s.missing ? [s.name, "MISSING"] : [s.name, s.messages, formatBytes(s.bytes), s.firstSeq, s.lastSeq, s.consumers])),
+      ),
+    ].join("\n"),
+  );
+  const title = `Last audit record per rule (from the last ${report.audit.scanned} audit records${report.audit.complete ? "" : ", incomplete: the bus stopped answering"})`;
+  sections.push(
+    report.rules.length === 0
+      ? `${title}\nno audit records`
+      : [
+          title,
+          table(
+            ["RULE", "DEST", "DECISION", "AT", "SECRET", "CORRELATION ID", "LAST WRITE"],
+            report.rules.map((r) => [r.rule, r.destination, r.decision, formatTime(r.at), r.secret, r.correlationId, formatTime(r.lastWriteAt)]),
+          ),
+        ].join("\n"),
+  );
+  return sections.join("\n\n");
+}
+
+/** The origin's identity key, only when the record's origin has the identifier fields it needs. */
+function secretOf(origin: unknown): string | undefined {
+  if (!isObject(origin)) return undefined;
+  if (origin.cloud === "aws" && text(origin.account) && text(origin.region) && text(origin.secretId)) {
+    return secretKeyOf({
+      cloud: "aws",
+      account: text(origin.account) ?? "",
+      region: text(origin.region) ?? "",
+      secretId: text(origin.secretId) ?? "",
+      ...(text(origin.secretName) ? { secretName: text(origin.secretName) } : {}),
+    } as Origin);
+  }
+  if (origin.cloud === "azure" && text(origin.vaultName) && text(origin.secretName)) {
+    return secretKeyOf({ cloud: "azure", vaultName: text(origin.vaultName) ?? "", secretName: text(origin.secretName) ?? "" });
+  }
+  return undefined;
+}

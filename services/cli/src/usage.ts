@@ -1,0 +1,76 @@
+import type { HelpTopic } from "./args.ts";
+
+const CONNECTION = `Connection (every command):
+  --server URL[,URL]   NATS servers (default: $CREDMESH_NATS_URL, else nats://127.0.0.1:4222)
+  --creds FILE         NATS credentials file (default: $CREDMESH_NATS_CREDS_FILE)
+  --timeout SECONDS    wait for the bus at most this long (reconcile: 120, others: 10)
+  --json               machine-readable output on stdout
+Exit status: 0 ok, 1 failure, 2 usage or configuration error.`;
+
+const TEXT: Record<HelpTopic, string> = {
+  "": `credmesh — operator commands for a running mesh
+
+Usage: credmesh <command> [flags]
+
+Commands:
+  up                      run the whole mesh locally with emulated clouds (scripts/credmesh only)
+  dlq list                show the dead letters (CREDMESH_DLQ) without consuming them
+  dlq replay              republish dead-lettered mutations once their cause is fixed
+  reconcile               ask the replicators to compare sources and destinations now
+  status                  consumer backlog, stream sizes, last audit record per rule
+
+Run "credmesh <command> --help" for its flags.
+
+${CONNECTION}`,
+  dlq: `credmesh dlq list   [--destination azure|aws] [--limit N]
+credmesh dlq replay (--seq N ... | --all) [--destination azure|aws] [--dry-run] [--limit N]
+
+Dead letters are mutations a replicator gave up on (a permanent error, or a retryable one out of
+deliveries). Records carry identifiers and a sanitized reason, never a secret value.`,
+  "dlq list": `credmesh dlq list [--destination azure|aws] [--limit N]
+
+Lists dead letters oldest first (default: the first 100) without consuming or deleting them:
+sequence, time, destination, rule, secret (origin identifiers), reason, deliveries, correlation id.
+
+  --destination CLOUD  only dead letters of this destination's replicator
+  --limit N            show at most N records (default 100)
+
+${CONNECTION}`,
+  "dlq replay": `credmesh dlq replay (--seq N ... | --all) [--destination azure|aws] [--dry-run] [--limit N]
+
+Republishes each record's mutation event to its mutation subject (same partition as the original,
+new event id "replay:<seq>:<digest>", same correlation id, trigger source "replay"), waits for the
+JetStream acknowledgement, then deletes the record from CREDMESH_DLQ. Re-running a replay that was
+interrupted republishes the same event id, which JetStream deduplicates. A record without a valid
+mutation event is reported and left in place.
+
+  --seq N              dead-letter sequence to replay (repeatable, or comma-separated)
+  --all                every dead letter (oldest first)
+  --destination CLOUD  only dead letters of this destination
+  --dry-run            show what would be replayed, change nothing
+  --limit N            replay at most N records (with --all)
+
+${CONNECTION}`,
+  reconcile: `credmesh reconcile [--destination azure|aws] [--dry-run]
+
+Asks the replicators of a destination (default: every destination) to list the sources in scope,
+compare them with the destination and publish corrective mutations (request on
+credmesh.control.reconcile.<destination>). Prints the report: actions, counts, errors.
+
+  --destination CLOUD  only this destination (fails if no replicator answers)
+  --dry-run            report what would be corrected, publish nothing
+
+${CONNECTION}`,
+  status: `credmesh status [--audit-window N]
+
+Per destination: the replicator consumers' pending and ack-pending counts and the dead letters
+waiting; the credmesh streams' sizes; the last audit record per rule.
+
+  --audit-window N     read the last N audit records for the per-rule summary (default 10000)
+
+${CONNECTION}`,
+};
+
+export function helpText(topic: HelpTopic): string {
+  return TEXT[topic];
+}

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { KeyVaultEmulator } from "../emulators/keyvault/index.ts";
+import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.ts";
 import type { ManagedProcess } from "./managed-process.ts";
 import { startKeyVault, startMoto, startNats, type MotoPart, type NatsPart } from "./parts.ts";
 import { freePort } from "./ports.ts";
@@ -30,7 +32,21 @@ export interface MeshOptions {
    * cell, which gets AWS credentials from a web identity token file as a cell in AWS would.
    */
   azureToAws?: { vaultName: string; namePrefixes: string[] };
+  /**
+   * Replicator processes for destination Azure (default 1): the same durable consumers, each its
+   * own cell (`e2e-azure-<n>`) and ops port, as replicas in production.
+   */
+  replicas?: number;
+  /**
+   * Fault-injecting proxies between the replicators and the clouds: `aws` in front of moto
+   * (Secrets Manager JSON calls; STS passes untouched), `azure` in front of the Key Vault
+   * emulator (TLS terminated with the proxy's own CA, which the replicators trust beside the
+   * emulator's). The test's own clients always talk to the clouds directly.
+   */
+  faults?: { aws?: FaultSettings; azure?: FaultSettings };
 }
+
+export type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
 
 export const AZURE_TO_AWS_RULE = "azure-to-aws";
 /** The role session of the replicator-aws cell, as CloudTrail records its writes. */
@@ -47,7 +63,16 @@ export interface Mesh {
   awsProxy: RecordingProxy;
   keyVault: KeyVaultEmulator;
   ingest: ManagedProcess;
+  /** The first (or only) replicator for destination Azure. */
   replicator: ManagedProcess;
+  /** Every replicator for destination Azure, `replicator` first. */
+  replicators: ManagedProcess[];
+  /** Their ops endpoints (/metrics, /readyz), in the same order. */
+  replicatorOpsUrls: string[];
+  /** The fault proxies, when `faults` asked for them. */
+  faults: { aws?: FaultProxy; azure?: FaultProxy };
+  /** The Key Vault URL the replicators write to (the fault proxy's, when there is one). */
+  replicaVaultUrl: string;
   /** The Azure → AWS replicator, when `azureToAws` was requested. */
   replicatorAws?: ManagedProcess;
   ingestUrl: string;
@@ -67,6 +92,29 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const dir = await mkdtemp(join(tmpdir(), "credmesh-mesh-"));
   const [nats, moto, keyVault] = await Promise.all([startNats(), startMoto(), startKeyVault()]);
   const awsProxy = await startRecordingProxy(moto.endpoint);
+  const faults: { aws?: FaultProxy; azure?: FaultProxy } = {};
+  if (options.faults?.aws) {
+    // Behind the recording proxy's count: what it records is what reached moto.
+    faults.aws = await startFaultProxy({ seed: 11, ...options.faults.aws, target: awsProxy.endpoint, flavor: "aws-json" });
+  }
+  let azureCaFile = keyVault.caCertPath;
+  if (options.faults?.azure) {
+    const tlsDir = join(dir, "fault-proxy-tls");
+    await mkdir(tlsDir);
+    const tls = await createTlsMaterial(tlsDir);
+    const emulatorCa = readFileSync(keyVault.caCertPath, "utf8");
+    azureCaFile = join(dir, "ca-bundle.pem");
+    await writeFile(azureCaFile, `${emulatorCa}\n${readFileSync(tls.caCertPath, "utf8")}`);
+    faults.azure = await startFaultProxy({
+      seed: 23,
+      ...options.faults.azure,
+      target: keyVault.vaultUrl,
+      flavor: "keyvault",
+      tls: { cert: tls.cert, key: tls.key, upstreamCa: emulatorCa },
+    });
+  }
+  const replicaVaultUrl = faults.azure?.endpoint ?? keyVault.vaultUrl;
+  const awsEndpoint = faults.aws?.endpoint ?? awsProxy.endpoint;
   const ruleId = "aws-to-azure";
   const rulesFile = join(dir, "rules.yaml");
   await writeFile(
@@ -81,7 +129,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       `      namePrefixes: ${JSON.stringify(options.namePrefixes ?? ["prod/"])}`,
       "    destination:",
       "      cloud: azure",
-      `      vaultUrl: ${keyVault.vaultUrl}`,
+      `      vaultUrl: ${replicaVaultUrl}`,
       ...(options.azureToAws
         ? [
             `  - id: ${AZURE_TO_AWS_RULE}`,
@@ -103,14 +151,16 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const common = { CREDMESH_NATS_URL: nats.url, CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "debug" };
 
   const ingestPort = await freePort();
-  const opsPort = await freePort();
+  const replicas = options.replicas ?? 1;
+  const opsPorts: number[] = [];
+  for (let replica = 0; replica < replicas; replica++) opsPorts.push(await freePort());
   const azureAccess = {
     CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
-    CREDMESH_AZURE_CA_FILE: keyVault.caCertPath,
+    CREDMESH_AZURE_CA_FILE: azureCaFile,
     CREDMESH_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: "true",
     CREDMESH_AZURE_POLL_INTERVAL_MS: "100",
     // Event Grid names vaults; every vault name resolves to the one emulator.
-    CREDMESH_AZURE_VAULT_URL_TEMPLATE: keyVault.vaultUrl,
+    CREDMESH_AZURE_VAULT_URL_TEMPLATE: replicaVaultUrl,
   };
   const tokenFile = join(dir, "aws-web-identity-token");
   await writeFile(tokenFile, unsignedServiceAccountToken());
@@ -149,12 +199,29 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
           CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
           CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
           CREDMESH_AWS_STS_REGION: AWS_REGION,
-          CREDMESH_AWS_ENDPOINT: awsProxy.endpoint,
+          CREDMESH_AWS_ENDPOINT: awsEndpoint,
         },
         /replicator running/,
       )
     : undefined;
-  const [ingest, replicator] = await Promise.all([
+  const replicatorFor = (replica: number) =>
+    startService(
+      "replicator",
+      {
+        ...common,
+        CREDMESH_CELL: `e2e-azure-${replica + 1}`,
+        CREDMESH_DESTINATION: "azure",
+        CREDMESH_REPLICATOR_OPS_PORT: String(opsPorts[replica]),
+        CREDMESH_CONTENT_HASH_KEY: contentHashKey,
+        CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
+        CREDMESH_AWS_STS_REGION: AWS_REGION,
+        CREDMESH_AWS_ENDPOINT: awsEndpoint,
+        ...azureAccess,
+        ...options.replicatorEnv,
+      },
+      /replicator running/,
+    );
+  const [ingest, ...replicators] = await Promise.all([
     startService(
       "ingest",
       {
@@ -167,23 +234,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       },
       /ingest listening/,
     ),
-    startService(
-      "replicator",
-      {
-        ...common,
-        CREDMESH_CELL: "e2e-azure-1",
-        CREDMESH_DESTINATION: "azure",
-        CREDMESH_REPLICATOR_OPS_PORT: String(opsPort),
-        CREDMESH_CONTENT_HASH_KEY: contentHashKey,
-        CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
-        CREDMESH_AWS_STS_REGION: AWS_REGION,
-        CREDMESH_AWS_ENDPOINT: awsProxy.endpoint,
-        ...azureAccess,
-        ...options.replicatorEnv,
-      },
-      /replicator running/,
-    ),
+    ...Array.from({ length: replicas }, (_, replica) => replicatorFor(replica)),
   ]);
+  const replicator = replicators[0];
+  if (!replicator) throw new Error("replicas must be at least 1");
 
   const awsReplicator = await replicatorAws;
   const secretsManager = new SecretsManagerClient({
@@ -216,9 +270,13 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     keyVault,
     ingest,
     replicator,
+    replicators,
+    replicatorOpsUrls: opsPorts.map((port) => `http://127.0.0.1:${port}`),
+    faults,
+    replicaVaultUrl,
     ...(awsReplicator ? { replicatorAws: awsReplicator } : {}),
     ingestUrl: `http://127.0.0.1:${ingestPort}`,
-    replicatorOpsUrl: `http://127.0.0.1:${opsPort}`,
+    replicatorOpsUrl: `http://127.0.0.1:${opsPorts[0]}`,
     apiKey,
     apiKeyHeader: "x-api-key",
     contentHashKey,
@@ -230,9 +288,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     async stop() {
       await bus.close().catch(() => undefined);
       secretsManager.destroy();
-      await Promise.allSettled([ingest.stop(), replicator.stop(), awsReplicator?.stop()]);
+      await Promise.allSettled([ingest.stop(), ...replicators.map((process) => process.stop()), awsReplicator?.stop()]);
       stopProjection?.();
-      await Promise.allSettled([nats.stop(), moto.stop(), keyVault.stop(), awsProxy.stop(), issuer?.stop()]);
+      await Promise.allSettled([nats.stop(), moto.stop(), keyVault.stop(), awsProxy.stop(), issuer?.stop(), faults.aws?.stop(), faults.azure?.stop()]);
       await rm(dir, { recursive: true, force: true });
     },
   };

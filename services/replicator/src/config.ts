@@ -3,6 +3,10 @@ import type { Cloud } from "@credmesh/names";
 import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet } from "@credmesh/config";
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
 import type { Sensitive } from "@credmesh/logging";
+import type { RateLimitSettings } from "@credmesh/vault";
+import { readThrottleSettings } from "./throttle-config.ts";
+import { readIdentityConfig, type IdentityConfig } from "./identity-config.ts";
+import { readReconcileConfig, type ReconcileConfig } from "./reconcile-config.ts";
 
 /**
  * Configuration of a replicator cell, resolved at boot. A cell consumes the mutations of one
@@ -23,13 +27,13 @@ export interface ReplicatorConfig extends CommonConfig {
   pinTimeoutMs: number;
   /** Key for the provenance content hash (HMAC), so a tag never reveals a guessable value. */
   contentHashKey: Sensitive<string>;
+  /** Rate limits per vault, below the clouds' quotas (throttle-config.ts). */
+  throttle: RateLimitSettings;
+  /** Anti-entropy: periodic and on-demand reconcile runs (reconcile-config.ts). */
+  reconcile: ReconcileConfig;
+  /** Credential chains per cloud, token lifetimes and clock skew tolerance (identity-config.ts). */
+  identity: IdentityConfig;
   aws: {
-    /**
-     * How the cell gets AWS credentials, always by STS AssumeRoleWithWebIdentity: with its Azure
-     * managed-identity token (cells running in Azure), or with a web identity token file (cells
-     * running in AWS, e.g. EKS service-account tokens).
-     */
-    identity: "azure-managed-identity" | "web-identity-token-file";
     webIdentityTokenFile: string | undefined;
     roleArn: string;
     stsRegion: string;
@@ -38,12 +42,6 @@ export interface ReplicatorConfig extends CommonConfig {
     endpoint: string | undefined;
   };
   azure: {
-    /**
-     * How the cell authenticates to Key Vault: its managed identity (IMDS; cells running in
-     * Azure) or a federated client assertion read from a projected token file (cells elsewhere,
-     * e.g. EKS), exchanged at Entra through a federated identity credential.
-     */
-    identity: "managed-identity" | "client-assertion";
     tenantId: string | undefined;
     federatedTokenFile: string | undefined;
     authorityHost: string | undefined;
@@ -76,8 +74,10 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
     maxAckPending: read.int("CREDMESH_MAX_ACK_PENDING", { default: DEFAULT_CONSUMER_SETTINGS.maxAckPending, min: 1, max: 10_000 }),
     pinTimeoutMs: read.int("CREDMESH_PIN_TIMEOUT_MS", { default: DEFAULT_CONSUMER_SETTINGS.pinTimeoutMs, min: 1_000, max: 300_000 }),
     contentHashKey: read.secret("CREDMESH_CONTENT_HASH_KEY", { required: true, minLength: 32 }) as Sensitive<string>,
+    throttle: readThrottleSettings(read),
+    reconcile: readReconcileConfig(read),
+    identity: readIdentityConfig(read),
     aws: {
-      identity: read.oneOf("CREDMESH_AWS_IDENTITY", ["azure-managed-identity", "web-identity-token-file"] as const, "azure-managed-identity"),
       webIdentityTokenFile: read.optionalString("CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE"),
       roleArn: read.string("CREDMESH_AWS_ROLE_ARN", { pattern: /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, hint: "an IAM role ARN" }),
       stsRegion: read.string("CREDMESH_AWS_STS_REGION", { default: "us-east-1" }),
@@ -85,7 +85,6 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
       endpoint: awsEndpoint === undefined ? undefined : read.url("CREDMESH_AWS_ENDPOINT", { protocols: ["http:", "https:"] }),
     },
     azure: {
-      identity: read.oneOf("CREDMESH_AZURE_IDENTITY", ["managed-identity", "client-assertion"] as const, "managed-identity"),
       tenantId: read.optionalString("CREDMESH_AZURE_TENANT_ID"),
       federatedTokenFile: read.optionalString("CREDMESH_AZURE_FEDERATED_TOKEN_FILE"),
       authorityHost: read.optionalString("CREDMESH_AZURE_AUTHORITY_HOST"),
@@ -98,12 +97,6 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
       pollIntervalMs: read.int("CREDMESH_AZURE_POLL_INTERVAL_MS", { default: 1_000, min: 50, max: 30_000 }),
     },
   };
-  if (config.azure.identity === "client-assertion" && (!config.azure.tenantId || !config.azure.clientId || !config.azure.federatedTokenFile)) {
-    read.problem("CREDMESH_AZURE_IDENTITY=client-assertion needs CREDMESH_AZURE_TENANT_ID, CREDMESH_AZURE_CLIENT_ID and CREDMESH_AZURE_FEDERATED_TOKEN_FILE");
-  }
-  if (config.aws.identity === "web-identity-token-file" && !config.aws.webIdentityTokenFile) {
-    read.problem("CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE is required when CREDMESH_AWS_IDENTITY=web-identity-token-file");
-  }
   read.done();
   return { ...config, rules: loadRules(config.rulesFile) };
 }

@@ -20,6 +20,7 @@ import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
 import { buildCredentials, buildVaults } from "./wiring.ts";
 import { createHandlers } from "./consumer-handler.ts";
+import { startReconciler } from "./reconcile/index.ts";
 
 /** Boots a replicator cell for its destination cloud. */
 async function main(): Promise<void> {
@@ -80,6 +81,13 @@ async function main(): Promise<void> {
     metrics,
   });
 
+  let reconciler;
+  try {
+    reconciler = await startReconciler({ nc, config, vaults, publisher, metrics, budget, logger });
+  } catch (error) {
+    exitOnBootFailure(logger, error);
+  }
+
   const ops = opsRoutes(metrics.registry, {
     ...busReadinessChecks(nc),
     configuration: () => true,
@@ -95,6 +103,8 @@ async function main(): Promise<void> {
   logger.info({ opsPort: address.port, destination: config.destination, rules: config.rules.map((rule) => rule.id) }, "replicator running");
 
   onShutdown(logger, async () => {
+    // A run stops publishing and releases its lock; the next run picks up what it left.
+    await reconciler.stop();
     // Finish and settle in-flight mutations; anything not acknowledged is redelivered later.
     await consumer.stop();
     await nc.drain();

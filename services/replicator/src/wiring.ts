@@ -1,60 +1,250 @@
+import { randomUUID } from "node:crypto";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
-import type { TokenCredential } from "@azure/core-auth";
+import type { BusPublisher } from "@credmesh/bus";
 import { isAwsToAzure, type Rule } from "@credmesh/config";
 import type { Origin } from "@credmesh/events";
 import {
+  ClockSkewGuard,
+  CredentialChain,
   ManagedIdentityTokenSource,
-  clientAssertionCredential,
-  managedIdentityCredential,
+  chainedAwsCredentials,
+  chainedTokenCredential,
+  entraAssertionFetcher,
+  fileAssertion,
+  managedIdentitySource,
+  stsWebIdentityToken,
   tokenFromFile,
-  webIdentityCredentials,
+  unconfiguredSource,
+  webIdentityFetcher,
+  type AssertionSource,
+  type AwsCredentials,
+  type AzureAccessToken,
+  type AzureTokenRequest,
+  type ChainSource,
+  type ChainedAwsCredentials,
+  type ChainedTokenCredential,
+  type ClockSkewObservation,
+  type EntraApplication,
 } from "@credmesh/identity";
-import type { Logger } from "@credmesh/logging";
+import type { Logger, Sensitive } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
+import { STREAMS, identitySubject } from "@credmesh/names";
 import { renderTemplate } from "@credmesh/naming";
-import { KeyVaultVault, SecretsManagerVault, createKeyVaultClient, type VaultPort } from "@credmesh/vault";
+import { KeyVaultVault, SecretsManagerVault, VaultRateLimits, createKeyVaultClient, type VaultPort } from "@credmesh/vault";
 import type { ReplicatorConfig } from "./config.ts";
 
-/**
- * The cell's federated credentials: one Azure credential (Key Vault) and one AWS credential
- * provider (STS AssumeRoleWithWebIdentity), both cached and refreshed before expiry.
- */
-export function buildCredentials(config: ReplicatorConfig, metrics: Metrics, logger: Logger): { azure: TokenCredential; aws: AwsCredentialIdentityProvider } {
-  const identity = new ManagedIdentityTokenSource(
-    { endpoint: config.azure.identityEndpoint, ...(config.azure.clientId ? { clientId: config.azure.clientId } : {}) },
-    { metrics, logger },
-  );
-  const tokenFile = config.aws.webIdentityTokenFile;
-  const webIdentityToken =
-    config.aws.identity === "web-identity-token-file" && tokenFile
-      ? // Re-read when it changes: the platform rotates the projected token file in place.
-        tokenFromFile(tokenFile, { logger, what: "AWS web identity token file" })
-      : async () => (await identity.getToken(config.azure.tokenAudience)).token;
-  const aws = webIdentityCredentials(
-    {
-      roleArn: config.aws.roleArn,
-      sessionName: `${config.ownSessionPrefix}${config.cell}`,
-      durationSeconds: config.aws.sessionDurationSeconds,
-      region: config.aws.stsRegion,
-      ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
-    },
-    webIdentityToken,
-    { metrics, logger },
-  );
-  const { tenantId, clientId, federatedTokenFile, authorityHost, caFile } = config.azure;
-  const azure =
-    config.azure.identity === "client-assertion" && tenantId && clientId && federatedTokenFile
-      ? clientAssertionCredential(
-          { tenantId, clientId, tokenFile: federatedTokenFile, ...(authorityHost ? { authorityHost } : {}), ...(caFile ? { caFile } : {}) },
-          { metrics, logger },
-        )
-      : managedIdentityCredential(identity);
-  return { azure, aws };
+/** The cell's credentials: one per cloud, each an explicit chain of sources. */
+export interface Credentials {
+  aws: ChainedAwsCredentials;
+  azure: ChainedTokenCredential;
+  /** Identity events (clock skew refusals) for the identity-watcher; attach the bus once it is open. */
+  identityEvents: IdentityEventSink;
 }
 
-/** Vault adapters, one per AWS account/region and per Key Vault URL, created on first use. */
+/**
+ * The cell's federated credentials: an AWS credential chain (`CREDMESH_AWS_IDENTITY`) and a Key
+ * Vault credential chain (`CREDMESH_AZURE_IDENTITY`), each trying its sources in order, memoising
+ * the winner's credential and refreshing it before expiry (README "Identity"). Every web identity
+ * token and client assertion passes the clock skew check before it leaves the process; refusals
+ * become `credmesh.identity.<cell>.clock_skew` events once `identityEvents` is attached to the bus.
+ */
+export function buildCredentials(config: ReplicatorConfig, metrics: Metrics, logger: Logger, deps: { now?: () => number } = {}): Credentials {
+  const identityEvents = new IdentityEventSink(config.cell, logger, deps.now ? { now: deps.now } : {});
+  const skew = new ClockSkewGuard({
+    toleranceSeconds: config.identity.clockSkewToleranceSeconds,
+    metrics,
+    logger,
+    onRefusal: (observation) => identityEvents.clockSkew(observation),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  // Unmetered: the chains count every attempt under their own source labels.
+  const imds = new ManagedIdentityTokenSource(
+    { endpoint: config.azure.identityEndpoint, ...(config.azure.clientId ? { clientId: config.azure.clientId } : {}) },
+    { logger },
+  );
+  const chainOptions = (name: string) => ({ name, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
+
+  const assumeRole = (source: string, token: () => Promise<Sensitive<string>>, what: string, label: string) =>
+    webIdentityFetcher(
+      {
+        roleArn: config.aws.roleArn,
+        sessionName: `${config.ownSessionPrefix}${config.cell}`,
+        durationSeconds: config.aws.sessionDurationSeconds,
+        region: config.aws.stsRegion,
+        ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
+      },
+      token,
+      { source, logger, beforeUse: (t) => skew.check(t, { source: label, what, freshlyIssued: false }) },
+    );
+  const awsLabel = (source: string): string => `aws/${source}`;
+  const awsSources = config.identity.aws.map(({ source, missing }): ChainSource<void, AwsCredentials> => {
+    if (missing.length > 0) return unconfiguredSource(source, missing);
+    switch (source) {
+      case "web-identity-token-file": {
+        // Re-read when it changes: the platform rotates the projected token file in place.
+        const file = tokenFromFile(config.aws.webIdentityTokenFile ?? "", { logger, what: "AWS web identity token file" });
+        return { name: source, fetch: assumeRole(source, file, `the AWS web identity token file ${file.path}`, awsLabel(source)) };
+      }
+      case "azure-managed-identity": {
+        const token = async () => (await imds.getToken(config.azure.tokenAudience)).token;
+        return { name: source, fetch: assumeRole(source, token, `the managed identity token for ${config.azure.tokenAudience}`, awsLabel(source)) };
+      }
+    }
+  });
+  const aws = chainedAwsCredentials(new CredentialChain(awsSources, chainOptions("aws")));
+
+  const { tenantId, clientId, authorityHost, caFile, federatedTokenFile } = config.azure;
+  const app: EntraApplication = {
+    tenantId: tenantId ?? "",
+    clientId: clientId ?? "",
+    ...(authorityHost ? { authorityHost } : {}),
+    ...(caFile ? { caFile } : {}),
+  };
+  const viaEntra = (source: string, assertion: AssertionSource): ChainSource<AzureTokenRequest, AzureAccessToken> => ({
+    name: source,
+    fetch: entraAssertionFetcher(app, assertion, { logger, clockSkew: { guard: skew, source: `azure/${source}` } }),
+  });
+  const azureSources = config.identity.azure.map(({ source, missing }): ChainSource<AzureTokenRequest, AzureAccessToken> => {
+    if (missing.length > 0) return unconfiguredSource(source, missing);
+    switch (source) {
+      case "managed-identity":
+        return managedIdentitySource(imds, source);
+      case "client-assertion":
+        return viaEntra(source, fileAssertion(tokenFromFile(federatedTokenFile ?? "", { logger, what: "client assertion token file" })));
+      case "aws-web-identity-token":
+        // AWS outbound identity federation: STS mints the assertion, signed with the AWS chain's credentials.
+        return viaEntra(
+          source,
+          stsWebIdentityToken(
+            {
+              region: config.aws.stsRegion,
+              ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
+              audience: config.identity.webIdentityToken.audience,
+              durationSeconds: config.identity.webIdentityToken.durationSeconds,
+            },
+            aws,
+            { logger },
+          ),
+        );
+    }
+  });
+  const azure = chainedTokenCredential(new CredentialChain(azureSources, chainOptions("azure")));
+  logger.info(
+    {
+      aws: config.identity.aws.map(describeEntry),
+      azure: config.identity.azure.map(describeEntry),
+      clockSkewToleranceSeconds: config.identity.clockSkewToleranceSeconds,
+    },
+    "identity chains configured",
+  );
+  return { aws, azure, identityEvents };
+}
+
+function describeEntry(entry: { source: string; missing: readonly string[] }): string {
+  return entry.missing.length === 0 ? entry.source : `${entry.source} (not configured: ${entry.missing.join(", ")})`;
+}
+
+/** The identity event the identity-watcher receives for a clock skew refusal (a CloudEvent 1.0). */
+export interface ClockSkewEvent {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: "io.credmesh.identity.clock_skew.v1";
+  subject: string;
+  time: string;
+  datacontenttype: "application/json";
+  data: {
+    cell: string;
+    kind: "clock_skew";
+    /** The credential source whose token was refused, e.g. `aws/web-identity-token-file`. */
+    credentialSource: string;
+    claim: "iat" | "nbf";
+    claimedAt: string;
+    observedAt: string;
+    offsetSeconds: number;
+    toleranceSeconds: number;
+    action: "refused";
+  };
+}
+
+/**
+ * Publishes the cell's identity events on `credmesh.identity.<cell>.<kind>` (stream
+ * CREDMESH_IDENTITY) for the identity-watcher, which may quarantine the cell (SPEC section 2).
+ * Events are built from identifiers and times only. A failing source is tried again for every
+ * mutation, so events are limited to one per source and kind per `minIntervalMs` (default one
+ * minute), and the message id repeats within that minute so JetStream keeps one even across
+ * replicas. Until a publisher is attached (the bus opens after the credentials are built), events
+ * are only logged. Publishing never blocks or fails the caller.
+ */
+export class IdentityEventSink {
+  readonly #cell: string;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #minIntervalMs: number;
+  readonly #last = new Map<string, number>();
+  #publisher: Pick<BusPublisher, "publishRecord"> | undefined;
+
+  constructor(cell: string, logger: Logger, options: { now?: () => number; minIntervalMs?: number } = {}) {
+    this.#cell = cell;
+    this.#logger = logger;
+    this.#now = options.now ?? Date.now;
+    this.#minIntervalMs = options.minIntervalMs ?? 60_000;
+  }
+
+  /** Starts publishing on the bus. */
+  attach(publisher: Pick<BusPublisher, "publishRecord">): void {
+    this.#publisher = publisher;
+  }
+
+  /** Reports a clock skew refusal. */
+  clockSkew(observation: ClockSkewObservation): void {
+    const now = this.#now();
+    const key = `clock_skew:${observation.source}`;
+    const last = this.#last.get(key);
+    if (last !== undefined && now - last < this.#minIntervalMs) return;
+    this.#last.set(key, now);
+    const event: ClockSkewEvent = {
+      specversion: "1.0",
+      id: randomUUID(),
+      source: `credmesh/replicator/${this.#cell}`,
+      type: "io.credmesh.identity.clock_skew.v1",
+      subject: `${this.#cell}/${observation.source}`,
+      time: observation.observedAt.toISOString(),
+      datacontenttype: "application/json",
+      data: {
+        cell: this.#cell,
+        kind: "clock_skew",
+        credentialSource: observation.source,
+        claim: observation.claim,
+        claimedAt: observation.claimedAt.toISOString(),
+        observedAt: observation.observedAt.toISOString(),
+        offsetSeconds: observation.offsetSeconds,
+        toleranceSeconds: observation.toleranceSeconds,
+        action: "refused",
+      },
+    };
+    const subject = identitySubject(this.#cell, "clock_skew");
+    const publisher = this.#publisher;
+    if (!publisher) {
+      this.#logger.warn({ subject, event: event.data }, "identity event not published: the bus is not attached yet");
+      return;
+    }
+    const msgId = `${this.#cell}:${key}:${Math.floor(now / this.#minIntervalMs)}`;
+    publisher.publishRecord(STREAMS.identity.name, subject, event, msgId).then(
+      () => this.#logger.info({ subject, credentialSource: observation.source, offsetSeconds: observation.offsetSeconds }, "identity event published"),
+      (error: unknown) => this.#logger.error({ err: error, subject }, "identity event not published"),
+    );
+  }
+}
+
+/**
+ * Vault adapters, one per AWS account/region and per Key Vault URL, created on first use, each
+ * behind its vault's rate limiter (README "Throttling").
+ */
 export function buildVaults(config: ReplicatorConfig, credentials: ReturnType<typeof buildCredentials>, metrics: Metrics) {
+  const limits = new VaultRateLimits(config.throttle, metrics);
+  // The cell's AWS calls all run in its role's account: Secrets Manager quotas are per account and region.
+  const awsAccount = config.aws.roleArn.split(":")[4] ?? "";
   const awsVaults = new Map<string, VaultPort>();
   const keyVaults = new Map<string, VaultPort>();
   const awsVault = (region: string): VaultPort => {
@@ -66,7 +256,7 @@ export function buildVaults(config: ReplicatorConfig, credentials: ReturnType<ty
         maxAttempts: 1,
         ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
       });
-      vault = new SecretsManagerVault(client, metrics);
+      vault = limits.wrap(new SecretsManagerVault(client, metrics), `aws/${awsAccount}/${region}`);
       awsVaults.set(region, vault);
     }
     return vault;
@@ -80,7 +270,7 @@ export function buildVaults(config: ReplicatorConfig, credentials: ReturnType<ty
         ...(config.azure.caFile ? { caFile: config.azure.caFile } : {}),
         disableChallengeResourceVerification: config.azure.disableChallengeResourceVerification,
       });
-      vault = new KeyVaultVault(client, { metrics, pollIntervalMs: config.azure.pollIntervalMs });
+      vault = limits.wrap(new KeyVaultVault(client, { metrics, pollIntervalMs: config.azure.pollIntervalMs }), new URL(vaultUrl).host);
       keyVaults.set(vaultUrl, vault);
     }
     return vault;

@@ -8,12 +8,13 @@ const DAY_MS = 24 * 3_600_000;
 describe("streamConfigs", () => {
   const configs = streamConfigs({ replicas: 3, duplicateWindowMs: 120_000, maxAgeMs: 2 * DAY_MS });
 
-  it("defines the four credmesh streams on their subjects", () => {
+  it("defines the credmesh streams on their subjects", () => {
     expect(Object.fromEntries(Object.values(configs).map((c) => [c.name, c.subjects]))).toStrictEqual({
       CREDMESH_MUTATIONS: ["credmesh.mutation.>"],
       CREDMESH_DLQ: ["credmesh.dlq.>"],
       CREDMESH_AUDIT: ["credmesh.audit.>"],
       CREDMESH_LIFECYCLE: ["credmesh.lifecycle.>"],
+      CREDMESH_IDENTITY: ["credmesh.identity.>"],
     });
   });
 

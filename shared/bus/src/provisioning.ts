@@ -71,6 +71,14 @@ export function streamConfigs(settings: StreamSettings): Record<StreamKey, Named
       duplicate_window: nanos(settings.duplicateWindowMs),
       max_age: nanos(settings.maxAgeMs),
     },
+    identity: {
+      ...base,
+      name: STREAMS.identity.name,
+      subjects: [...STREAMS.identity.subjects],
+      // Publishers derive message ids from the cell, source and minute: one event per minute per cause.
+      duplicate_window: nanos(settings.duplicateWindowMs),
+      max_age: nanos(settings.maxAgeMs),
+    },
   };
 }
 

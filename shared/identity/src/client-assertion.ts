@@ -6,6 +6,7 @@ import { Sensitive, type Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
 import { CachedCredential, DEFAULT_REFRESH, type RefreshPolicy } from "./cached-token.ts";
 import { entraError } from "./entra-errors.ts";
+import type { ClockSkewGuard } from "./clock-skew.ts";
 import { checkAssertion } from "./jwt-claims.ts";
 import { tokenFromFile, type TokenFile } from "./token-file.ts";
 
@@ -14,19 +15,15 @@ export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com";
 const SOURCE = "azure-client-assertion";
 
 /**
- * Configuration of {@link clientAssertionCredential}: an Entra app registration (or user-assigned
- * managed identity) with a federated identity credential that trusts the workload's token issuer.
+ * The Entra application a cell authenticates as with a federated client assertion: an app
+ * registration (or user-assigned managed identity) whose federated identity credential trusts
+ * the issuer of the assertions.
  */
-export interface ClientAssertionConfig {
+export interface EntraApplication {
   /** Entra tenant (directory) id. */
   tenantId: string;
   /** Client (application) id of the app registration or user-assigned managed identity. */
   clientId: string;
-  /**
-   * The projected service-account token (audience api://AzureADTokenExchange), e.g. a Kubernetes
-   * projected volume at /var/run/secrets/azure/tokens/azure-identity-token. Re-read when it changes.
-   */
-  tokenFile: string;
   /** Entra authority host; default https://login.microsoftonline.com (a sovereign cloud's, or an emulator's). */
   authorityHost?: string;
   /**
@@ -51,6 +48,35 @@ export interface ClientAssertionConfig {
   clockSkewSeconds?: number;
 }
 
+/**
+ * Configuration of {@link clientAssertionCredential} with the assertion read from a file: the
+ * projected service-account token of a workload (workload identity federation).
+ */
+export interface ClientAssertionConfig extends EntraApplication {
+  /**
+   * The projected service-account token (audience api://AzureADTokenExchange), e.g. a Kubernetes
+   * projected volume at /var/run/secrets/azure/tokens/azure-identity-token. Re-read when it changes.
+   */
+  tokenFile: string;
+}
+
+/**
+ * Where client assertions come from: called whenever Entra must be asked for an access token,
+ * so it returns a currently valid assertion (a token file's content, or a token STS just minted).
+ */
+export interface AssertionSource {
+  (): Promise<Sensitive<string>>;
+  /** Names the source in errors, e.g. "client assertion token file /var/run/...". */
+  readonly what: string;
+  /** True when each call mints a new token (its issued-at is "now" on the issuer's clock). */
+  readonly freshlyIssued: boolean;
+}
+
+/** A token file as an {@link AssertionSource}. */
+export function fileAssertion(tokenFile: TokenFile): AssertionSource {
+  return Object.assign(() => tokenFile(), { what: `client assertion token file ${tokenFile.path}`, freshlyIssued: false });
+}
+
 /** The slice of @azure/identity this module uses; tests substitute a fake. */
 export type ClientAssertionSdk = (
   tenantId: string,
@@ -62,10 +88,20 @@ export type ClientAssertionSdk = (
 const realSdk: ClientAssertionSdk = (tenantId, clientId, getAssertion, options) =>
   new ClientAssertionCredential(tenantId, clientId, getAssertion, options);
 
-interface CachedAccessToken {
+/** What an Azure SDK client asks a TokenCredential for, as a value. */
+export interface AzureTokenRequest {
+  scopes: string[];
+  tenantId?: string;
+  enableCae?: boolean;
+  /** A claims challenge (CAE): never served from a cache. */
+  claims?: string;
+}
+
+/** An Entra access token as credmesh caches it. */
+export interface AzureAccessToken {
   token: Sensitive<string>;
   expiresAt: Date;
-  refreshAfter: number | undefined;
+  refreshAfter?: number | undefined;
 }
 
 /** The credential, plus the handles an operator or a test needs. */
@@ -75,6 +111,111 @@ export type ClientAssertionTokenCredential = TokenCredential & {
   /** The token file reader (its `reads()` count shows how often the file was actually read). */
   readonly tokenFile: TokenFile;
 };
+
+/** Dependencies of the Entra exchange; everything is optional. */
+export interface EntraAssertionDeps {
+  /** Counted under `source` (default `azure-client-assertion`); chains count for themselves and pass none. */
+  metrics?: Pick<Metrics, "credentialRefreshes" | "credentialExpiry">;
+  source?: string;
+  logger?: Logger;
+  sdk?: ClientAssertionSdk;
+  now?: () => number;
+  /** Checks each assertion's issued-at against the local clock before it is sent. */
+  clockSkew?: { guard: ClockSkewGuard; source: string };
+}
+
+/**
+ * Entra access tokens for an application, obtained with client assertions from `assertion`
+ * through @azure/identity's `ClientAssertionCredential`, one exchange per call (not cached here:
+ * {@link clientAssertionCredential} or a credential chain caches). Before an assertion leaves the
+ * process it must be a JWT that has not expired (beyond `clockSkewSeconds`) and, with a
+ * `clockSkew` guard, whose issued-at is within tolerance of the local clock. Every failure is a
+ * classified CredmeshError whose text holds no token; Entra's rejections of the assertion are
+ * permanent `unauthenticated`.
+ */
+export function entraAssertionFetcher(
+  app: EntraApplication,
+  assertion: AssertionSource,
+  deps: EntraAssertionDeps = {},
+): (request: AzureTokenRequest) => Promise<AzureAccessToken> {
+  const resolved = resolveConfig(app);
+  const now = deps.now ?? Date.now;
+  const source = deps.source ?? SOURCE;
+  // MSAL asks for the assertion twice per token request (once for the request, once for its
+  // client configuration): one assertion, obtained and checked once, serves a whole request, so a
+  // minted assertion (STS GetWebIdentityToken) costs one call per exchange.
+  let current: Promise<Sensitive<string>> | undefined;
+  const checked = async (): Promise<Sensitive<string>> => {
+    const token = await assertion();
+    // Skew first: it explains an assertion that looks expired only because the clock is wrong.
+    deps.clockSkew?.guard.check(token, { source: deps.clockSkew.source, what: `the client assertion from ${assertion.what}`, freshlyIssued: assertion.freshlyIssued });
+    checkAssertion(token, assertion.what, now(), resolved.clockSkewSeconds);
+    return token;
+  };
+  const getAssertion = async (): Promise<string> => (await (current ??= checked())).reveal();
+  const inner = (deps.sdk ?? realSdk)(resolved.tenantId, resolved.clientId, getAssertion, {
+    authorityHost: resolved.authorityHost,
+    disableInstanceDiscovery: resolved.disableInstanceDiscovery,
+    ...(resolved.ca === undefined ? {} : { tlsOptions: { ca: resolved.ca } }),
+    retryOptions: { maxRetries: resolved.maxRetries },
+  });
+
+  const what = `Entra token request for client ${resolved.clientId} in tenant ${resolved.tenantId}`;
+  return async (request) => {
+    current = undefined;
+    let token: AccessToken | null;
+    try {
+      token = await inner.getToken(request.scopes, {
+        ...(request.tenantId === undefined ? {} : { tenantId: request.tenantId }),
+        ...(request.enableCae === undefined ? {} : { enableCae: request.enableCae }),
+        ...(request.claims === undefined ? {} : { claims: request.claims }),
+      });
+    } catch (error) {
+      const failure = entraError(what, error);
+      deps.metrics?.credentialRefreshes.inc({ source, outcome: failure.reason });
+      throw failure;
+    }
+    if (!token?.token) {
+      deps.metrics?.credentialRefreshes.inc({ source, outcome: "invalid_response" });
+      throw new CredmeshError("identity_unavailable", `${what} returned no token`);
+    }
+    const expiresAt = new Date(token.expiresOnTimestamp);
+    deps.metrics?.credentialRefreshes.inc({ source, outcome: "success" });
+    deps.metrics?.credentialExpiry.set({ source }, Math.floor(token.expiresOnTimestamp / 1000));
+    deps.logger?.info(
+      { source, tenantId: resolved.tenantId, clientId: resolved.clientId, scopes: request.scopes, assertion: assertion.what, expiresAt: expiresAt.toISOString() },
+      "obtained Entra access token with a federated client assertion",
+    );
+    return { token: new Sensitive(token.token), expiresAt, refreshAfter: token.refreshAfterTimestamp };
+  };
+}
+
+/** The request an SDK `getToken` call makes, as a value; a claims challenge is kept apart. */
+export function tokenRequestOf(scopes: string | string[], options: GetTokenOptions = {}): AzureTokenRequest {
+  const list = Array.isArray(scopes) ? [...scopes] : [scopes];
+  if (list.length === 0) throw new CredmeshError("configuration", "no scope requested");
+  return {
+    scopes: list,
+    ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
+    ...(options.enableCae === undefined ? {} : { enableCae: options.enableCae }),
+    ...(options.claims === undefined ? {} : { claims: options.claims }),
+  };
+}
+
+/** The cache key of a request: tokens differ per scope, tenant and CAE capability. */
+export function tokenCacheKey(request: AzureTokenRequest): string {
+  return JSON.stringify([request.scopes, request.tenantId ?? "", request.enableCae === true]);
+}
+
+/** An SDK AccessToken from a cached one. */
+export function accessTokenOf(token: AzureAccessToken): AccessToken {
+  return {
+    token: token.token.reveal(),
+    expiresOnTimestamp: token.expiresAt.getTime(),
+    ...(token.refreshAfter === undefined ? {} : { refreshAfterTimestamp: token.refreshAfter }),
+    tokenType: "Bearer",
+  };
+}
 
 /**
  * Key Vault access from AWS (or anywhere) without a stored secret: an Azure SDK `TokenCredential`
@@ -88,106 +229,51 @@ export type ClientAssertionTokenCredential = TokenCredential & {
  * scope and tenant until shortly before expiry. Every failure is a classified CredmeshError whose
  * text holds no token: Entra's rejections of the assertion are permanent `unauthenticated`.
  *
+ * For assertions from elsewhere (STS GetWebIdentityToken), use {@link entraAssertionFetcher} in a
+ * credential chain.
+ *
  * @see ../../../shared/SPEC.md section 3 (AWS → Azure)
  */
 export function clientAssertionCredential(
   config: ClientAssertionConfig,
-  deps: {
-    metrics?: Pick<Metrics, "credentialRefreshes" | "credentialExpiry">;
-    logger?: Logger;
-    sdk?: ClientAssertionSdk;
-    now?: () => number;
-  } = {},
+  deps: Omit<EntraAssertionDeps, "source"> = {},
 ): ClientAssertionTokenCredential {
-  const resolved = resolveConfig(config);
-  const now = deps.now ?? Date.now;
-  const tokenFile = tokenFromFile(resolved.tokenFile, {
+  if (typeof config.tokenFile !== "string" || config.tokenFile === "") {
+    throw new CredmeshError(
+      "configuration",
+      `client assertion credential: tokenFile must be the path of the projected token file (got ${JSON.stringify(config.tokenFile)})`,
+    );
+  }
+  const tokenFile = tokenFromFile(config.tokenFile, {
     what: "client assertion token file",
     ...(deps.logger ? { logger: deps.logger } : {}),
   });
-  const getAssertion = async (): Promise<string> => {
-    const assertion = await tokenFile();
-    checkAssertion(assertion, resolved.tokenFile, now(), resolved.clockSkewSeconds);
-    return assertion.reveal();
-  };
-  const inner = (deps.sdk ?? realSdk)(resolved.tenantId, resolved.clientId, getAssertion, {
-    authorityHost: resolved.authorityHost,
-    disableInstanceDiscovery: resolved.disableInstanceDiscovery,
-    ...(resolved.ca === undefined ? {} : { tlsOptions: { ca: resolved.ca } }),
-    retryOptions: { maxRetries: resolved.maxRetries },
-  });
-
-  const what = `Entra token request for client ${resolved.clientId} in tenant ${resolved.tenantId}`;
-  async function fetchToken(scopes: string[], options: GetTokenOptions): Promise<CachedAccessToken> {
-    let token: AccessToken | null;
-    try {
-      token = await inner.getToken(scopes, {
-        ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
-        ...(options.enableCae === undefined ? {} : { enableCae: options.enableCae }),
-        ...(options.claims === undefined ? {} : { claims: options.claims }),
-      });
-    } catch (error) {
-      const failure = entraError(what, error);
-      deps.metrics?.credentialRefreshes.inc({ source: SOURCE, outcome: failure.reason });
-      throw failure;
-    }
-    if (!token?.token) {
-      deps.metrics?.credentialRefreshes.inc({ source: SOURCE, outcome: "invalid_response" });
-      throw new CredmeshError("identity_unavailable", `${what} returned no token`);
-    }
-    const expiresAt = new Date(token.expiresOnTimestamp);
-    deps.metrics?.credentialRefreshes.inc({ source: SOURCE, outcome: "success" });
-    deps.metrics?.credentialExpiry.set({ source: SOURCE }, Math.floor(token.expiresOnTimestamp / 1000));
-    deps.logger?.info(
-      { source: SOURCE, tenantId: resolved.tenantId, clientId: resolved.clientId, scopes, expiresAt: expiresAt.toISOString() },
-      "obtained Entra access token with a federated client assertion",
-    );
-    return { token: new Sensitive(token.token), expiresAt, refreshAfter: token.refreshAfterTimestamp };
-  }
-
-  const cache = new Map<string, CachedCredential<CachedAccessToken>>();
+  const fetchToken = entraAssertionFetcher(config, fileAssertion(tokenFile), deps);
+  const cache = new Map<string, CachedCredential<AzureAccessToken>>();
   return {
     tokenFile,
     invalidate: () => {
       for (const entry of cache.values()) entry.invalidate();
     },
     async getToken(scopes: string | string[], options: GetTokenOptions = {}): Promise<AccessToken> {
-      const list = Array.isArray(scopes) ? [...scopes] : [scopes];
-      if (list.length === 0) throw new CredmeshError("configuration", "no scope requested");
+      const request = tokenRequestOf(scopes, options);
       // A claims challenge (CAE) asks for a fresh token that satisfies it: never served from cache.
-      const token =
-        options.claims !== undefined
-          ? await fetchToken(list, options)
-          : await cachedFor(list, options).get();
-      return {
-        token: token.token.reveal(),
-        expiresOnTimestamp: token.expiresAt.getTime(),
-        ...(token.refreshAfter === undefined ? {} : { refreshAfterTimestamp: token.refreshAfter }),
-        tokenType: "Bearer",
-      };
+      if (request.claims !== undefined) return accessTokenOf(await fetchToken(request));
+      const key = tokenCacheKey(request);
+      let entry = cache.get(key);
+      if (!entry) {
+        // The shared fetch must not carry one caller's abort signal: it serves every caller.
+        entry = new CachedCredential(() => fetchToken(request), config.refresh ?? DEFAULT_REFRESH, deps.now ?? Date.now);
+        cache.set(key, entry);
+      }
+      return accessTokenOf(await entry.get());
     },
   };
-
-  function cachedFor(scopes: string[], options: GetTokenOptions): CachedCredential<CachedAccessToken> {
-    const key = JSON.stringify([scopes, options.tenantId ?? "", options.enableCae === true]);
-    let entry = cache.get(key);
-    if (!entry) {
-      // The shared fetch must not carry one caller's abort signal: it serves every caller.
-      const shared: GetTokenOptions = {
-        ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
-        ...(options.enableCae === undefined ? {} : { enableCae: options.enableCae }),
-      };
-      entry = new CachedCredential(() => fetchToken(scopes, shared), resolved.refresh, now);
-      cache.set(key, entry);
-    }
-    return entry;
-  }
 }
 
 interface ResolvedConfig {
   tenantId: string;
   clientId: string;
-  tokenFile: string;
   authorityHost: string;
   ca: string | undefined;
   disableInstanceDiscovery: boolean;
@@ -197,7 +283,7 @@ interface ResolvedConfig {
 }
 
 /** Validates the configuration at construction; errors name the setting and the (non-secret) value. */
-function resolveConfig(config: ClientAssertionConfig): ResolvedConfig {
+function resolveConfig(config: EntraApplication): ResolvedConfig {
   const bad = (setting: string, value: unknown, why: string): CredmeshError =>
     new CredmeshError("configuration", `client assertion credential: ${setting} ${why} (got ${JSON.stringify(value)})`);
   // Entra accepts a tenant GUID or a verified domain; either is one URL path segment.
@@ -206,9 +292,6 @@ function resolveConfig(config: ClientAssertionConfig): ResolvedConfig {
   }
   if (typeof config.clientId !== "string" || !/^[0-9A-Za-z-]+$/.test(config.clientId)) {
     throw bad("clientId", config.clientId, "must be an application (client) id");
-  }
-  if (typeof config.tokenFile !== "string" || config.tokenFile === "") {
-    throw bad("tokenFile", config.tokenFile, "must be the path of the projected token file");
   }
   const authorityHost = (config.authorityHost ?? DEFAULT_AUTHORITY_HOST).replace(/\/+$/, "");
   let authority: URL;
@@ -236,7 +319,6 @@ function resolveConfig(config: ClientAssertionConfig): ResolvedConfig {
   return {
     tenantId: config.tenantId,
     clientId: config.clientId,
-    tokenFile: config.tokenFile,
     authorityHost,
     ca,
     disableInstanceDiscovery: config.disableInstanceDiscovery ?? config.authorityHost !== undefined,

@@ -21,20 +21,20 @@ export function unverifiedClaims(token: Sensitive<string>): Record<string, unkno
 
 /**
  * Refuses an assertion that Entra would refuse anyway, before a request is made, with an error that
- * says what is wrong with the file: not a JWT, or expired for longer than `skewSeconds` (the kubelet
- * or whatever writes the file stopped rotating it). Issuer, subject, audience and signature are left
- * to Entra, which alone knows the federated identity credentials.
+ * says what is wrong with it: not a JWT, or expired for longer than `skewSeconds` (whatever writes
+ * or mints it stopped doing so). Issuer, subject, audience and signature are left to Entra, which
+ * alone knows the federated identity credentials. `what` names the assertion's source.
  */
-export function checkAssertion(token: Sensitive<string>, path: string, nowMs: number, skewSeconds: number): void {
+export function checkAssertion(token: Sensitive<string>, what: string, nowMs: number, skewSeconds: number): void {
   const claims = unverifiedClaims(token);
   if (claims === undefined) {
-    throw new CredmeshError("unauthenticated", `client assertion token file ${path} does not hold a JWT`);
+    throw new CredmeshError("unauthenticated", `${what} does not hold a JWT`);
   }
   const exp = claims["exp"];
   if (typeof exp === "number" && exp + skewSeconds < nowMs / 1000) {
     throw new CredmeshError(
       "unauthenticated",
-      `the client assertion in ${path} expired at ${new Date(exp * 1000).toISOString()}; the token file is not being rotated`,
+      `${what} holds a client assertion that expired at ${new Date(exp * 1000).toISOString()}; is it still being renewed?`,
       { code: "AssertionExpired" },
     );
   }

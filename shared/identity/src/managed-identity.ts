@@ -8,6 +8,14 @@ import { CachedCredential, DEFAULT_REFRESH, type RefreshPolicy } from "./cached-
 export const AZURE_TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
 export const DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254/metadata/identity/oauth2/token";
 
+/**
+ * Answers that mean "no Azure managed identity here" rather than "this identity was refused":
+ * 169.254.169.254 on AWS is the EC2 metadata service, which answers 401 (IMDSv2) or 404 to an
+ * Azure token request; Azure IMDS itself answers 404 and 410 while it is updating. A credential
+ * chain moves on past them.
+ */
+const IMDS_UNAVAILABLE_STATUSES: ReadonlySet<number> = new Set([401, 403, 404, 410]);
+
 export interface AzureToken {
   token: Sensitive<string>;
   expiresAt: Date;
@@ -49,6 +57,11 @@ export class ManagedIdentityTokenSource {
     return cached.get();
   }
 
+  /** A fresh token for `resource`, bypassing the cache (a credential chain caches for itself). */
+  fetchToken(resource: string): Promise<AzureToken> {
+    return this.#fetch(resource);
+  }
+
   async #fetch(resource: string): Promise<AzureToken> {
     const url = new URL(this.#config.endpoint);
     url.searchParams.set("api-version", "2018-02-01");
@@ -67,10 +80,15 @@ export class ManagedIdentityTokenSource {
     }
     if (!response.ok) {
       await response.body?.cancel();
-      const failure = classify("managed identity token request", {
-        status: response.status,
-        retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
-      });
+      const failure = IMDS_UNAVAILABLE_STATUSES.has(response.status)
+        ? new CredmeshError("identity_unavailable", `managed identity endpoint answered HTTP ${response.status}: no Azure managed identity is available here`, {
+            status: response.status,
+            code: "ManagedIdentityUnavailable",
+          })
+        : classify("managed identity token request", {
+            status: response.status,
+            retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+          });
       this.#metrics?.credentialRefreshes.inc({ source, outcome: failure.reason });
       throw failure;
     }

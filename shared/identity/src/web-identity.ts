@@ -1,9 +1,10 @@
 import { AssumeRoleWithWebIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
-import { CredmeshError, classify } from "@credmesh/errors";
+import { CredmeshError } from "@credmesh/errors";
 import type { Logger, Sensitive } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
 import { CachedCredential, DEFAULT_REFRESH, type RefreshPolicy } from "./cached-token.ts";
+import { stsError } from "./sts-errors.ts";
 
 export interface WebIdentityConfig {
   /** The IAM role trusted for the OIDC issuer. */
@@ -17,20 +18,29 @@ export interface WebIdentityConfig {
   refresh?: RefreshPolicy;
 }
 
-type AwsCredentials = AwsCredentialIdentity & { expiration: Date };
+/** Temporary AWS credentials with their expiry, as a chain or cache holds them. */
+export type AwsCredentials = AwsCredentialIdentity & { expiration: Date; expiresAt: Date };
+
+export interface WebIdentityFetchOptions {
+  /** Counted under `source` (default `aws-web-identity`); chains count for themselves and pass none. */
+  metrics?: Pick<Metrics, "credentialRefreshes" | "credentialExpiry">;
+  source?: string;
+  logger?: Logger;
+  /** Runs on the token before it is sent (the clock skew check); throws to refuse it. */
+  beforeUse?: (token: Sensitive<string>) => void;
+}
 
 /**
- * AWS credentials by STS AssumeRoleWithWebIdentity, fed by a web identity token: an Azure
+ * One STS AssumeRoleWithWebIdentity call per invocation, fed by a web identity token: an Azure
  * managed-identity token with audience api://AzureADTokenExchange, or, on EKS (IRSA), the projected
- * service-account token in AWS_WEB_IDENTITY_TOKEN_FILE read with `tokenFromFile`. No AWS key is
- * stored: the call is unsigned and authorised by the token. Cached and refreshed before expiry, so
- * STS sees about one call per credential lifetime.
+ * service-account token read with `tokenFromFile`. No AWS key is stored: the call is unsigned and
+ * authorised by the token. Not cached: {@link webIdentityCredentials} or a credential chain caches.
  */
-export function webIdentityCredentials(
+export function webIdentityFetcher(
   config: WebIdentityConfig,
   token: () => Promise<Sensitive<string>>,
-  options: { metrics?: Pick<Metrics, "credentialRefreshes" | "credentialExpiry">; logger?: Logger } = {},
-): AwsCredentialIdentityProvider & { invalidate(): void } {
+  options: WebIdentityFetchOptions = {},
+): () => Promise<AwsCredentials> {
   const sts = new STSClient({
     region: config.region,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
@@ -39,11 +49,12 @@ export function webIdentityCredentials(
     signer: { sign: async (request) => request },
     maxAttempts: 1,
   });
-  const source = "aws-web-identity";
-  const cache = new CachedCredential<AwsCredentials & { expiresAt: Date }>(async () => {
+  const source = options.source ?? "aws-web-identity";
+  return async () => {
     try {
       // Inside the try, so that a token source failure (e.g. an unreadable token file) is counted too.
       const webIdentityToken = await token();
+      options.beforeUse?.(webIdentityToken);
       const output = await sts.send(
         new AssumeRoleWithWebIdentityCommand({
           RoleArn: config.roleArn,
@@ -70,19 +81,23 @@ export function webIdentityCredentials(
         expiresAt: c.Expiration,
       };
     } catch (error) {
-      const failure =
-        error instanceof CredmeshError
-          ? error
-          : classify("sts AssumeRoleWithWebIdentity", {
-              status: (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode,
-              code: (error as { name?: string }).name,
-              nodeCode: (error as { code?: string }).code,
-            }, error);
+      const failure = stsError("sts AssumeRoleWithWebIdentity", error);
       options.metrics?.credentialRefreshes.inc({ source, outcome: failure.reason });
       throw failure;
     }
-  }, config.refresh ?? DEFAULT_REFRESH);
+  };
+}
 
+/**
+ * AWS credentials by STS AssumeRoleWithWebIdentity ({@link webIdentityFetcher}), cached and
+ * refreshed before expiry, so STS sees about one call per credential lifetime.
+ */
+export function webIdentityCredentials(
+  config: WebIdentityConfig,
+  token: () => Promise<Sensitive<string>>,
+  options: { metrics?: Pick<Metrics, "credentialRefreshes" | "credentialExpiry">; logger?: Logger } = {},
+): AwsCredentialIdentityProvider & { invalidate(): void } {
+  const cache = new CachedCredential<AwsCredentials>(webIdentityFetcher(config, token, options), config.refresh ?? DEFAULT_REFRESH);
   const provider = async (): Promise<AwsCredentialIdentity> => {
     const { expiresAt: _expiresAt, ...credentials } = await cache.get();
     return credentials;

@@ -4,10 +4,18 @@ export {
   DECISION,
   INGEST_OUTCOME,
   METRIC,
+  RECONCILE_ACTION,
+  RECONCILE_OUTCOME,
+  RATE_LIMIT_BUCKET,
+  RATE_LIMIT_CAUSE,
   type CallOutcome,
   type CloudLabel,
   type Decision,
   type IngestOutcome,
+  type ReconcileAction,
+  type ReconcileOutcome,
+  type RateLimitBucket,
+  type RateLimitCause,
 } from "./labels.ts";
 export { createMetrics, type Metrics } from "./registry.ts";
 export { observeCall } from "./observe.ts";

@@ -17,6 +17,13 @@ export const METRIC = {
   cloudApiDuration: "credmesh_cloud_api_duration_seconds",
   credentialRefreshes: "credmesh_credential_refreshes_total",
   credentialExpiry: "credmesh_credential_expiry_timestamp_seconds",
+  reconcileActions: "credmesh_reconcile_actions_total",
+  reconcileRunDuration: "credmesh_reconcile_run_duration_seconds",
+  identityClockSkew: "credmesh_identity_clock_skew_seconds",
+  identityClockSkewRefusals: "credmesh_identity_clock_skew_refusals_total",
+  rateLimitWaits: "credmesh_rate_limit_waits_total",
+  rateLimitWaitDuration: "credmesh_rate_limit_wait_seconds",
+  rateLimitPauses: "credmesh_rate_limit_pauses_total",
 } as const;
 
 export const CLOUD = { aws: "aws", azure: "azure" } as const;
@@ -29,6 +36,22 @@ export const CALL_OUTCOME = {
 } as const;
 export type CallOutcome = (typeof CALL_OUTCOME)[keyof typeof CALL_OUTCOME];
 
+/**
+ * Buckets of the per-vault rate limiter: Secrets Manager writes and reads per account and region;
+ * Key Vault operations (all transactions) and creates (every SetSecret) per vault.
+ */
+export const RATE_LIMIT_BUCKET = {
+  writes: "writes",
+  reads: "reads",
+  operations: "operations",
+  creates: "creates",
+} as const;
+export type RateLimitBucket = (typeof RATE_LIMIT_BUCKET)[keyof typeof RATE_LIMIT_BUCKET];
+
+/** Why a call waited in the rate limiter: its own quota, or a pause after the cloud throttled. */
+export const RATE_LIMIT_CAUSE = { quota: "quota", throttled: "throttled" } as const;
+export type RateLimitCause = (typeof RATE_LIMIT_CAUSE)[keyof typeof RATE_LIMIT_CAUSE];
+
 /** What ingest did with one received event. */
 export const INGEST_OUTCOME = {
   published: "published",
@@ -39,6 +62,22 @@ export const INGEST_OUTCOME = {
   busUnavailable: "bus_unavailable",
 } as const;
 export type IngestOutcome = (typeof INGEST_OUTCOME)[keyof typeof INGEST_OUTCOME];
+
+/**
+ * What anti-entropy found for one secret: a corrective `sync` or `delete` mutation, or a finding
+ * it only reports (an orphaned replica, a destination the replicator would refuse).
+ */
+export const RECONCILE_ACTION = {
+  sync: "sync",
+  delete: "delete",
+  orphan: "orphan",
+  conflict: "conflict",
+} as const;
+export type ReconcileAction = (typeof RECONCILE_ACTION)[keyof typeof RECONCILE_ACTION];
+
+/** How a reconcile run ended: every place compared, some errors, or not at all. */
+export const RECONCILE_OUTCOME = { ok: "ok", errors: "errors", failed: "failed" } as const;
+export type ReconcileOutcome = (typeof RECONCILE_OUTCOME)[keyof typeof RECONCILE_OUTCOME];
 
 /** What a replicator decided for one mutation; also the audit subjects' last token. */
 export const DECISION = {

@@ -5,6 +5,8 @@ import { METRIC } from "./labels.ts";
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Replication lag buckets: 50 ms to 1 h. */
 const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+/** Reconcile run buckets: 100 ms to 1 h (a first run over a large estate lists for minutes). */
+const RUN_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
 /**
  * Every credmesh metric, defined once. Each service creates one set over its own registry and
@@ -101,6 +103,50 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       name: METRIC.credentialExpiry,
       help: "Expiry of the credential currently cached per source, as a Unix timestamp.",
       labelNames: ["source"] as const,
+      registers,
+    }),
+    reconcileActions: new Counter({
+      name: METRIC.reconcileActions,
+      help: "Anti-entropy findings per destination: corrective sync/delete mutations published, orphans and conflicts reported.",
+      labelNames: ["destination", "action"] as const,
+      registers,
+    }),
+    reconcileRunDuration: new Histogram({
+      name: METRIC.reconcileRunDuration,
+      help: "Duration of reconcile runs (list, compare, publish) by destination and outcome (ok, errors, failed).",
+      labelNames: ["destination", "outcome"] as const,
+      buckets: RUN_BUCKETS,
+      registers,
+    }),
+    identityClockSkew: new Gauge({
+      name: METRIC.identityClockSkew,
+      help: "How far the local clock is behind the issuer of the last token checked per source, in seconds (negative: ahead; only freshly minted tokens can show a clock that is ahead).",
+      labelNames: ["source"] as const,
+      registers,
+    }),
+    identityClockSkewRefusals: new Counter({
+      name: METRIC.identityClockSkewRefusals,
+      help: "Tokens refused before use because their issued-at (or not-before) was further from the local clock than the tolerance.",
+      labelNames: ["source"] as const,
+      registers,
+    }),
+    rateLimitWaits: new Counter({
+      name: METRIC.rateLimitWaits,
+      help: "Cloud calls that waited in the per-vault rate limiter, by cloud, vault, bucket and cause (quota, throttled).",
+      labelNames: ["cloud", "vault", "bucket", "cause"] as const,
+      registers,
+    }),
+    rateLimitWaitDuration: new Histogram({
+      name: METRIC.rateLimitWaitDuration,
+      help: "Time cloud calls waited in the per-vault rate limiter (waits only).",
+      labelNames: ["cloud", "vault"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    rateLimitPauses: new Counter({
+      name: METRIC.rateLimitPauses,
+      help: "Times a vault's rate limiter paused because the cloud throttled (429 / ThrottlingException).",
+      labelNames: ["cloud", "vault", "bucket"] as const,
       registers,
     }),
   };

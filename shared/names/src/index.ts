@@ -8,6 +8,7 @@ export {
   auditSubject,
   controlSubject,
   deadLetterSubject,
+  identitySubject,
   lifecycleSubject,
   mutationFilter,
   mutationSubject,

@@ -7,6 +7,7 @@ import {
   assertToken,
   auditSubject,
   deadLetterSubject,
+  identitySubject,
   mutationFilter,
   mutationSubject,
   partitionOf,
@@ -142,5 +143,19 @@ describe("partitionOf", () => {
 
   it.each([0, -1, 1.5, Number.NaN])("refuses %s partitions", (partitions) => {
     expect(() => partitionOf("key", partitions)).toThrow(RangeError);
+  });
+});
+
+describe("identity subjects", () => {
+  it("names a cell's identity event, stored in the identity stream and nowhere else", () => {
+    const subject = identitySubject("e2e-azure-1", "clock_skew");
+    expect(subject).toBe("credmesh.identity.e2e-azure-1.clock_skew");
+    const owners = Object.values(STREAMS).filter((stream) => stream.subjects.some((filter) => matches(filter, subject)));
+    expect(owners.map((stream) => stream.name)).toEqual(["CREDMESH_IDENTITY"]);
+  });
+
+  it("keeps a cell id with subject separators in one token", () => {
+    expect(identitySubject("eu.prod@azure", "clock_skew")).toBe("credmesh.identity.eu_prod_azure.clock_skew");
+    expect(() => identitySubject("cell", "clock.skew")).toThrow(RangeError);
   });
 });

@@ -9,6 +9,8 @@ import type { Cloud } from "./clouds.ts";
  *   credmesh.audit.<destination>.<decision>  one record per replicator decision
  *   credmesh.lifecycle.<object>.<kind>       Key Vault lifecycle events (expiry, new key or
  *                                            certificate versions, access policy changes)
+ *   credmesh.identity.<cell>.<kind>          identity events of a cell (clock skew refusals, ...)
+ *                                            for the identity-watcher
  *
  * @see ../../../README.md#the-bus
  */
@@ -19,6 +21,7 @@ export const STREAMS = {
   deadLetters: { name: "CREDMESH_DLQ", subjects: [`${PREFIX}.dlq.>`] },
   audit: { name: "CREDMESH_AUDIT", subjects: [`${PREFIX}.audit.>`] },
   lifecycle: { name: "CREDMESH_LIFECYCLE", subjects: [`${PREFIX}.lifecycle.>`] },
+  identity: { name: "CREDMESH_IDENTITY", subjects: [`${PREFIX}.identity.>`] },
 } as const;
 
 export type StreamKey = keyof typeof STREAMS;
@@ -88,4 +91,14 @@ export function lifecycleSubject(objectType: string, kind: string): string {
  */
 export function controlSubject(command: string, destination: Cloud): string {
   return `${PREFIX}.control.${assertToken(command, "command")}.${assertToken(destination, "destination")}`;
+}
+
+/**
+ * Subject of an identity event of a cell, e.g. `credmesh.identity.e2e-azure-1.clock_skew`, for the
+ * identity-watcher. Cell ids may contain `.` and `@`, which are not subject-safe; each such
+ * character becomes `_` (the event body carries the exact cell id).
+ */
+export function identitySubject(cell: string, kind: string): string {
+  const token = cell.replace(/[^A-Za-z0-9_-]/g, "_");
+  return `${PREFIX}.identity.${assertToken(token, "cell")}.${assertToken(kind, "identity event kind")}`;
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { CredmeshError } from "@credmesh/errors";
 import { createLogger, sensitive } from "@credmesh/logging";
 import { BINARY_CONTENT_TYPE } from "./aws/secrets-manager-vault.ts";
-import type { VaultContext, VaultPort } from "./port.ts";
+import type { ListOptions, ListedSecret, VaultContext, VaultPort } from "./port.ts";
 
 /**
  * The vault port's contract: the same cases for every adapter — MemoryVault here, and the
@@ -34,6 +34,12 @@ async function outcomeOf<T>(call: Promise<T>): Promise<T | CredmeshError> {
     if (error instanceof CredmeshError) return error;
     throw error;
   }
+}
+
+async function listAll(vault: VaultPort, options: ListOptions): Promise<ListedSecret[]> {
+  const listed: ListedSecret[] = [];
+  for await (const secret of vault.list(ctx, options)) listed.push(secret);
+  return listed;
 }
 
 /**
@@ -181,6 +187,87 @@ export function vaultContract(name: string, makeVault: () => VaultPort | Promise
         const secret = unique("MixedCase");
         await vault.put(secret, sensitive("value"), { tags: {} }, ctx);
         await expect(vault.get(secret.toLowerCase(), ctx)).resolves.toBeUndefined();
+      });
+    });
+
+    describe("listing", () => {
+      it("lists active secrets with their tags and, in Secrets Manager, the current version, never a value", async () => {
+        const vault = await makeVault();
+        const prefix = unique("list");
+        const tags = { "managed-by": "credmesh", "credmesh-origin-version": "v2" };
+        await vault.put(`${prefix}-a`, sensitive("value-a"), { tags: {} }, ctx);
+        const b = await vault.put(`${prefix}-b`, sensitive("value-b"), { tags }, ctx);
+        const listed = await listAll(vault, { namePrefix: prefix });
+        expect(listed.map((secret) => secret.name).sort()).toEqual([`${prefix}-a`, `${prefix}-b`]);
+        const entry = listed.find((secret) => secret.name === `${prefix}-b`);
+        expect(entry).toMatchObject({ state: "active", tags });
+        if (vault.cloud === "aws") expect(entry?.currentVersionId).toBe(b.versionId);
+        else if (entry?.currentVersionId !== undefined) expect(entry.currentVersionId).toBe(b.versionId);
+        if (entry?.createdAt !== undefined) expect(entry.createdAt).toBeInstanceOf(Date);
+        const text = JSON.stringify(listed);
+        expect(text).not.toContain("value-a");
+        expect(text).not.toContain("value-b");
+      });
+
+      it("lists the tags of the latest write", async () => {
+        const vault = await makeVault();
+        const secret = unique("list-retag");
+        await vault.put(secret, sensitive("first"), { tags: { "credmesh-origin-version": "v1" } }, ctx);
+        const second = await vault.put(secret, sensitive("second"), { tags: { "credmesh-origin-version": "v2" } }, ctx);
+        const [entry] = await listAll(vault, { namePrefix: secret });
+        expect(entry?.tags).toMatchObject({ "credmesh-origin-version": "v2" });
+        if (vault.cloud === "aws") expect(entry?.currentVersionId).toBe(second.versionId);
+      });
+
+      it("lists a deleted secret as deleted with its tags, unless deleted ones are excluded", async () => {
+        const vault = await makeVault();
+        const prefix = unique("list-deleted");
+        const tags = { "managed-by": "credmesh" };
+        await vault.put(`${prefix}-kept`, sensitive("value"), { tags }, ctx);
+        await vault.put(`${prefix}-gone`, sensitive("value"), { tags }, ctx);
+        await vault.delete(`${prefix}-gone`, { mode: "recoverable", recoveryWindowDays: 7 }, ctx);
+        const listed = await listAll(vault, { namePrefix: prefix });
+        expect(listed.map(({ name, state }) => ({ name, state })).sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+          { name: `${prefix}-gone`, state: "deleted" },
+          { name: `${prefix}-kept`, state: "active" },
+        ]);
+        expect(listed.find((secret) => secret.state === "deleted")?.tags).toMatchObject(tags);
+        const activeOnly = await listAll(vault, { namePrefix: prefix, includeDeleted: false });
+        expect(activeOnly.map((secret) => secret.name)).toEqual([`${prefix}-kept`]);
+      });
+
+      it("lists a restored secret as active again", async () => {
+        const vault = await makeVault();
+        const secret = unique("list-restored");
+        await vault.put(secret, sensitive("value"), { tags: {} }, ctx);
+        await vault.delete(secret, { mode: "recoverable", recoveryWindowDays: 7 }, ctx);
+        await vault.restore(secret, ctx);
+        expect((await listAll(vault, { namePrefix: secret })).map(({ name, state }) => ({ name, state }))).toEqual([{ name: secret, state: "active" }]);
+      });
+
+      it("does not list a force-deleted secret", async () => {
+        const vault = await makeVault();
+        const secret = unique("list-purged");
+        await vault.put(secret, sensitive("value"), { tags: {} }, ctx);
+        await vault.delete(secret, { mode: "force" }, ctx);
+        expect(await listAll(vault, { namePrefix: secret })).toEqual([]);
+      });
+
+      it("pages through more secrets than fit one page", async () => {
+        const vault = await makeVault();
+        const prefix = unique("list-pages");
+        const names = Array.from({ length: 7 }, (_, index) => `${prefix}-${index}`);
+        for (const secret of names) await vault.put(secret, sensitive("value"), { tags: {} }, ctx);
+        const listed = await listAll(vault, { namePrefix: prefix, pageSize: 3 });
+        expect(listed.map((secret) => secret.name).sort()).toEqual([...names].sort());
+      });
+
+      it("matches the name prefix case-insensitively in Key Vault, case-sensitively in Secrets Manager", async () => {
+        const vault = await makeVault();
+        const prefix = unique("List-Case");
+        await vault.put(`${prefix}-x`, sensitive("value"), { tags: {} }, ctx);
+        const listed = await listAll(vault, { namePrefix: prefix.toLowerCase() });
+        expect(listed.map((secret) => secret.name.toLowerCase())).toEqual(vault.cloud === "azure" ? [`${prefix}-x`.toLowerCase()] : []);
       });
     });
 

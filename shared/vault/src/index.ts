@@ -1,5 +1,7 @@
 export type {
   DeleteOptions,
+  ListOptions,
+  ListedSecret,
   PutOptions,
   SecretDescription,
   SecretState,
@@ -19,3 +21,14 @@ export {
   type KeyVaultClientConfig,
 } from "./azure/key-vault-vault.ts";
 export { errorCodesFromBody, mapKeyVaultError } from "./azure/errors.ts";
+export { TokenBucket, type WindowLimit } from "./rate-limit/token-bucket.ts";
+export {
+  DEFAULT_RATE_LIMITS,
+  OPERATION_COSTS,
+  LIST_PAGE_SIZE,
+  bucketLimits,
+  type RateLimitSettings,
+  type VaultOperation,
+} from "./rate-limit/settings.ts";
+export { VaultRateLimiter, type LimiterMetrics, type VaultRateLimiterOptions } from "./rate-limit/vault-rate-limiter.ts";
+export { RateLimitedVault, VaultRateLimits } from "./rate-limit/rate-limited-vault.ts";

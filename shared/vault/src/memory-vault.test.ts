@@ -6,6 +6,7 @@ import type { VaultPort } from "./port.ts";
 
 vaultContract("MemoryVault (aws)", () => new MemoryVault("aws"));
 vaultContract("MemoryVault (azure)", () => new MemoryVault("azure"));
+vaultContract("MemoryVault (aws, with ARNs)", () => new MemoryVault("aws", { arn: { account: "123456789012", region: "us-east-1" } }));
 
 describe("MemoryVault", () => {
   const ctx = { logger: createLogger({ service: "test", level: "silent" }) };
@@ -45,5 +46,17 @@ describe("MemoryVault", () => {
     await vault.put("a", sensitive("1"), { tags: {} }, ctx);
     await vault.delete("a", { mode: "recoverable" }, ctx);
     await expect(vault.put("A", sensitive("2"), { tags: {} }, ctx)).rejects.toMatchObject({ reason: "deleted_in_destination" });
+  });
+
+  it("gives Secrets Manager secrets ARNs when asked, and accepts them wherever a name is", async () => {
+    const vault: VaultPort = new MemoryVault("aws", { arn: { account: "123456789012", region: "us-east-1" } });
+    await vault.put("prod/db", sensitive("1"), { tags: {} }, ctx);
+    const { id } = await vault.describe("prod/db", ctx);
+    expect(id).toMatch(/^arn:aws:secretsmanager:us-east-1:123456789012:secret:prod\/db-[A-Za-z0-9]{6}$/);
+    expect((await vault.get(id ?? "", ctx))?.value.reveal()).toBe("1");
+    const listed = [];
+    for await (const secret of vault.list(ctx)) listed.push(secret);
+    expect(listed).toMatchObject([{ name: "prod/db", id, state: "active" }]);
+    await expect(vault.get(`${id?.slice(0, -6)}XXXXXX`, ctx)).resolves.toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { CredmeshError } from "@credmesh/errors";
 import type { Sensitive } from "@credmesh/logging";
-import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultPort, VersionInfo } from "./port.ts";
+import type { DeleteOptions, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultPort, VersionInfo } from "./port.ts";
 
 interface Stored {
   versions: SecretVersion[];
@@ -17,12 +17,19 @@ export class MemoryVault implements VaultPort {
   readonly cloud: "aws" | "azure";
   readonly #secrets = new Map<string, Stored>();
   readonly #caseInsensitive: boolean;
+  readonly #arn: { account: string; region: string } | undefined;
   /** Every write, in order; tests assert on it. */
   readonly writes: Array<{ name: string; versionId: string }> = [];
 
-  constructor(cloud: "aws" | "azure") {
+  /**
+   * With `arn` (Secrets Manager only), secrets get ARNs like the service's
+   * (`arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>`), shown by describe
+   * and list and accepted wherever a name is, as the API accepts either.
+   */
+  constructor(cloud: "aws" | "azure", options: { arn?: { account: string; region: string } } = {}) {
     this.cloud = cloud;
     this.#caseInsensitive = cloud === "azure";
+    this.#arn = cloud === "aws" ? options.arn : undefined;
   }
 
   async get(name: string, _ctx: unknown, options: { versionId?: string } = {}): Promise<SecretVersion | undefined> {
@@ -39,6 +46,7 @@ export class MemoryVault implements VaultPort {
     return {
       name: current.name,
       state: stored.deletedAt ? "deleted" : "active",
+      ...this.#idOf(current.name),
       currentVersionId: current.versionId,
       tags: current.tags,
       ...(stored.deletedAt ? { deletedAt: stored.deletedAt } : {}),
@@ -90,7 +98,48 @@ export class MemoryVault implements VaultPort {
       .reverse();
   }
 
+  /**
+   * Like the cloud it stands for: Secrets Manager listings tell the current version, Key Vault
+   * listings do not (the version is only in each version's own id).
+   */
+  async *list(_ctx: unknown, options: ListOptions = {}): AsyncIterable<ListedSecret> {
+    const prefix = options.namePrefix === undefined ? undefined : this.#key(options.namePrefix);
+    const entries = [...this.#secrets.entries()].filter(([key]) => prefix === undefined || key.startsWith(prefix));
+    const listed = (stored: Stored, current: SecretVersion): ListedSecret => ({
+      name: current.name,
+      state: stored.deletedAt ? "deleted" : "active",
+      ...this.#idOf(current.name),
+      ...(this.cloud === "aws" ? { currentVersionId: current.versionId } : {}),
+      tags: current.tags,
+      ...(current.createdAt ? { createdAt: current.createdAt } : {}),
+      ...(stored.deletedAt ? { deletedAt: stored.deletedAt } : {}),
+    });
+    for (const [, stored] of entries) {
+      const current = stored.versions.at(-1);
+      if (current && !stored.deletedAt) yield listed(stored, current);
+    }
+    if (options.includeDeleted === false) return;
+    for (const [, stored] of entries) {
+      const current = stored.versions.at(-1);
+      if (current && stored.deletedAt) yield listed(stored, current);
+    }
+  }
+
   #key(name: string): string {
+    if (this.#arn && name.startsWith("arn:")) {
+      const { account, region } = this.#arn;
+      const prefix = `arn:aws:secretsmanager:${region}:${account}:secret:`;
+      if (name.startsWith(prefix)) {
+        const unqualified = name.slice(prefix.length).replace(/-[A-Za-z0-9]{6}$/, "");
+        if (this.#idOf(unqualified).id === name) return unqualified;
+      }
+    }
     return this.#caseInsensitive ? name.toLowerCase() : name;
+  }
+
+  #idOf(name: string): { id?: string } {
+    if (!this.#arn) return {};
+    const suffix = createHash("sha256").update(name).digest("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 6);
+    return { id: `arn:aws:secretsmanager:${this.#arn.region}:${this.#arn.account}:secret:${name}-${suffix}` };
   }
 }

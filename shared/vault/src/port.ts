@@ -1,7 +1,7 @@
 import type { Logger, Sensitive } from "@credmesh/logging";
 
 /**
- * The narrow port every vault adapter implements: get / describe / put / delete / restore, each
+ * The narrow port every vault adapter implements: get / describe / put / delete / restore / list, each
  * with a context that carries a deadline signal and a logger. Cloud quirks (Key Vault soft
  * delete and recovery, Secrets Manager's recovery window and ClientRequestToken) stay inside
  * the adapters.
@@ -53,6 +53,38 @@ export interface DeleteOptions {
   recoveryWindowDays?: number;
 }
 
+/**
+ * One secret as a listing shows it: identifiers, state and tags, never a value. Listings are how
+ * anti-entropy compares whole vaults without reading what it does not need.
+ */
+export interface ListedSecret {
+  /** The name as the vault knows it. */
+  name: string;
+  /** "deleted": deleted but recoverable (Secrets Manager: scheduled for deletion). */
+  state: "active" | "deleted";
+  /** The full identifier (ARN, versionless Key Vault id) when the vault reports one. */
+  id?: string;
+  /**
+   * The version currently served, where the listing tells it (Secrets Manager: AWSCURRENT).
+   * Key Vault listings do not: ask {@link VaultPort.versions} when it matters.
+   */
+  currentVersionId?: string;
+  /** Tags of the secret (Secrets Manager) or of its current version (Key Vault). */
+  tags: Readonly<Record<string, string>>;
+  /** Creation of the secret (Secrets Manager) or of its current version (Key Vault). */
+  createdAt?: Date;
+  deletedAt?: Date;
+}
+
+export interface ListOptions {
+  /** Only names that start with this; compared case-insensitively where names are (Key Vault). */
+  namePrefix?: string;
+  /** Also list deleted-but-recoverable secrets (default true). */
+  includeDeleted?: boolean;
+  /** Entries per page, capped at the cloud's maximum (Secrets Manager 100, Key Vault 25). */
+  pageSize?: number;
+}
+
 /** A version's metadata, without its value. */
 export interface VersionInfo {
   versionId: string;
@@ -78,4 +110,10 @@ export interface VaultPort {
    * an unrelated secret after someone wrote a version without tags.
    */
   versions?(name: string, ctx: VaultContext, limit?: number): Promise<VersionInfo[]>;
+  /**
+   * Every secret of the vault (active, then deleted unless excluded), page by page, values never
+   * read. Order is the vault's; a secret deleted or created while the listing runs may or may
+   * not appear.
+   */
+  list(ctx: VaultContext, options?: ListOptions): AsyncIterable<ListedSecret>;
 }

@@ -1,11 +1,11 @@
-import { isAwsToAzure, ruleById, type Rule, type RuleSet } from "@credmesh/config";
+import { ruleById, type Rule, type RuleSet } from "@credmesh/config";
 import { CredmeshError, type RetryBudget, withRetry } from "@credmesh/errors";
 import { nameFromArn, type MutationEvent, type Origin } from "@credmesh/events";
 import type { Logger, Sensitive } from "@credmesh/logging";
 import { DECISION, type Decision } from "@credmesh/metrics";
 import type { Cloud } from "@credmesh/names";
-import { toKeyVaultName, toSecretsManagerName } from "@credmesh/naming";
 import { BINARY_CONTENT_TYPE, type SecretVersion, type VaultContext, type VaultPort } from "@credmesh/vault";
+import { destinationLabel, destinationNameOf } from "./destination-name.ts";
 import { decideUpsert } from "./policy.ts";
 import { contentHash, provenanceTags, readProvenance, sameOrigin, type OriginRef } from "./provenance.ts";
 import { readSide, type Retry, type SideState } from "./sides.ts";
@@ -235,32 +235,6 @@ async function deleteReplica(
   return { decision: DECISION.deleted, destination: target, ...(purge ? { detail: "purged (force delete at the source)" } : {}) };
 }
 
-/**
- * The destination name: a secret that is itself a replica of the destination secret goes back
- * to its original (bidirectional pairs stay pairs); otherwise the rule's documented mapping.
- */
-function destinationNameOf(rule: Rule, sourceRef: OriginRef, source: SideState): string {
-  const paired = source.origin;
-  if (isAwsToAzure(rule)) {
-    if (paired?.cloud === "azure") {
-      if (paired.vault.toLowerCase() !== vaultNameOf(rule.destination.vaultUrl)?.toLowerCase() && vaultNameOf(rule.destination.vaultUrl) !== undefined) {
-        throw new CredmeshError("name_collision", `source is a replica of ${paired.vault}/${paired.name}, not of the rule's vault`);
-      }
-      return paired.name;
-    }
-    if (sourceRef.cloud !== "aws") throw new CredmeshError("configuration", "AWS → Azure rule with a non-AWS source");
-    return toKeyVaultName(rule.destination.nameTemplate, { name: sourceRef.name, account: sourceRef.account, region: sourceRef.region });
-  }
-  if (paired?.cloud === "aws") {
-    if (paired.account !== rule.destination.account || paired.region !== rule.destination.region) {
-      throw new CredmeshError("name_collision", `source is a replica of an AWS secret in ${paired.account}/${paired.region}, not the rule's`);
-    }
-    return paired.name;
-  }
-  if (sourceRef.cloud !== "azure") throw new CredmeshError("configuration", "Azure → AWS rule with a non-Azure source");
-  return toSecretsManagerName(rule.destination.nameTemplate, { name: sourceRef.name, vault: sourceRef.vault });
-}
-
 function originRefOf(origin: Origin): OriginRef {
   if (origin.cloud === "aws") {
     return {
@@ -274,20 +248,11 @@ function originRefOf(origin: Origin): OriginRef {
   return { cloud: "azure", vault: origin.vaultName.toLowerCase(), name: origin.secretName };
 }
 
-function destinationLabel(rule: Rule): string {
-  return isAwsToAzure(rule) ? rule.destination.vaultUrl : `aws/${rule.destination.account}/${rule.destination.region}`;
-}
-
-/** `https://<vault>.vault.azure.net` → `<vault>`; undefined for other hosts (emulators). */
-export function vaultNameOf(vaultUrl: string): string | undefined {
-  const host = new URL(vaultUrl).hostname;
-  return /^[0-9a-zA-Z-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/.test(host) ? host.split(".")[0] : undefined;
-}
-
 /** `arn:aws:sts::<acct>:assumed-role/<role>/<session>` with a credmesh session name. */
 function isOwnSession(arn: string, prefix: string): boolean {
   const session = /:assumed-role\/[^/]+\/(.+)$/.exec(arn)?.[1];
   return session !== undefined && session.startsWith(prefix);
 }
 
+export { vaultNameOf } from "./destination-name.ts";
 export type { Cloud };

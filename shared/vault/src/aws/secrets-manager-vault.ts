@@ -3,6 +3,7 @@ import {
   DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretsCommand,
   PutSecretValueCommand,
   RestoreSecretCommand,
   TagResourceCommand,
@@ -10,6 +11,7 @@ import {
   type DeleteSecretCommandOutput,
   type DescribeSecretCommandOutput,
   type GetSecretValueCommandOutput,
+  type ListSecretsCommandOutput,
   type PutSecretValueCommandOutput,
   type RestoreSecretCommandOutput,
   type TagResourceCommandOutput,
@@ -18,7 +20,7 @@ import {
 import { CredmeshError } from "@credmesh/errors";
 import { Sensitive } from "@credmesh/logging";
 import { observed, type CallMetrics } from "../observed.ts";
-import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort } from "../port.ts";
+import type { DeleteOptions, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort } from "../port.ts";
 import { mapAwsError } from "./errors.ts";
 
 /**
@@ -33,6 +35,7 @@ export interface SecretsManagerApi {
   send(command: DeleteSecretCommand, options?: { abortSignal?: AbortSignal }): Promise<DeleteSecretCommandOutput>;
   send(command: RestoreSecretCommand, options?: { abortSignal?: AbortSignal }): Promise<RestoreSecretCommandOutput>;
   send(command: TagResourceCommand, options?: { abortSignal?: AbortSignal }): Promise<TagResourceCommandOutput>;
+  send(command: ListSecretsCommand, options?: { abortSignal?: AbortSignal }): Promise<ListSecretsCommandOutput>;
 }
 
 /** Fixed content type marking a value that credmesh stored as base64 of binary data. */
@@ -145,6 +148,40 @@ export class SecretsManagerVault implements VaultPort {
 
   async restore(secretId: string, ctx: VaultContext): Promise<void> {
     await this.#call("RestoreSecret", ctx, () => new RestoreSecretCommand({ SecretId: secretId }));
+  }
+
+  /**
+   * ListSecrets, page by page: names, ARNs, tags and the AWSCURRENT version id, never a value.
+   * IncludePlannedDeletion shows secrets scheduled for deletion (DeletedDate set) as deleted.
+   * The name prefix is applied here, case-sensitively as Secrets Manager names compare, rather
+   * than through the API's `name` filter, whose matching is not a plain prefix comparison.
+   */
+  async *list(ctx: VaultContext, options: ListOptions = {}): AsyncIterable<ListedSecret> {
+    const includeDeleted = options.includeDeleted ?? true;
+    const maxResults = Math.min(100, Math.max(1, options.pageSize ?? 100));
+    let nextToken: string | undefined;
+    do {
+      const token = nextToken;
+      const page = await this.#call<ListSecretsCommandOutput>("ListSecrets", ctx, () =>
+        new ListSecretsCommand({ IncludePlannedDeletion: includeDeleted, MaxResults: maxResults, ...(token ? { NextToken: token } : {}) }),
+      );
+      for (const entry of page.SecretList ?? []) {
+        if (!entry.Name) continue;
+        if (options.namePrefix !== undefined && !entry.Name.startsWith(options.namePrefix)) continue;
+        if (entry.DeletedDate && !includeDeleted) continue;
+        const current = Object.entries(entry.SecretVersionsToStages ?? {}).find(([, stages]) => stages.includes("AWSCURRENT"))?.[0];
+        yield {
+          name: entry.Name,
+          state: entry.DeletedDate ? "deleted" : "active",
+          ...(entry.ARN ? { id: entry.ARN } : {}),
+          ...(current ? { currentVersionId: current } : {}),
+          tags: Object.fromEntries((entry.Tags ?? []).flatMap((tag) => (tag.Key ? [[tag.Key, tag.Value ?? ""]] : []))),
+          ...(entry.CreatedDate ? { createdAt: entry.CreatedDate } : {}),
+          ...(entry.DeletedDate ? { deletedAt: entry.DeletedDate } : {}),
+        };
+      }
+      nextToken = page.NextToken;
+    } while (nextToken);
   }
 
   async #call<T>(operation: string, ctx: VaultContext, command: () => object): Promise<T> {

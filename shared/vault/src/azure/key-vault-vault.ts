@@ -4,7 +4,7 @@ import { SecretClient, type KeyVaultSecret } from "@azure/keyvault-secrets";
 import { CredmeshError } from "@credmesh/errors";
 import { Sensitive } from "@credmesh/logging";
 import { observed, type CallMetrics } from "../observed.ts";
-import type { DeleteOptions, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort, VersionInfo } from "../port.ts";
+import type { DeleteOptions, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort, VersionInfo } from "../port.ts";
 import { mapKeyVaultError } from "./errors.ts";
 
 /** The slice of SecretClient this adapter uses; a SecretClient satisfies it. */
@@ -17,6 +17,8 @@ export type KeyVaultApi = Pick<
   | "beginRecoverDeletedSecret"
   | "purgeDeletedSecret"
   | "listPropertiesOfSecretVersions"
+  | "listPropertiesOfSecrets"
+  | "listDeletedSecrets"
 >;
 
 export interface KeyVaultClientConfig {
@@ -154,6 +156,53 @@ export class KeyVaultVault implements VaultPort {
     });
     // Key Vault lists versions in no documented order: newest first by creation time.
     return collected.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0)).slice(0, limit);
+  }
+
+  /**
+   * listPropertiesOfSecrets, then listDeletedSecrets, page by page: names and the tags of each
+   * current version, never a value. Key Vault's list items carry a versionless id, so the current
+   * version id is not known here. Secrets that back certificates (`managed`) are not listed:
+   * credmesh replicates secrets, and Key Vault manages those itself.
+   */
+  async *list(ctx: VaultContext, options: ListOptions = {}): AsyncIterable<ListedSecret> {
+    const maxPageSize = Math.min(25, Math.max(1, options.pageSize ?? 25));
+    const prefix = options.namePrefix?.toLowerCase();
+    const wanted = (name: string | undefined): name is string => name !== undefined && (prefix === undefined || name.toLowerCase().startsWith(prefix));
+    const active = this.#api.listPropertiesOfSecrets({ abortSignal: ctx.signal }).byPage({ maxPageSize });
+    for (;;) {
+      const page = await this.#call("ListSecrets", () => active.next());
+      if (page.done) break;
+      for (const properties of page.value) {
+        if (!wanted(properties.name) || properties.managed) continue;
+        yield {
+          name: properties.name,
+          state: "active",
+          ...(properties.id ? { id: properties.id } : {}),
+          ...(properties.version ? { currentVersionId: properties.version } : {}),
+          tags: properties.tags ?? {},
+          ...(properties.createdOn ? { createdAt: properties.createdOn } : {}),
+        };
+      }
+    }
+    if (options.includeDeleted === false) return;
+    const deleted = this.#api.listDeletedSecrets({ abortSignal: ctx.signal }).byPage({ maxPageSize });
+    for (;;) {
+      const page = await this.#call("ListDeletedSecrets", () => deleted.next());
+      if (page.done) break;
+      for (const secret of page.value) {
+        const properties = secret.properties;
+        if (!wanted(properties.name) || properties.managed) continue;
+        yield {
+          name: properties.name,
+          state: "deleted",
+          ...(properties.id ? { id: properties.id } : {}),
+          ...(properties.version ? { currentVersionId: properties.version } : {}),
+          tags: properties.tags ?? {},
+          ...(properties.createdOn ? { createdAt: properties.createdOn } : {}),
+          ...(properties.deletedOn ? { deletedAt: properties.deletedOn } : {}),
+        };
+      }
+    }
   }
 
   #call<T>(operation: string, call: () => Promise<T>): Promise<T> {

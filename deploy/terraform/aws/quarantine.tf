@@ -1,0 +1,84 @@
+# The kill switch of a cell (SPEC section 2, identity-watcher): setting the principal tag
+# CellStatus=Quarantined on a replicator role denies everything its sessions do, including sessions
+# already issued — an explicit Deny wins over every Allow, and role tags are principal tags at
+# request time. The trust policies grant no sts:TagSession, so no token can bring its own CellStatus.
+
+data "aws_iam_policy_document" "quarantine" {
+  statement {
+    sid       = "DenyAllWhileQuarantined"
+    effect    = "Deny"
+    actions   = ["*"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalTag/CellStatus"
+      values   = ["Quarantined"]
+    }
+  }
+}
+
+resource "aws_iam_policy" "quarantine" {
+  name        = "${var.name_prefix}-cell-quarantine"
+  description = "Denies every action to a credmesh cell whose role is tagged CellStatus=Quarantined."
+  policy      = data.aws_iam_policy_document.quarantine.json
+  tags        = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "quarantine" {
+  for_each = {
+    replicator_azure = aws_iam_role.replicator_azure.name
+    replicator_aws   = aws_iam_role.replicator_aws.name
+  }
+  role       = each.value
+  policy_arn = aws_iam_policy.quarantine.arn
+}
+
+# What the identity-watcher may do about it: set or clear CellStatus on these roles, nothing else.
+data "aws_iam_policy_document" "quarantine_operator" {
+  statement {
+    sid       = "SetCellStatus"
+    effect    = "Allow"
+    actions   = ["iam:TagRole", "iam:UntagRole"]
+    resources = [aws_iam_role.replicator_azure.arn, aws_iam_role.replicator_aws.arn]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["CellStatus"]
+    }
+  }
+
+  statement {
+    sid       = "OnlyKnownStatuses"
+    effect    = "Deny"
+    actions   = ["iam:TagRole"]
+    resources = [aws_iam_role.replicator_azure.arn, aws_iam_role.replicator_aws.arn]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:RequestTag/CellStatus"
+      values   = ["Active", "Quarantined"]
+    }
+  }
+
+  statement {
+    sid       = "ReadCellStatus"
+    effect    = "Allow"
+    actions   = ["iam:ListRoleTags", "iam:GetRole"]
+    resources = [aws_iam_role.replicator_azure.arn, aws_iam_role.replicator_aws.arn]
+  }
+}
+
+resource "aws_iam_policy" "quarantine_operator" {
+  name        = "${var.name_prefix}-quarantine-operator"
+  description = "Lets the credmesh identity-watcher quarantine and release replicator cells (CellStatus tag)."
+  policy      = data.aws_iam_policy_document.quarantine_operator.json
+  tags        = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "quarantine_operator" {
+  count      = var.identity_watcher_role_name == null ? 0 : 1
+  role       = var.identity_watcher_role_name
+  policy_arn = aws_iam_policy.quarantine_operator.arn
+}

@@ -1,0 +1,140 @@
+import { isCredmeshError } from "@credmesh/errors";
+import type { Sensitive } from "@credmesh/logging";
+import type {
+  DeleteOptions,
+  ListOptions,
+  ListedSecret,
+  PutOptions,
+  SecretDescription,
+  SecretVersion,
+  VaultContext,
+  VaultPort,
+  VersionInfo,
+} from "../port.ts";
+import { LIST_PAGE_SIZE, type RateLimitSettings, type VaultOperation } from "./settings.ts";
+import { VaultRateLimiter, type LimiterMetrics } from "./vault-rate-limiter.ts";
+
+/**
+ * A vault port that waits for its vault's rate limiter before every call and tells the limiter
+ * when the cloud throttled, so the adapters stay simple. Errors pass through unchanged: retrying
+ * (Retry-After first, under the retry budget) is the caller's job.
+ */
+export class RateLimitedVault implements VaultPort {
+  readonly cloud: "aws" | "azure";
+  readonly versions?: (name: string, ctx: VaultContext, limit?: number) => Promise<VersionInfo[]>;
+  readonly #inner: VaultPort;
+  readonly #limiter: VaultRateLimiter;
+
+  constructor(inner: VaultPort, limiter: VaultRateLimiter) {
+    if (inner.cloud !== limiter.cloud) throw new RangeError(`a ${limiter.cloud} rate limiter cannot limit a ${inner.cloud} vault`);
+    this.cloud = inner.cloud;
+    this.#inner = inner;
+    this.#limiter = limiter;
+    const versions = inner.versions?.bind(inner);
+    if (versions) this.versions = (name, ctx, limit) => this.#run("versions", ctx, () => versions(name, ctx, limit));
+  }
+
+  get(name: string, ctx: VaultContext, options?: { versionId?: string }): Promise<SecretVersion | undefined> {
+    return this.#run("get", ctx, () => this.#inner.get(name, ctx, options));
+  }
+
+  describe(name: string, ctx: VaultContext): Promise<SecretDescription> {
+    return this.#run("describe", ctx, () => this.#inner.describe(name, ctx));
+  }
+
+  put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }> {
+    return this.#run("put", ctx, () => this.#inner.put(name, value, options, ctx));
+  }
+
+  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void> {
+    return this.#run("delete", ctx, () => this.#inner.delete(name, options, ctx));
+  }
+
+  restore(name: string, ctx: VaultContext): Promise<void> {
+    return this.#run("restore", ctx, () => this.#inner.restore(name, ctx));
+  }
+
+  /**
+   * A listing takes a token per page: the adapter fetches a page when the first entry of it is
+   * asked for, so the token is taken just before that.
+   */
+  async *list(ctx: VaultContext, options?: ListOptions): AsyncIterable<ListedSecret> {
+    const pageSize = Math.min(options?.pageSize ?? LIST_PAGE_SIZE[this.cloud], LIST_PAGE_SIZE[this.cloud]);
+    const entries = this.#inner.list(ctx, options)[Symbol.asyncIterator]();
+    try {
+      for (let listed = 0; ; listed++) {
+        if (listed % pageSize === 0) await this.#limiter.acquire("list", ctx.signal);
+        let next: IteratorResult<ListedSecret>;
+        try {
+          next = await entries.next();
+        } catch (error) {
+          this.#onFailure("list", ctx, error);
+          throw error;
+        }
+        if (next.done) break;
+        yield next.value;
+      }
+      this.#limiter.succeeded();
+    } finally {
+      await entries.return?.();
+    }
+  }
+
+  async #run<T>(operation: VaultOperation, ctx: VaultContext, call: () => Promise<T>): Promise<T> {
+    await this.#limiter.acquire(operation, ctx.signal);
+    try {
+      const result = await call();
+      this.#limiter.succeeded();
+      return result;
+    } catch (error) {
+      this.#onFailure(operation, ctx, error);
+      throw error;
+    }
+  }
+
+  #onFailure(operation: VaultOperation, ctx: VaultContext, error: unknown): void {
+    if (!isCredmeshError(error) || error.reason !== "throttled") return;
+    const pauseMs = this.#limiter.throttled(operation, error.retryAfterMs);
+    if (pauseMs > 0) {
+      ctx.logger.warn(
+        { cloud: this.cloud, vault: this.#limiter.vault, operation, pauseMs, retryAfterMs: error.retryAfterMs, code: error.code },
+        "cloud throttled: pausing calls to this vault",
+      );
+    }
+  }
+}
+
+/**
+ * One rate limiter per vault for a whole process (Secrets Manager: per account and region; Key
+ * Vault: per vault), shared by every adapter instance that reaches that vault.
+ */
+export class VaultRateLimits {
+  readonly #settings: RateLimitSettings;
+  readonly #metrics: LimiterMetrics | undefined;
+  readonly #limiters = new Map<string, VaultRateLimiter>();
+
+  constructor(settings: RateLimitSettings, metrics?: LimiterMetrics) {
+    this.#settings = settings;
+    this.#metrics = metrics;
+  }
+
+  /** The limiter of a vault, created on first use. */
+  limiter(cloud: "aws" | "azure", vault: string): VaultRateLimiter {
+    const key = `${cloud}:${vault}`;
+    let limiter = this.#limiters.get(key);
+    if (!limiter) {
+      limiter = new VaultRateLimiter({ cloud, vault, settings: this.#settings, metrics: this.#metrics });
+      this.#limiters.set(key, limiter);
+    }
+    return limiter;
+  }
+
+  /**
+   * `vault` behind its limiter; unchanged when rate limiting is off. `label` names the vault:
+   * `aws/<account>/<region>` or the Key Vault host.
+   */
+  wrap(vault: VaultPort, label: string): VaultPort {
+    if (!this.#settings.enabled) return vault;
+    return new RateLimitedVault(vault, this.limiter(vault.cloud, label));
+  }
+}

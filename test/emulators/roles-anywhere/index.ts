@@ -1,0 +1,14 @@
+/**
+ * In-repo IAM Roles Anywhere CreateSession endpoint and a throwaway PKI for tests. See README.md
+ * beside this file.
+ */
+export { startRolesAnywhereEmulator } from "./emulator.ts";
+export type {
+  EmulatedRole,
+  Fault,
+  IssuedSession,
+  RecordedRequest,
+  RolesAnywhereEmulator,
+  RolesAnywhereEmulatorOptions,
+} from "./emulator.ts";
+export { createPki, type IssueOptions, type Issued, type KeyType, type Pki } from "./pki.ts";

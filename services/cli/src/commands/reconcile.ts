@@ -84,7 +84,7 @@ export function parseReconcileReply(destination: Cloud, data: Uint8Array): Recon
   if (!isObject(body)) return { destination, outcome: "invalid_reply", detail: "the reply is not a JSON object" };
   if (body.error !== undefined) {
     const error = isObject(body.error) ? body.error : { message: body.error };
-    const reason = text(error.reason);
+    const reason = text(error.code) ?? text(error.reason);
     const message = text(error.message);
     return { destination, outcome: "refused", detail: [reason, message].filter(Boolean).join(": ") || "the replicator refused" };
   }

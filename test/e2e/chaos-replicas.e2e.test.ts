@@ -71,10 +71,10 @@ describe("chaos: three replicators, one killed", () => {
           const perCell = new Map<string, number>();
           for (const record of records) perCell.set(record.cell, (perCell.get(record.cell) ?? 0) + 1);
           const [cell] = [...perCell.entries()].sort((a, b) => b[1] - a[1])[0] ?? ["e2e-azure-1"];
-          const process = mesh.replicators[Number(cell.split("-").at(-1)) - 1] ?? mesh.replicators[0];
-          if (!process) throw new Error("no replicator to kill");
-          await process.kill();
-          killed = { cell, process, atSettled: settled };
+          const victim = mesh.replicators[Number(cell.split("-").at(-1)) - 1] ?? mesh.replicators[0];
+          if (!victim) throw new Error("no replicator to kill");
+          await victim.kill();
+          killed = { cell, process: victim, atSettled: settled };
           timings.killAtMs = Date.now() - started;
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -107,7 +107,7 @@ describe("chaos: three replicators, one killed", () => {
     expect(killed).toBeDefined();
     expect(killed?.process.running).toBe(false);
     expect(killed?.atSettled).toBeLessThan(SECRETS * CHANGES * 0.9);
-    expect(mesh.replicators.filter((process) => process.running)).toHaveLength(REPLICAS - 1);
+    expect(mesh.replicators.filter((replicator) => replicator.running)).toHaveLength(REPLICAS - 1);
   });
 
   it("settles every event, without a dead letter", async () => {
@@ -174,9 +174,9 @@ describe("chaos: three replicators, one killed", () => {
     if (twice.length > 0) {
       // What each replicator said about those secrets' events: the quickest way to the cause.
       const suspects = histories.filter((history) => twice.some((line) => line.startsWith(`${history.name}:`))).flatMap((history) => history.eventIds);
-      for (const [index, process] of mesh.replicators.entries()) {
-        const lines = process.lines.filter((line) => suspects.some((id) => line.includes(id)) || line.includes('"consumer status"'));
-        console.error(`--- replicator e2e-azure-${index + 1} (${process.running ? "running" : "killed"}) ---\n${lines.join("\n")}`);
+      for (const [index, replicator] of mesh.replicators.entries()) {
+        const lines = replicator.lines.filter((line) => suspects.some((id) => line.includes(id)) || line.includes('"consumer status"'));
+        console.error(`--- replicator e2e-azure-${index + 1} (${replicator.running ? "running" : "killed"}) ---\n${lines.join("\n")}`);
       }
     }
     expect(twice).toEqual([]);

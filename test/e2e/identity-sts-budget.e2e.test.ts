@@ -91,7 +91,7 @@ describe("STS calls per replicated mutation", () => {
     expect(valueOf(metrics, "credmesh_credential_refreshes_total", { source: "aws/azure-managed-identity", outcome: "success" })).toBe(1);
     expect(total(metrics, "credmesh_credential_refreshes_total", (l) => l["outcome"] !== "success")).toBe(0);
     expect(total(metrics, "credmesh_dead_letters_total")).toBe(0);
-  });
+  }, 240_000);
 });
 
 describe("credentials that expire mid-run", () => {
@@ -150,5 +150,5 @@ describe("credentials that expire mid-run", () => {
     // Every session was used, and each was replaced before it expired.
     const sessions = new Set(mesh.awsProxy.requests.filter((r) => r.action.endsWith("GetSecretValue")).map((r) => r.accessKeyId));
     expect(sessions.size).toBeGreaterThan(1);
-  });
+  }, 180_000);
 });

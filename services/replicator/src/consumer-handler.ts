@@ -7,9 +7,12 @@ import { DECISION, type Metrics } from "@credmesh/metrics";
 import { STREAMS, auditSubject, deadLetterSubject, type Cloud } from "@credmesh/names";
 import type { Outcome } from "./converge/apply.ts";
 import type { AuditRecord, DeadLetterRecord } from "./records.ts";
+import type { SecretLeases } from "./secret-lease.ts";
 
 export interface HandlerDeps {
   destination: Cloud;
+  /** Per-secret leases across replicas; omitted when this process is the only replica. */
+  leases?: SecretLeases;
   cell: string;
   apply: (event: MutationEvent, logger: Logger) => Promise<Outcome>;
   publisher: BusPublisher;
@@ -70,7 +73,13 @@ export function createHandlers(deps: HandlerDeps) {
     async handle(msg: JsMsg): Promise<void> {
       const event = decode(msg);
       const logger = deps.logger.child({ correlationId: event.correlationid, eventId: event.id, rule: event.data.rule });
-      const outcome = await deps.apply(event, logger);
+      const lease = await deps.leases?.acquire(event.subject);
+      let outcome: Outcome;
+      try {
+        outcome = await deps.apply(event, logger);
+      } finally {
+        await lease?.release();
+      }
       deps.metrics.replicationDecisions.inc({ destination: deps.destination, decision: outcome.decision });
       if (outcome.decision === DECISION.applied || outcome.decision === DECISION.deleted || outcome.decision === DECISION.restored) {
         const lagSeconds = (now().getTime() - Date.parse(event.data.trigger.eventTime)) / 1000;

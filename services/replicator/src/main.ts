@@ -18,6 +18,7 @@ import { REPLICA_GROUP, STREAMS } from "@credmesh/names";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
+import { KvSecretLeases } from "./secret-lease.ts";
 import { buildCredentials, buildVaults } from "./wiring.ts";
 import { createHandlers } from "./consumer-handler.ts";
 import { startReconciler } from "./reconcile/index.ts";
@@ -52,10 +53,16 @@ async function main(): Promise<void> {
   }
 
   const publisher = new BusPublisher(nc, { timeoutMs: 5_000, partitions: config.partitions, metrics });
+  // Identity events (clock skew refusals) go to the identity-watcher over the bus.
+  credentials.identityEvents.attach(publisher);
   const budget = new RetryBudget();
+  const leases = config.secretLeaseMs > 0
+    ? await KvSecretLeases.open(nc, { destination: config.destination, cell: config.cell, ttlMs: config.secretLeaseMs, replicas: config.streamReplicas, logger })
+    : undefined;
   const handlers = createHandlers({
     destination: config.destination,
     cell: config.cell,
+    ...(leases ? { leases } : {}),
     apply: (event, log) =>
       applyMutation(
         event,

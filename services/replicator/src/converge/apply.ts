@@ -173,8 +173,17 @@ async function write(
     replicatedAt: (deps.now ?? (() => new Date()))(),
   });
   const binary = current.encoding === "base64";
-  return retry(() =>
-    destination.put(
+  let attempts = 0;
+  return retry(async () => {
+    if (attempts++ > 0) {
+      // A failed attempt may have written and only lost its answer (a reset, a timeout): look
+      // before writing again, so a lost response never becomes a second version.
+      const seen = await readSide(destination, target.name, ctx, (operation) => operation());
+      if (seen.writtenByCredmesh && seen.copiedVersion === current.versionId && seen.current) {
+        return { versionId: seen.current.versionId };
+      }
+    }
+    return destination.put(
       target.name,
       current.value,
       {
@@ -185,8 +194,8 @@ async function write(
         ...(rule.destination.cloud === "aws" ? { idempotencyToken: current.versionId } : {}),
       },
       ctx,
-    ),
-  );
+    );
+  });
 }
 
 function refusal(reason: "unmanaged_destination" | "name_collision" | "deleted_in_destination", rule: Rule, name: string): CredmeshError {

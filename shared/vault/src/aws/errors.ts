@@ -1,4 +1,4 @@
-import { CredmeshError, classify } from "@credmesh/errors";
+import { CredmeshError, classify, parseRetryAfter } from "@credmesh/errors";
 
 interface AwsSdkErrorShape {
   name?: unknown;
@@ -26,7 +26,7 @@ export function mapAwsError(operation: string, error: unknown): CredmeshError {
     status,
     code: cloudCode,
     nodeCode: nodeCode ?? (name === "TimeoutError" ? "ETIMEDOUT" : undefined),
-    retryAfterMs: retryAfter !== undefined && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1000 : undefined,
+    retryAfterMs: parseRetryAfter(retryAfter),
     timedOut: name === "AbortError",
   }, error);
 }

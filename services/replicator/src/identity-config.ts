@@ -4,9 +4,10 @@ import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_CLOCK_SKEW_TOLERANCE_SECONDS, WE
 /**
  * How a cell may obtain AWS credentials, always without a stored key: STS
  * AssumeRoleWithWebIdentity with the Azure managed identity's token (cells in Azure) or with a
- * projected web identity token file (cells in AWS, e.g. EKS IRSA).
+ * projected web identity token file (cells in AWS, e.g. EKS IRSA); or IAM Roles Anywhere
+ * CreateSession signed with the cell's X.509 certificate (cells anywhere with a private CA).
  */
-export const AWS_IDENTITY_SOURCES = ["azure-managed-identity", "web-identity-token-file"] as const;
+export const AWS_IDENTITY_SOURCES = ["azure-managed-identity", "web-identity-token-file", "roles-anywhere"] as const;
 export type AwsIdentitySource = (typeof AWS_IDENTITY_SOURCES)[number];
 
 /**
@@ -39,12 +40,32 @@ export interface IdentityConfig {
   webIdentityToken: { audience: string; durationSeconds: number };
   /** Tokens whose issued-at is further than this from the local clock are refused before use. */
   clockSkewToleranceSeconds: number;
+  /** IAM Roles Anywhere settings of the `roles-anywhere` source (files are re-read when rotated). */
+  rolesAnywhere: {
+    trustAnchorArn: string | undefined;
+    profileArn: string | undefined;
+    region: string | undefined;
+    certificateFile: string | undefined;
+    privateKeyFile: string | undefined;
+    trustAnchorFile: string | undefined;
+    chainFile: string | undefined;
+    expectedCommonName: string | undefined;
+    endpoint: string | undefined;
+  };
 }
 
 /** The settings each source needs (all of them), by variable name. */
 const AWS_NEEDS: Readonly<Record<AwsIdentitySource, readonly string[]>> = {
   "azure-managed-identity": [],
   "web-identity-token-file": ["CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE"],
+  "roles-anywhere": [
+    "CREDMESH_AWS_ROLES_ANYWHERE_TRUST_ANCHOR_ARN",
+    "CREDMESH_AWS_ROLES_ANYWHERE_PROFILE_ARN",
+    "CREDMESH_AWS_ROLES_ANYWHERE_CERTIFICATE_FILE",
+    "CREDMESH_AWS_ROLES_ANYWHERE_PRIVATE_KEY_FILE",
+    "CREDMESH_AWS_ROLES_ANYWHERE_TRUST_ANCHOR_FILE",
+    "CREDMESH_AWS_ROLES_ANYWHERE_EXPECTED_CN",
+  ],
 };
 const AZURE_NEEDS: Readonly<Record<AzureIdentitySource, readonly string[]>> = {
   "managed-identity": [],
@@ -70,6 +91,17 @@ export function readIdentityConfig(read: EnvReader): IdentityConfig {
         min: WEB_IDENTITY_TOKEN_DURATION.min,
         max: WEB_IDENTITY_TOKEN_DURATION.max,
       }),
+    },
+    rolesAnywhere: {
+      trustAnchorArn: read.optionalString("CREDMESH_AWS_ROLES_ANYWHERE_TRUST_ANCHOR_ARN"),
+      profileArn: read.optionalString("CREDMESH_AWS_ROLES_ANYWHERE_PROFILE_ARN"),
+      region: read.optionalString("CREDMESH_AWS_ROLES_ANYWHERE_REGION"),
+      certificateFile: read.optionalString("CREDMESH_AWS_ROLES_ANYWHERE_CERTIFICATE_FILE"),
+      privateKeyFile: read.optionalString("CREDMESH_AWS_ROLES_ANYWHERE_PRIVATE_KEY_FILE"),
+      trustAnchorFile: read.optionalString("CREDMESH_AWS_ROLES_ANYWHERE_TRUST_ANCHOR_FILE"),
+      chainFile: read.optionalString("CREDMESH_AWS_ROLES_ANYWHERE_CHAIN_FILE"),
+      expectedCommonName: read.optionalString("CREDMESH_AWS_ROLES_ANYWHERE_EXPECTED_CN"),
+      endpoint: read.optionalString("CREDMESH_AWS_ROLES_ANYWHERE_ENDPOINT"),
     },
     clockSkewToleranceSeconds: read.int("CREDMESH_IDENTITY_CLOCK_SKEW_TOLERANCE_SECONDS", {
       default: DEFAULT_CLOCK_SKEW_TOLERANCE_SECONDS,

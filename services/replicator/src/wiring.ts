@@ -15,6 +15,7 @@ import {
   stsWebIdentityToken,
   tokenFromFile,
   unconfiguredSource,
+  rolesAnywhereFetcher,
   webIdentityFetcher,
   type AssertionSource,
   type AwsCredentials,
@@ -88,6 +89,29 @@ export function buildCredentials(config: ReplicatorConfig, metrics: Metrics, log
       case "azure-managed-identity": {
         const token = async () => (await imds.getToken(config.azure.tokenAudience)).token;
         return { name: source, fetch: assumeRole(source, token, `the managed identity token for ${config.azure.tokenAudience}`, awsLabel(source)) };
+      }
+      case "roles-anywhere": {
+        const ra = config.identity.rolesAnywhere;
+        // Every setting is present: `missing` was empty. Certificate files are re-read when rotated,
+        // and checked (validity, chain to the trust anchor, expected CN) before each CreateSession.
+        const fetch = rolesAnywhereFetcher(
+          {
+            region: ra.region ?? config.aws.stsRegion,
+            trustAnchorArn: ra.trustAnchorArn ?? "",
+            profileArn: ra.profileArn ?? "",
+            roleArn: config.aws.roleArn,
+            expectedCommonName: ra.expectedCommonName ?? "",
+            certificateFile: ra.certificateFile ?? "",
+            privateKeyFile: ra.privateKeyFile ?? "",
+            trustAnchorFile: ra.trustAnchorFile ?? "",
+            ...(ra.chainFile ? { chainFile: ra.chainFile } : {}),
+            ...(ra.endpoint ? { endpoint: ra.endpoint } : {}),
+            sessionName: `${config.ownSessionPrefix}${config.cell}`,
+            durationSeconds: config.aws.sessionDurationSeconds,
+          },
+          { source, logger },
+        );
+        return { name: source, fetch };
       }
     }
   });

@@ -32,7 +32,24 @@ describe("readIdentityConfig", () => {
       azure: [{ source: "managed-identity", missing: [] }],
       webIdentityToken: { audience: "api://AzureADTokenExchange", durationSeconds: 300 },
       clockSkewToleranceSeconds: 300,
+      rolesAnywhere: {
+        trustAnchorArn: undefined,
+        profileArn: undefined,
+        region: undefined,
+        certificateFile: undefined,
+        privateKeyFile: undefined,
+        trustAnchorFile: undefined,
+        chainFile: undefined,
+        expectedCommonName: undefined,
+        endpoint: undefined,
+      },
     });
+  });
+
+  it("names every Roles Anywhere setting a roles-anywhere chain of one still needs", () => {
+    expect(problems({ CREDMESH_AWS_IDENTITY: "roles-anywhere", CREDMESH_AWS_ROLES_ANYWHERE_EXPECTED_CN: "cell-1" })).toEqual([
+      "CREDMESH_AWS_IDENTITY=roles-anywhere needs CREDMESH_AWS_ROLES_ANYWHERE_TRUST_ANCHOR_ARN, CREDMESH_AWS_ROLES_ANYWHERE_PROFILE_ARN, CREDMESH_AWS_ROLES_ANYWHERE_CERTIFICATE_FILE, CREDMESH_AWS_ROLES_ANYWHERE_PRIVATE_KEY_FILE, CREDMESH_AWS_ROLES_ANYWHERE_TRUST_ANCHOR_FILE",
+    ]);
   });
 
   it("keeps a single value valid: a chain of one, whose settings are then required", () => {
@@ -78,7 +95,7 @@ describe("readIdentityConfig", () => {
 
   it("refuses unknown and repeated sources", () => {
     expect(problems({ CREDMESH_AWS_IDENTITY: "static-keys,azure-managed-identity,azure-managed-identity" })).toEqual([
-      'CREDMESH_AWS_IDENTITY="static-keys,azure-managed-identity,azure-managed-identity": "static-keys" is not a source; use azure-managed-identity, web-identity-token-file (in order of preference, comma-separated)',
+      'CREDMESH_AWS_IDENTITY="static-keys,azure-managed-identity,azure-managed-identity": "static-keys" is not a source; use azure-managed-identity, web-identity-token-file, roles-anywhere (in order of preference, comma-separated)',
       'CREDMESH_AWS_IDENTITY="static-keys,azure-managed-identity,azure-managed-identity" lists azure-managed-identity twice',
     ]);
   });

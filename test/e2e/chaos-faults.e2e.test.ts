@@ -65,12 +65,20 @@ describe("chaos: faulty clouds", () => {
     }
   });
 
+  /**
+   * The replica of a secret, from any of its audit records. A write whose response was lost and
+   * whose confirming re-read also failed is recognised on redelivery as `skipped_duplicate`, so a
+   * secret may have no `applied` record although its replica holds the version.
+   */
+  const replicaName = (history: SecretHistory): string => {
+    const record = auditRecords(tap).find((r) => history.eventIds.includes(r.eventId) && r.destination.name !== "");
+    expect(record, `no audit record for ${history.name}`).toBeDefined();
+    return record?.destination.name ?? "";
+  };
+
   it("leaves every replica at its source's latest value and version", async () => {
-    const records = auditRecords(tap);
     for (const history of histories) {
-      const applied = records.find((record) => record.decision === "applied" && history.eventIds.includes(record.eventId));
-      expect(applied, `no applied record for ${history.name}`).toBeDefined();
-      const replica = await mesh.keyVaultClient.getSecret(applied?.destination.name ?? "");
+      const replica = await mesh.keyVaultClient.getSecret(replicaName(history));
       expect(replica.value).toBe(history.values.at(-1));
       expect(replica.properties.tags?.["credmesh-origin-version"]).toBe(history.versions.at(-1));
     }
@@ -90,16 +98,17 @@ describe("chaos: faulty clouds", () => {
     expect(await deadLetterCount(mesh.bus)).toBe(0);
   });
 
-  it("writes each origin version at most once: replica versions match the applied records", async () => {
+  it("writes each origin version at most once: every applied record is one replica version, none repeated", async () => {
     const records = auditRecords(tap).filter((record) => record.decision === "applied");
     for (const history of histories) {
       const applied = records.filter((record) => history.eventIds.includes(record.eventId));
-      const name = applied[0]?.destination.name ?? "";
+      const name = replicaName(history);
       const versions = await replicaVersions(mesh, name);
       const origins = versions.map((version) => version.originVersion);
       expect(new Set(origins).size, `${name}: ${JSON.stringify(origins)}`).toBe(origins.length);
-      expect(versions).toHaveLength(applied.length);
-      expect(new Set(applied.map((record) => record.originVersion))).toEqual(new Set(origins));
+      // Writes confirmed only on redelivery (lost response) are versions without an applied record.
+      expect(versions.length).toBeGreaterThanOrEqual(applied.length);
+      for (const record of applied) expect(origins).toContain(record.originVersion);
       for (const origin of origins) expect(history.versions).toContain(origin);
     }
   });

@@ -4,6 +4,7 @@ import { CredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import type { Cloud } from "@credmesh/names";
 import { Kvm, type KV } from "@nats-io/kv";
+import { takeKvLease } from "./kv-lease.ts";
 
 /**
  * Per-secret leases: the guarantee that one secret is never processed by two replicas at once.
@@ -56,32 +57,17 @@ export class KvSecretLeases implements SecretLeases {
     // KV keys allow a narrow alphabet; secret names do not fit it, their digest does.
     const key = `${this.#destination}.${createHash("sha256").update(secretKey).digest("hex").slice(0, 40)}`;
     const value = new TextEncoder().encode(JSON.stringify({ cell: this.#cell, since: new Date().toISOString() }));
-    let revision: number;
+    let lease: SecretLease | undefined;
     try {
-      revision = await this.#kv.create(key, value);
+      lease = await takeKvLease(this.#kv, key, value, this.#ttlMs, this.#logger, "secret lease");
     } catch (error) {
+      throw new CredmeshError("bus_unavailable", "the secret lease could not be taken", { cause: error });
+    }
+    if (!lease) {
       throw new CredmeshError("operation_in_progress", "another replica is replicating this secret", {
-        cause: error,
         retryAfterMs: Math.min(5_000, Math.ceil(this.#ttlMs / 6)),
       });
     }
-    const renew = setInterval(() => {
-      this.#kv.update(key, value, revision).then(
-        (next) => {
-          revision = next;
-        },
-        (error: unknown) => this.#logger.warn({ err: error }, "secret lease not renewed"),
-      );
-    }, Math.max(1_000, Math.floor(this.#ttlMs / 3)));
-    renew.unref();
-    return {
-      release: async () => {
-        clearInterval(renew);
-        // Only our own revision: a lease that expired and was taken by another replica stays.
-        await this.#kv.delete(key, { previousSeq: revision }).catch((error: unknown) => {
-          this.#logger.warn({ err: error }, "secret lease not released; it expires on its own");
-        });
-      },
-    };
+    return lease;
   }
 }

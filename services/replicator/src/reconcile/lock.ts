@@ -2,6 +2,7 @@ import type { NatsConnection } from "@credmesh/bus";
 import type { Logger } from "@credmesh/logging";
 import type { Cloud } from "@credmesh/names";
 import { Kvm, type KV } from "@nats-io/kv";
+import { takeKvLease } from "../kv-lease.ts";
 
 /**
  * Coordination of reconcile runs between the replicas of a destination, in two JetStream KV
@@ -101,41 +102,9 @@ export class KvRunCoordinator implements RunCoordinator {
   }
 
   async acquire(holder: LockHolder): Promise<Acquired> {
-    let revision: number;
-    try {
-      revision = await this.#locks.create(this.#key, encode(holder));
-    } catch (error) {
-      const current = await this.#locks.get(this.#key);
-      if (current?.operation === "PUT") return { heldBy: decode<LockHolder>(current) };
-      throw error;
-    }
-    const lost = new AbortController();
-    const renew = setInterval(() => {
-      this.#locks.update(this.#key, encode(holder), revision).then(
-        (next) => {
-          revision = next;
-        },
-        (error: unknown) => {
-          clearInterval(renew);
-          this.#logger.error({ err: error }, "reconcile lock could not be renewed; stopping the run");
-          lost.abort(new Error("reconcile lock lost"));
-        },
-      );
-    }, this.#ttlMs / 3);
-    renew.unref();
-    return {
-      lease: {
-        lost: lost.signal,
-        release: async () => {
-          clearInterval(renew);
-          if (lost.signal.aborted) return;
-          // Only our own revision: a lock that expired and was taken by another replica stays.
-          await this.#locks.delete(this.#key, { previousSeq: revision }).catch((error: unknown) => {
-            this.#logger.warn({ err: error }, "reconcile lock not released; it expires on its own");
-          });
-        },
-      },
-    };
+    const lease = await takeKvLease(this.#locks, this.#key, encode(holder), this.#ttlMs, this.#logger, "reconcile lock");
+    if (lease) return { lease };
+    return { heldBy: decode<LockHolder>(await this.#locks.get(this.#key)) };
   }
 
   async lastRun(): Promise<RunRecord | undefined> {

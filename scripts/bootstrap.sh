@@ -16,6 +16,10 @@ bash "$repo/scripts/provision.sh" >&2
 # shellcheck source=/dev/null
 source "$tools/env.sh"
 
+# A lockfile a fresh machine cannot install (a version-less entry, or out of sync with a
+# package.json) is refused here, naming the entry, rather than by `npm ci` on the next machine.
+"$CREDMESH_NODE" "$repo/scripts/check-lockfile.ts" "$repo" >&2
+
 stamp="$repo/node_modules/.credmesh-lock.sha256"
 want="$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

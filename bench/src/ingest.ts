@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { STREAMS } from "@credmesh/names";
+import { STREAMS } from "@credmesh/bus-names";
 import { freePort } from "../../test/support/ports.ts";
 import { startService } from "../../test/support/services.ts";
 import { BENCH_SECRET } from "./events.ts";

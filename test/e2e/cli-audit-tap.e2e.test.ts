@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
-import { DEFAULT_PARTITIONS, STREAMS } from "@credmesh/names";
+import { DEFAULT_PARTITIONS, STREAMS } from "@credmesh/bus-names";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BusTap } from "../support/bus-tap.ts";
 import { runCredmesh, runCredmeshJson } from "../support/credmesh-cli.ts";

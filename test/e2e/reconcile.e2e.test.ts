@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { toKeyVaultName } from "@credmesh/naming";
+import { toKeyVaultName } from "@credmesh/replicas";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BusTap, type TappedMessage } from "../support/bus-tap.ts";
 import { runCredmeshJson } from "../support/credmesh-cli.ts";

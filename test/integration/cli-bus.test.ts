@@ -1,6 +1,6 @@
 import { BusPublisher, ensureReplicatorConsumers, ensureStreams } from "@credmesh/bus";
 import { buildMutationEvent, decodeMutationEvent, partitionOfEvent, type MutationEvent } from "@credmesh/events";
-import { DEFAULT_PARTITIONS, STREAMS, controlSubject, deadLetterSubject, mutationSubject, type Cloud } from "@credmesh/names";
+import { DEFAULT_PARTITIONS, STREAMS, controlSubject, deadLetterSubject, mutationSubject, type Cloud } from "@credmesh/bus-names";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { STREAMS } from "@credmesh/names";
+import { STREAMS } from "@credmesh/bus-names";
 import { startNats, type NatsPart } from "../support/parts.ts";
 import { freePort } from "../support/ports.ts";
 import { readFixture } from "../support/fixtures.ts";

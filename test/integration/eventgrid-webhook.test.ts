@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LIFECYCLE_EVENT_TYPE, MUTATION_EVENT_TYPE, decodeLifecycleEvent, decodeMutationEvent, partitionOfEvent } from "@credmesh/events";
-import { DEFAULT_PARTITIONS, STREAMS, lifecycleSubject, mutationSubject } from "@credmesh/names";
+import { DEFAULT_PARTITIONS, STREAMS, lifecycleSubject, mutationSubject } from "@credmesh/bus-names";
 import { readFixture } from "../support/fixtures.ts";
 import { until } from "../support/wait.ts";
 import {

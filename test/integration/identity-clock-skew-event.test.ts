@@ -13,7 +13,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { BusPublisher, ensureStreams } from "@credmesh/bus";
 import { createLogger } from "@credmesh/logging";
 import { Registry, createMetrics } from "@credmesh/metrics";
-import { STREAMS } from "@credmesh/names";
+import { STREAMS } from "@credmesh/bus-names";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveReplicatorConfig } from "../../services/replicator/src/config.ts";
 import { buildCredentials, type ClockSkewEvent } from "../../services/replicator/src/wiring.ts";

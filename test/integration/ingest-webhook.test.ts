@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MUTATION_EVENT_TYPE, decodeMutationEvent, partitionOfEvent } from "@credmesh/events";
-import { DEFAULT_PARTITIONS, mutationSubject } from "@credmesh/names";
+import { DEFAULT_PARTITIONS, mutationSubject } from "@credmesh/bus-names";
 import { cloudTrailEvent } from "../support/eventbridge.ts";
 import { startNats, type NatsPart } from "../support/parts.ts";
 import {

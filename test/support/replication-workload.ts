@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { CreateSecretCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { STREAMS, replicatorDurable } from "@credmesh/names";
+import { STREAMS, replicatorDurable } from "@credmesh/bus-names";
 import { parsePrometheusText, type Scrape } from "../integration/support/prometheus-text.ts";
 import type { BusTap } from "./bus-tap.ts";
 import { cloudTrailEvent } from "./eventbridge.ts";

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { CLOUDS, isCloud, type Cloud } from "@credmesh/names";
+import { CLOUDS, isCloud, type Cloud } from "@credmesh/bus-names";
 
 /** A command line the CLI cannot make sense of; the process exits with status 2. */
 export class UsageError extends Error {

@@ -1,5 +1,5 @@
 import { ConfigError, EnvReader } from "@credmesh/config";
-import { DEFAULT_PARTITIONS } from "@credmesh/names";
+import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { TimeoutError, type NatsConnection } from "@nats-io/transport-node";
 import { UsageError, parseInvocation, type Command } from "./args.ts";

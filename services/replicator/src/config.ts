@@ -1,5 +1,5 @@
 import { DEFAULT_CONSUMER_SETTINGS } from "@credmesh/bus";
-import type { Cloud } from "@credmesh/names";
+import type { Cloud } from "@credmesh/bus-names";
 import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet } from "@credmesh/config";
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
 import type { Sensitive } from "@credmesh/logging";

@@ -4,7 +4,7 @@ import { InvalidEventError, decodeMutationEvent, type MutationEvent } from "@cre
 import { CredmeshError as Failure } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import { DECISION, type Metrics } from "@credmesh/metrics";
-import { STREAMS, auditSubject, deadLetterSubject, type Cloud } from "@credmesh/names";
+import { STREAMS, auditSubject, deadLetterSubject, type Cloud } from "@credmesh/bus-names";
 import type { Outcome } from "./converge/apply.ts";
 import type { AuditRecord, DeadLetterRecord } from "./records.ts";
 import type { SecretLeases } from "./secret-lease.ts";

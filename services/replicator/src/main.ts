@@ -14,7 +14,7 @@ import { busSettings } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
-import { REPLICA_GROUP, STREAMS } from "@credmesh/names";
+import { REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";

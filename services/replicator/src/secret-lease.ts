@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { NatsConnection } from "@credmesh/bus";
 import { CredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
-import type { Cloud } from "@credmesh/names";
+import type { Cloud } from "@credmesh/bus-names";
 import { Kvm, type KV } from "@nats-io/kv";
 import { takeKvLease } from "./kv-lease.ts";
 

@@ -29,8 +29,8 @@ import {
 } from "@credmesh/identity";
 import type { Logger, Sensitive } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
-import { STREAMS, identitySubject } from "@credmesh/names";
-import { renderTemplate } from "@credmesh/naming";
+import { STREAMS, identitySubject } from "@credmesh/bus-names";
+import { renderTemplate } from "@credmesh/replicas";
 import { KeyVaultVault, SecretsManagerVault, VaultRateLimits, createKeyVaultClient, type VaultPort } from "@credmesh/vault";
 import type { ReplicatorConfig } from "./config.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mutationSubject } from "@credmesh/names";
+import { mutationSubject } from "@credmesh/bus-names";
 import { DEFAULT_CONSUMER_SETTINGS, DEFAULT_STREAM_SETTINGS, replicatorConsumerConfig, streamConfigs } from "./provisioning.ts";
 
 const NANOS_PER_MS = 1_000_000;

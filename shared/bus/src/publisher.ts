@@ -3,7 +3,7 @@ import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { CredmeshError } from "@credmesh/errors";
 import { encodeEvent, partitionOfEvent, type LifecycleEvent, type MutationEvent } from "@credmesh/events";
 import type { Metrics } from "@credmesh/metrics";
-import { DEFAULT_PARTITIONS, STREAMS, lifecycleSubject, mutationSubject } from "@credmesh/names";
+import { DEFAULT_PARTITIONS, STREAMS, lifecycleSubject, mutationSubject } from "@credmesh/bus-names";
 
 export interface PublishResult {
   subject: string;

@@ -1,4 +1,4 @@
-import { DEFAULT_PARTITIONS } from "@credmesh/names";
+import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
 import type { EnvReader } from "./env-reader.ts";
 
 /** Settings every credmesh service reads the same way: logging, the bus, the rules file. */

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { partitionOf, type Cloud } from "@credmesh/names";
+import { partitionOf, type Cloud } from "@credmesh/bus-names";
 import { type z } from "zod";
 import {
   MUTATION_EVENT_TYPE,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { STREAMS } from "@credmesh/names";
+import { STREAMS } from "@credmesh/bus-names";
 import type { SecretRef } from "../../support/eventbridge.ts";
 import { ManagedProcess } from "../../support/managed-process.ts";
 import { freePort } from "../../support/ports.ts";

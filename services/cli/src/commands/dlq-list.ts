@@ -1,4 +1,4 @@
-import { STREAMS, deadLetterSubject, type Cloud } from "@credmesh/names";
+import { STREAMS, deadLetterSubject, type Cloud } from "@credmesh/bus-names";
 import { scanStream } from "../bus/scan.ts";
 import { parseDeadLetter, type DeadLetterView } from "../dead-letters/record.ts";
 import { formatTime, json, table } from "../output.ts";

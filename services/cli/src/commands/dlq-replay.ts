@@ -1,6 +1,6 @@
 import { BusPublisher, type PublishResult } from "@credmesh/bus";
 import { partitionOfEvent } from "@credmesh/events";
-import { STREAMS, deadLetterSubject, mutationSubject, type Cloud } from "@credmesh/names";
+import { STREAMS, deadLetterSubject, mutationSubject, type Cloud } from "@credmesh/bus-names";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { scanStream } from "../bus/scan.ts";
 import { parseDeadLetter, type StoredRecord } from "../dead-letters/record.ts";

@@ -1,4 +1,4 @@
-import { CLOUDS, controlSubject, replicatorDurable, type Cloud } from "@credmesh/names";
+import { CLOUDS, controlSubject, replicatorDurable, type Cloud } from "@credmesh/bus-names";
 import { RequestError, TimeoutError } from "@nats-io/transport-node";
 import { isObject, parseJson, text } from "../fields.ts";
 import { clean, json, table } from "../output.ts";

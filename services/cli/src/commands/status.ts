@@ -1,6 +1,6 @@
 import { secretKeyOf, type Origin } from "@credmesh/events";
 import { DECISION } from "@credmesh/metrics";
-import { CLOUDS, STREAMS, replicatorDurable, type Cloud } from "@credmesh/names";
+import { CLOUDS, STREAMS, replicatorDurable, type Cloud } from "@credmesh/bus-names";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type ConsumerInfo, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { scanStream } from "../bus/scan.ts";
 import type { StoredRecord } from "../dead-letters/record.ts";

@@ -1,5 +1,5 @@
 import { InvalidEventError, decodeMutationEvent, secretKeyOf, type MutationEvent, type Origin } from "@credmesh/events";
-import { PREFIX } from "@credmesh/names";
+import { PREFIX } from "@credmesh/bus-names";
 import { count, isObject, parseJson, text } from "../fields.ts";
 
 /** A message as read from CREDMESH_DLQ. */

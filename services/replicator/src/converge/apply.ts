@@ -3,11 +3,11 @@ import { CredmeshError, type RetryBudget, withRetry } from "@credmesh/errors";
 import { nameFromArn, type MutationEvent, type Origin } from "@credmesh/events";
 import type { Logger, Sensitive } from "@credmesh/logging";
 import { DECISION, type Decision } from "@credmesh/metrics";
-import type { Cloud } from "@credmesh/names";
+import type { Cloud } from "@credmesh/bus-names";
 import { BINARY_CONTENT_TYPE, type SecretVersion, type VaultContext, type VaultPort } from "@credmesh/vault";
 import { destinationLabel, destinationNameOf } from "./destination-name.ts";
 import { decideUpsert } from "./policy.ts";
-import { contentHash, provenanceTags, readProvenance, sameOrigin, type OriginRef } from "./provenance.ts";
+import { contentHash, provenanceTags, readProvenance, sameOrigin, type OriginRef } from "@credmesh/replicas";
 import { readSide, type Retry, type SideState } from "./sides.ts";
 
 export interface ConvergeDeps {

@@ -1,7 +1,6 @@
 import { isAwsToAzure, type Rule } from "@credmesh/config";
 import { CredmeshError } from "@credmesh/errors";
-import { toKeyVaultName, toSecretsManagerName } from "@credmesh/naming";
-import type { OriginRef } from "./provenance.ts";
+import { toKeyVaultName, toSecretsManagerName, type OriginRef } from "@credmesh/replicas";
 import type { SideState } from "./sides.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sensitive } from "@credmesh/logging";
 import { decideUpsert, type UpsertFacts } from "./policy.ts";
-import type { OriginRef } from "./provenance.ts";
+import type { OriginRef } from "@credmesh/replicas";
 import type { SideState } from "./sides.ts";
 
 const awsSecret: OriginRef = { cloud: "aws", account: "123456789012", region: "us-east-1", name: "prod/db" };

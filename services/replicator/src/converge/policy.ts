@@ -1,5 +1,5 @@
-import type { Cloud } from "@credmesh/names";
-import { sameOrigin, type OriginRef } from "./provenance.ts";
+import type { Cloud } from "@credmesh/bus-names";
+import { sameOrigin, type OriginRef } from "@credmesh/replicas";
 import type { SideState } from "./sides.ts";
 
 /**

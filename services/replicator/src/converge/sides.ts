@@ -1,6 +1,6 @@
 import { CredmeshError } from "@credmesh/errors";
 import type { SecretVersion, VaultContext, VaultPort } from "@credmesh/vault";
-import { readProvenance, type OriginRef } from "./provenance.ts";
+import { readProvenance, type OriginRef } from "@credmesh/replicas";
 
 /**
  * What credmesh knows of one side's current state: the current version (value included, held as

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { buildMutationEvent, secretKeyOf, type MutationEvent, type Origin } from "@credmesh/events";
-import type { Cloud } from "@credmesh/names";
-import type { OriginRef } from "../converge/provenance.ts";
+import type { Cloud } from "@credmesh/bus-names";
+import type { OriginRef } from "@credmesh/replicas";
 
 /**
  * Corrective mutations: ordinary mutation events with `trigger.source: "reconciler"`, on the same

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseRules, type Rule } from "@credmesh/config";
-import type { OriginRef } from "../converge/provenance.ts";
+import type { OriginRef } from "@credmesh/replicas";
 import { ABSENT, decideSource, decideUnclaimed, listedSide, type ListedSide, type SourceFacts } from "./decide.ts";
 
 const S: OriginRef = { cloud: "aws", account: "123456789012", region: "us-east-1", name: "prod/db" };

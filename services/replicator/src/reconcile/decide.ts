@@ -1,7 +1,7 @@
 import type { Rule } from "@credmesh/config";
-import type { Cloud } from "@credmesh/names";
+import type { Cloud } from "@credmesh/bus-names";
 import type { ListedSecret } from "@credmesh/vault";
-import { readProvenance, sameOrigin, type OriginRef, type ReadProvenance } from "../converge/provenance.ts";
+import { readProvenance, sameOrigin, type OriginRef, type ReadProvenance } from "@credmesh/replicas";
 import { REASON, type Reason } from "./report.ts";
 
 /**

@@ -2,7 +2,7 @@ import type { BusPublisher, NatsConnection } from "@credmesh/bus";
 import type { RetryBudget } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
-import { renderTemplate } from "@credmesh/naming";
+import { renderTemplate } from "@credmesh/replicas";
 import type { ReplicatorConfig } from "../config.ts";
 import { KvRunCoordinator } from "./lock.ts";
 import { Reconciler, type ReconcilerDeps } from "./reconciler.ts";

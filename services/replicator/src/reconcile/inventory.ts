@@ -1,9 +1,9 @@
 import { isAwsToAzure, isAzureToAws, matchAwsSecret, matchAzureSecret, type Rule, type RuleSet } from "@credmesh/config";
 import type { Origin } from "@credmesh/events";
-import type { Cloud } from "@credmesh/names";
+import type { Cloud } from "@credmesh/bus-names";
 import type { ListedSecret, VaultContext, VaultPort } from "@credmesh/vault";
 import type { Retry } from "../converge/sides.ts";
-import { readProvenance, type OriginRef } from "../converge/provenance.ts";
+import { readProvenance, type OriginRef } from "@credmesh/replicas";
 import { vaultNameOf } from "../converge/destination-name.ts";
 import type { ResolvedVersions } from "./decide.ts";
 

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@credmesh/bus";
 import type { Logger } from "@credmesh/logging";
-import type { Cloud } from "@credmesh/names";
+import type { Cloud } from "@credmesh/bus-names";
 import { Kvm, type KV } from "@nats-io/kv";
 import { takeKvLease } from "../kv-lease.ts";
 

@@ -2,7 +2,7 @@ import type { BusPublisher } from "@credmesh/bus";
 import type { MutationEvent } from "@credmesh/events";
 import type { Logger } from "@credmesh/logging";
 import { DECISION, type Metrics } from "@credmesh/metrics";
-import { STREAMS, auditSubject, type Cloud } from "@credmesh/names";
+import { STREAMS, auditSubject, type Cloud } from "@credmesh/bus-names";
 import type { AuditRecord } from "../records.ts";
 import { STATUS, runErrorOf, type Finding, type RunError } from "./report.ts";
 

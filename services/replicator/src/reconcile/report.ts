@@ -1,5 +1,5 @@
 import { toCredmeshError } from "@credmesh/errors";
-import type { Cloud } from "@credmesh/names";
+import type { Cloud } from "@credmesh/bus-names";
 
 /**
  * What a reconcile run found and did, as the on-demand reply and the periodic run's log line

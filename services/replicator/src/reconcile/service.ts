@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { NatsConnection } from "@credmesh/bus";
 import type { Logger } from "@credmesh/logging";
-import { controlSubject, type Cloud } from "@credmesh/names";
+import { controlSubject, type Cloud } from "@credmesh/bus-names";
 import type { RunCoordinator } from "./lock.ts";
 import type { RunOptions } from "./reconciler.ts";
 import type { ReconcileReport } from "./report.ts";

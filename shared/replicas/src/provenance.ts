@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { Sensitive } from "@credmesh/logging";
-import { TAG_VALUE_MAX, joinTagValue, splitTagValue } from "@credmesh/naming";
+import { TAG_VALUE_MAX, joinTagValue, splitTagValue } from "./tag-chunks.ts";
 
 /**
  * Provenance tags credmesh writes on every replica, in both clouds (SPEC section 2): who owns it,
@@ -8,7 +8,7 @@ import { TAG_VALUE_MAX, joinTagValue, splitTagValue } from "@credmesh/naming";
  * ownership explicit, deduplication cheap, echoes and collisions detectable and the original
  * name recoverable. Key Vault keeps tags per version, Secrets Manager per secret.
  * Key Vault allows 15 tags of at most 256 characters; this set uses at most 11.
- * @see ../../../../README.md#provenance-tags
+ * @see ../../../README.md#provenance-tags
  */
 export const TAG = {
   managedBy: "managed-by",

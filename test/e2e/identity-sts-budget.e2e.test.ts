@@ -29,7 +29,7 @@ function harness(mesh: Mesh, tap: BusTap) {
   const createSecrets = (prefix: string, count: number): Promise<SecretRef[]> =>
     inParallel(Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(4, "0")}`), 32, async (name) => {
       const created = await mesh.secretsManager.send(new CreateSecretCommand({ Name: name, SecretString: `value-of-${name}` }));
-      return { arn: created.ARN ?? "", name, account: AWS_ACCOUNT, region: AWS_REGION, versionId: created.VersionId ?? "" } as SecretRef & { versionId: string };
+      return { arn: created.ARN ?? "", name, account: AWS_ACCOUNT, region: AWS_REGION, versionId: created.VersionId ?? "" };
     });
   const announce = async (secret: SecretRef & { versionId?: string }): Promise<string> => {
     const event = cloudTrailEvent("aws-cloudtrail-createsecret.json", secret, { versionId: secret.versionId ?? "" });

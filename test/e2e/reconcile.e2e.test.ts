@@ -93,12 +93,12 @@ describe("anti-entropy: reconcile heals what the events missed", () => {
   };
 
   /** The replicator's own audit record for a mutation (not the reconciler's `reconciled` record of it). */
-  const settled = async (eventId: string, timeoutMs = 30_000): Promise<Record<string, unknown> & { decision: string }> => {
+  const settled = async (eventId: string, timeoutMs = 30_000): Promise<Record<string, unknown> & { decision: string; detail?: string }> => {
     const message = await tap.waitFor(
       (m) => m.subject.startsWith("credmesh.audit.azure.") && !m.subject.endsWith(".reconciled") && (JSON.parse(m.data) as { eventId?: string }).eventId === eventId,
       timeoutMs,
     );
-    return JSON.parse(message.data) as Record<string, unknown> & { decision: string };
+    return JSON.parse(message.data) as Record<string, unknown> & { decision: string; detail?: string };
   };
 
   const request = async (body: unknown = {}): Promise<Reply> => {
@@ -194,7 +194,7 @@ describe("anti-entropy: reconcile heals what the events missed", () => {
 
     // The replicator recovers the soft-deleted replica (the rule's default onDeletedDestination: recover).
     const outcome = await settled(finding!.eventId!);
-    console.info(`replica deleted in Key Vault: the corrective sync settled as ${outcome.decision} (${String(outcome.detail ?? "")})`);
+    console.info(`replica deleted in Key Vault: the corrective sync settled as ${outcome.decision} (${outcome.detail ?? ""})`);
     expect(["applied", "recovered", "skipped_duplicate"]).toContain(outcome.decision);
     const replica = await mesh.keyVaultClient.getSecret(name);
     expect(replica.value).toBe(secret.value);

@@ -267,7 +267,7 @@ describe("Key Vault through a federated client assertion from a projected token 
       expect(e.reason).toBe("unauthenticated");
       expect(e.retryable).toBe(false);
       expect(e.code).toBe(code);
-      const shown = `${e.message} ${JSON.stringify(e.toRecord())} ${String(e.cause ?? "")} ${e.stack ?? ""}`;
+      const shown = `${e.message} ${JSON.stringify(e.toRecord())} ${e.cause instanceof Error ? e.cause.toString() : String(e.cause)} ${e.stack ?? ""}`;
       expect(shown).not.toContain(token);
       expect(shown).not.toContain(token.split(".")[2]);
       expect(shown).not.toContain(token.split(".")[1]);

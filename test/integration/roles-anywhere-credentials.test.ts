@@ -358,7 +358,7 @@ describe("AWS credentials by IAM Roles Anywhere, against a verifying CreateSessi
 async function opensslSerial(cell: Issued): Promise<string> {
   const { execFile } = await import("node:child_process");
   return new Promise((resolve, reject) =>
-    execFile("openssl", ["x509", "-in", cell.certPath, "-noout", "-serial"], (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    execFile("openssl", ["x509", "-in", cell.certPath, "-noout", "-serial"], (error: Error | null, stdout) => (error ? reject(error) : resolve(stdout))),
   );
 }
 

@@ -10,11 +10,11 @@ export type Settlement =
   | { verb: "term"; error: CredmeshError; deadLetter: true };
 
 /**
- * Pure mapping: success → ack; retryable and deliveries left → nak with backoff (Retry-After
+ * Pure mapping: success (no error) → ack; retryable and deliveries left → nak with backoff (Retry-After
  * first); permanent, or retryable with no deliveries left → term plus a dead-letter record.
  */
 export function settle(
-  error: unknown | undefined,
+  error: unknown,
   deliveryCount: number,
   maxDeliver: number,
   policy?: BackoffPolicy,

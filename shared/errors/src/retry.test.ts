@@ -106,7 +106,7 @@ describe("withRetry", () => {
       if (attempt < 3) throw throttled();
       return "written";
     });
-    const onRetry = vi.fn();
+    const onRetry = vi.fn<(error: CredmeshError, attempt: number, delayMs: number) => void>();
     const result = withRetry(operation, { maxAttempts: 5, policy: lowest, onRetry });
 
     await vi.advanceTimersByTimeAsync(0);
@@ -119,7 +119,7 @@ describe("withRetry", () => {
     expect(operation).toHaveBeenCalledTimes(3);
 
     await expect(result).resolves.toBe("written");
-    expect(onRetry.mock.calls.map(([error, attempt, delay]) => [(error as CredmeshError).reason, attempt, delay])).toEqual([
+    expect(onRetry.mock.calls.map(([error, attempt, delay]) => [error.reason, attempt, delay])).toEqual([
       ["throttled", 1, 50],
       ["throttled", 2, 100],
     ]);
@@ -163,7 +163,7 @@ describe("withRetry", () => {
   it("stops after maxAttempts and throws the last failure", async () => {
     const failures = [throttled(), throttled(), throttled(), throttled()];
     const operation = vi.fn(async (attempt: number) => {
-      throw failures[attempt - 1];
+      throw failures[attempt - 1]!;
     });
     const result = withRetry(operation, { maxAttempts: 3, policy: lowest });
     const settled = expect(result).rejects.toBe(failures[2]);

@@ -30,7 +30,7 @@ interface FakeSdk {
   assertions: string[];
   requests: { scopes: string[]; options: GetTokenOptions }[];
   /** Thrown instead of answering, once per entry. */
-  failures: unknown[];
+  failures: Error[];
   lifetimeMs: number;
 }
 
@@ -110,7 +110,7 @@ describe("clientAssertionCredential", () => {
 
   /** Everything an error could show of itself in a log, a dead letter or a console. */
   const shown = (error: CredmeshError): string =>
-    `${error.message} ${JSON.stringify(error.toRecord())} ${String(error.cause ?? "")} ${error.stack ?? ""}`;
+    `${error.message} ${JSON.stringify(error.toRecord())} ${error.cause instanceof Error ? error.cause.toString() : String(error.cause)} ${error.stack ?? ""}`;
 
   async function counter(outcome: string): Promise<number> {
     const metric = await metrics.credentialRefreshes.get();
@@ -267,7 +267,7 @@ describe("clientAssertionCredential", () => {
     expect(await counter("success")).toBe(0);
   });
 
-  it.each<[string, unknown, string, boolean]>([
+  it.each<[string, Error, string, boolean]>([
     ["Entra unavailable", entraRejection("temporarily_unavailable", 50000, 503), "identity_unavailable", true],
     ["throttled", Object.assign(new Error("x"), { name: "ServerError", errorCode: "", status: 429 }), "throttled", true],
     ["issuer unreachable from Entra", entraRejection("invalid_request", 90061, 400), "identity_unavailable", true],

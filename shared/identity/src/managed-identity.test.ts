@@ -65,7 +65,7 @@ describe("ManagedIdentityTokenSource", () => {
   }
 
   /** Everything an error could show of itself in a log, a dead letter or a console. */
-  const shown = (error: CredmeshError): string => `${error.message} ${JSON.stringify(error.toRecord())} ${String(error.cause ?? "")}`;
+  const shown = (error: CredmeshError): string => `${error.message} ${JSON.stringify(error.toRecord())} ${error.cause instanceof Error ? error.cause.toString() : String(error.cause)}`;
 
   it("asks the endpoint with Metadata: true for the resource, and returns the token and its expiry", async () => {
     const source = new ManagedIdentityTokenSource({ endpoint });

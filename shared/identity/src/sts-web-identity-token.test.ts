@@ -14,7 +14,7 @@ const credentials = Object.assign(async () => ({ accessKeyId: "ASIAEXAMPLE", sec
 describe("stsWebIdentityToken", () => {
   it("asks STS for an RS256 token for the audience and lifetime, and returns it as a sensitive value", async () => {
     const send = vi.fn(async (_command: GetWebIdentityTokenCommand) => ({ WebIdentityToken: "eyJ.minted.token", Expiration: new Date(), $metadata: {} }));
-    const mint = stsWebIdentityToken({ region: "eu-west-1", durationSeconds: 600 }, credentials, { client: { send } as never });
+    const mint = stsWebIdentityToken({ region: "eu-west-1", durationSeconds: 600 }, credentials, { client: { send } });
     const token = await mint();
     expect(token.reveal()).toBe("eyJ.minted.token");
     expect(String(token)).not.toContain("minted");
@@ -39,7 +39,7 @@ describe("stsWebIdentityToken", () => {
     const send = vi.fn(async () => {
       throw stsException(name, status);
     });
-    const error = await stsWebIdentityToken({ region: "us-east-1" }, credentials, { client: { send } as never })().catch((e: unknown) => e);
+    const error = await stsWebIdentityToken({ region: "us-east-1" }, credentials, { client: { send } })().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CredmeshError);
     expect(error).toMatchObject({ reason, retryable });
     expect((error as CredmeshError).message).not.toContain("SECRET-DETAIL");
@@ -50,13 +50,13 @@ describe("stsWebIdentityToken", () => {
     const send = vi.fn(async () => {
       throw stsException("ExpiredTokenException", 400);
     });
-    await stsWebIdentityToken({ region: "us-east-1" }, credentials, { client: { send } as never })().catch(() => undefined);
+    await stsWebIdentityToken({ region: "us-east-1" }, credentials, { client: { send } })().catch(() => undefined);
     expect(credentials.invalidate).toHaveBeenCalledTimes(1);
   });
 
   it("treats an answer without a token as an identity outage", async () => {
     const send = vi.fn(async () => ({ $metadata: {} }));
-    await expect(stsWebIdentityToken({ region: "us-east-1" }, credentials, { client: { send } as never })()).rejects.toMatchObject({
+    await expect(stsWebIdentityToken({ region: "us-east-1" }, credentials, { client: { send } })()).rejects.toMatchObject({
       reason: "identity_unavailable",
     });
   });

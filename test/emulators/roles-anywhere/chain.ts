@@ -47,7 +47,7 @@ export async function verifyChain(
     await run("openssl", args);
     return { ok: true };
   } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? "");
+    const stderr = (error as { stderr?: string }).stderr ?? "";
     const reason = /error \d+ at \d+ depth lookup: (.+)/.exec(stderr)?.[1] ?? "certificate verification failed";
     return { ok: false, reason };
   } finally {

@@ -178,7 +178,7 @@ export async function startRolesAnywhereEmulator(options: RolesAnywhereEmulatorO
         throw new ServiceError(400, "ValidationException", "roleSessionName is invalid");
       }
     }
-    const cn = verified.leaf.toLegacyObject().subject?.CN as string | string[] | undefined;
+    const cn = verified.leaf.toLegacyObject().subject?.CN;
     const commonName = typeof cn === "string" ? cn : undefined;
     if (role.commonNames && (commonName === undefined || !role.commonNames.includes(commonName))) {
       throw new ServiceError(403, "AccessDeniedException", "Not authorized to perform sts:AssumeRole");

@@ -62,7 +62,7 @@ export function gridEvents(fixture: string, options: { name?: string } = {}): Gr
     const data = fresh.data;
     if (typeof data["Version"] === "string") {
       const next = version();
-      data["Id"] = (data["Id"] as string).replace(data["Version"] as string, next);
+      data["Id"] = (data["Id"] as string).replace(data["Version"], next);
       data["Version"] = next;
     }
     if (options.name !== undefined && data["ObjectType"] !== "Vault") {

@@ -1,4 +1,4 @@
-import { secretKeyOf, type Origin } from "@credmesh/events";
+import { secretKeyOf } from "@credmesh/events";
 import { DECISION } from "@credmesh/metrics";
 import { CLOUDS, STREAMS, replicatorDurable, type Cloud } from "@credmesh/bus-names";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type ConsumerInfo, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
@@ -245,7 +245,7 @@ function secretOf(origin: unknown): string | undefined {
       region: text(origin.region) ?? "",
       secretId: text(origin.secretId) ?? "",
       ...(text(origin.secretName) ? { secretName: text(origin.secretName) } : {}),
-    } as Origin);
+    });
   }
   if (origin.cloud === "azure" && text(origin.vaultName) && text(origin.secretName)) {
     return secretKeyOf({ cloud: "azure", vaultName: text(origin.vaultName) ?? "", secretName: text(origin.secretName) ?? "" });

@@ -27,7 +27,7 @@ function network(routes: Record<string, () => Response>) {
     const route = routes[url];
     return route ? Promise.resolve(route()) : Promise.reject(new TypeError("fetch failed"));
   };
-  return { fetch: fetch as typeof globalThis.fetch, requests };
+  return { fetch, requests };
 }
 
 const json = (body: unknown, status = 200): Response => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });

@@ -86,7 +86,7 @@ const OUTCOMES: Record<string, Expected> = {
         eventType: "Microsoft.KeyVault.SecretExpired",
         kind: "expired",
         eventTime: "2026-06-02T14:03:05.0000000Z",
-      } as ExpectedEvent,
+      },
     ],
   },
   "azure-eventgrid-vaultaccesspolicychanged.json": { outcome: "events", events: [ACCESS_POLICY_CHANGED] },

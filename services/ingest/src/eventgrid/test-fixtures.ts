@@ -1,7 +1,7 @@
 import { parseRules, type RuleSet } from "@credmesh/config";
 import type { AzureOrigin, MutationEvent } from "@credmesh/events";
 import { fixtureFiles, loadFixture } from "../eventbridge/test-fixtures.ts";
-import type { DeliveryDecision, EventOutcome, EventsDecision } from "./outcomes.ts";
+import type { DeliveryDecision, EventOutcome } from "./outcomes.ts";
 
 /**
  * Test support for the Event Grid normalizer: the shared fixtures (arrays as well as objects)
@@ -55,7 +55,7 @@ rules:
 
 export function eventsOf(decision: DeliveryDecision): readonly EventOutcome[] {
   if (decision.kind !== "events") throw new Error(`expected events, got ${JSON.stringify(decision)}`);
-  return (decision as EventsDecision).events;
+  return decision.events;
 }
 
 export function onlyEvent(decision: DeliveryDecision): EventOutcome {

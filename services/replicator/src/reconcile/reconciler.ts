@@ -161,7 +161,7 @@ export class Reconciler {
           sourceRef: candidate.ref,
           source: candidate.side,
           destination: listedSide(place.cloud, destinationEntry, destinationEntry ? resolvedDestinations.get(destinationEntry) : undefined),
-          pairCoveredBack: coveredBack(deps.rules, candidate.rule, candidate.destinationName, candidate.ref, deps.vaultUrlOf),
+          pairCoveredBack: coveredBack(deps.rules, candidate.rule, candidate.destinationName, candidate.ref, (vault) => deps.vaultUrlOf(vault)),
         });
         record(verdict, {
           rule: candidate.rule,

@@ -157,7 +157,7 @@ export function certificateCheckError(problems: readonly CertificateProblem[]): 
 /** The subject CN values of a certificate (usually one). */
 export function commonNamesOf(certificate: X509Certificate): string[] {
   // The legacy object holds the parsed, unescaped attribute values; the `subject` string is escaped.
-  const cn = certificate.toLegacyObject().subject?.CN as string | string[] | undefined;
+  const cn = certificate.toLegacyObject().subject?.CN;
   if (cn === undefined) return [];
   return Array.isArray(cn) ? cn : [cn];
 }

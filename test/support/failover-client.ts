@@ -1,0 +1,87 @@
+import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SecretClient } from "@azure/keyvault-secrets";
+import type { FailoverClientOptions } from "@credmesh/client";
+import { provenanceTags, toKeyVaultName } from "@credmesh/replicas";
+import type { KeyVaultEmulator } from "../emulators/keyvault/index.ts";
+
+export const CLIENT_ACCOUNT = "123456789012";
+export const CLIENT_REGION = "us-east-1";
+export const CLIENT_ROLE_ARN = `arn:aws:iam::${CLIENT_ACCOUNT}:role/payments-app`;
+
+/**
+ * The failover client's two stores as a workload would configure them, against the local parts:
+ * Secrets Manager (moto, or a proxy in front of it) with passwordless credentials — the workload's
+ * managed identity (the emulator's IMDS) exchanged with STS — and the Key Vault emulator with the
+ * same managed identity.
+ */
+export function clientStores(
+  awsEndpoint: string,
+  keyVault: KeyVaultEmulator,
+  options: { imdsEndpoint?: string } = {},
+): { aws: NonNullable<FailoverClientOptions["fallback"]>; azure: NonNullable<FailoverClientOptions["fallback"]> } {
+  return {
+    aws: {
+      cloud: "aws",
+      account: CLIENT_ACCOUNT,
+      region: CLIENT_REGION,
+      endpoint: awsEndpoint,
+      credentials: { type: "azure-managed-identity", roleArn: CLIENT_ROLE_ARN, identityEndpoint: keyVault.imdsEndpoint, stsEndpoint: awsEndpoint },
+    },
+    azure: {
+      cloud: "azure",
+      vaultUrl: keyVault.vaultUrl,
+      vaultName: "payments-kv",
+      credential: { type: "managed-identity", endpoint: options.imdsEndpoint ?? keyVault.imdsEndpoint },
+      caFile: keyVault.caCertPath,
+      disableChallengeResourceVerification: true,
+    },
+  };
+}
+
+/** The rules file text of an AWS → Azure rule into the emulator, as credmesh would run with. */
+export function awsToAzureRules(vaultUrl: string, prefixes: string[] = ["prod/"]): string {
+  return [
+    "rules:",
+    "  - id: aws-to-azure",
+    "    source:",
+    "      cloud: aws",
+    `      accounts: ["${CLIENT_ACCOUNT}"]`,
+    `      regions: ["${CLIENT_REGION}"]`,
+    `      namePrefixes: ${JSON.stringify(prefixes)}`,
+    "    destination:",
+    "      cloud: azure",
+    `      vaultUrl: ${vaultUrl}`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * Writes an AWS secret and, by hand, a Key Vault copy tagged as credmesh tags it — for tests of the
+ * client alone, where no replicator runs. Returns the two version ids.
+ */
+export async function seedPair(
+  secretsManager: SecretsManagerClient,
+  keyVault: SecretClient,
+  name: string,
+  value: string,
+): Promise<{ awsVersion: string; keyVaultVersion: string; replicaName: string }> {
+  const created = await secretsManager.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+  const awsVersion = created.VersionId ?? "";
+  const replicaName = toKeyVaultName("{name}", { name });
+  const tags = provenanceTags({
+    origin: { cloud: "aws", account: CLIENT_ACCOUNT, region: CLIENT_REGION, name },
+    version: awsVersion,
+    versionCreatedAt: new Date(),
+    contentHash: "not-checked-by-the-client",
+    rule: "aws-to-azure",
+    replicatedAt: new Date(),
+  });
+  const replica = await keyVault.setSecret(replicaName, value, { tags });
+  return { awsVersion, keyVaultVersion: replica.properties.version ?? "", replicaName };
+}
+
+/** A new AWS version of `name`. */
+export async function rotateAws(secretsManager: SecretsManagerClient, name: string, value: string): Promise<string> {
+  const put = await secretsManager.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
+  return put.VersionId ?? "";
+}

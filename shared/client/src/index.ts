@@ -24,3 +24,4 @@ export { routeFor, type Route, type StoreRef } from "./routes.ts";
 export { Registry } from "@credmesh/metrics";
 export { CredmeshError, isAvailabilityFailure, type ReasonCode } from "@credmesh/errors";
 export { loadRules } from "@credmesh/config";
+export { clientOptionsFromEnv } from "./env-options.ts";

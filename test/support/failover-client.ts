@@ -3,6 +3,9 @@ import type { SecretClient } from "@azure/keyvault-secrets";
 import type { FailoverClientOptions } from "@credmesh/client";
 import { provenanceTags, toKeyVaultName } from "@credmesh/replicas";
 import type { KeyVaultEmulator } from "../emulators/keyvault/index.ts";
+import { ManagedProcess } from "./managed-process.ts";
+import { REPO_ROOT } from "./services.ts";
+import { loadTools } from "./tools.ts";
 
 export const CLIENT_ACCOUNT = "123456789012";
 export const CLIENT_REGION = "us-east-1";
@@ -84,4 +87,67 @@ export async function seedPair(
 export async function rotateAws(secretsManager: SecretsManagerClient, name: string, value: string): Promise<string> {
   const put = await secretsManager.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
   return put.VersionId ?? "";
+}
+
+/** One line of the example app: a read, where it came from and its keyed fingerprint, or a failure. */
+export interface AppRead {
+  seq: number;
+  startedAt: number;
+  durationMs: number;
+  ok: boolean;
+  read?: {
+    versionId: string;
+    source: "cache" | "cloud" | "stale";
+    ageMs: number;
+    servedBy: { role: "primary" | "fallback"; cloud: string; name: string };
+    origin: { cloud: string; version?: string; replica: boolean };
+    failover?: { reason: string; code?: string };
+    fingerprint?: string;
+  };
+  failure?: { reason: string; code?: string };
+}
+
+/** Starts examples/failover-app exactly as an application team would run it: `node src/main.ts` with its environment. */
+export async function startExampleApp(env: Record<string, string>): Promise<ManagedProcess> {
+  const tools = loadTools();
+  const app = new ManagedProcess("failover-app", tools.node, ["examples/failover-app/src/main.ts"], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+  });
+  await app.waitForLine(/example app reading/, 30_000);
+  return app;
+}
+
+function lines(app: ManagedProcess): Array<Record<string, unknown>> {
+  return app.lines.flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The app's reads so far, in order. */
+export function appReads(app: ManagedProcess): AppRead[] {
+  return lines(app)
+    .filter((line) => line.msg === "secret read" || line.msg === "secret read failed")
+    .map((line) => ({ ...(line as unknown as AppRead), ok: line.msg === "secret read" }));
+}
+
+/** The client's events the app logged (`credmeshClient` fields), in order. */
+export function appEvents(app: ManagedProcess): Array<{ type: string; state?: string; role?: string; reason?: string }> {
+  return lines(app).flatMap((line) => (line.credmeshClient ? [line.credmeshClient as { type: string }] : []));
+}
+
+/** Waits, bounded, until `check` holds over the app's reads. */
+export async function untilReads(app: ManagedProcess, what: string, check: (reads: AppRead[]) => boolean, timeoutMs = 60_000): Promise<AppRead[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reads = appReads(app);
+    if (check(reads)) return reads;
+    if (!app.running) throw new Error(`the example app exited before ${what}\n${app.tail()}`);
+    if (Date.now() > deadline) throw new Error(`the example app did not show ${what} within ${timeoutMs} ms\n${app.tail()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

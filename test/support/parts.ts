@@ -53,9 +53,13 @@ export interface MotoPart {
   stop(): Promise<void>;
 }
 
-/** moto in server mode: Secrets Manager and STS over their real wire protocols. */
-export async function startMoto(): Promise<MotoPart> {
-  if ((await partsRuntime()) === "containers") {
+/**
+ * moto in server mode: Secrets Manager and STS over their real wire protocols. `port` starts it on
+ * a given port — a moto that was killed coming back where its clients expect it (its state is in
+ * memory and starts empty).
+ */
+export async function startMoto(options: { port?: number } = {}): Promise<MotoPart> {
+  if (options.port === undefined && (await partsRuntime()) === "containers") {
     const { GenericContainer, Wait } = await import("testcontainers");
     const container = await new GenericContainer(IMAGES.moto)
       .withExposedPorts(5000)
@@ -67,7 +71,7 @@ export async function startMoto(): Promise<MotoPart> {
     };
   }
   const tools = loadTools();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)]);
   const endpoint = `http://127.0.0.1:${port}`;
   await until("moto", () => httpOk(`${endpoint}/moto-api/`));

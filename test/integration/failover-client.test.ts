@@ -4,6 +4,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { FailoverClient, Registry } from "@credmesh/client";
 import { parseRules } from "@credmesh/config";
+import { ManagedIdentityTokenSource, managedIdentityCredential } from "@credmesh/identity";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeyVaultEmulator, type KeyVaultEmulator } from "../emulators/keyvault/index.ts";
 import { awsToAzureRules, clientStores, seedPair } from "../support/failover-client.ts";
@@ -30,7 +31,7 @@ beforeAll(async () => {
   proxy = await startRecordingProxy(moto.endpoint);
   // The test's own clients, to write the secrets (moto accepts any credentials).
   secretsManager = new SecretsManagerClient({ region: "us-east-1", endpoint: moto.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
-  vault = new SecretClient(keyVault.vaultUrl, managedIdentity(keyVault), {
+  vault = new SecretClient(keyVault.vaultUrl, managedIdentityCredential(new ManagedIdentityTokenSource({ endpoint: keyVault.imdsEndpoint })), {
     disableChallengeResourceVerification: true,
     tlsOptions: { ca: readFileSync(keyVault.caCertPath, "utf8") },
   });
@@ -115,15 +116,3 @@ describe("a quarantined cell does not escape through the replica", () => {
     client.close();
   });
 });
-
-function managedIdentity(emulator: KeyVaultEmulator) {
-  return {
-    async getToken(scopes: string | string[]) {
-      const url = new URL(emulator.imdsEndpoint);
-      url.searchParams.set("api-version", "2018-02-01");
-      url.searchParams.set("resource", String(Array.isArray(scopes) ? scopes[0] : scopes).replace(/\/\.default$/, ""));
-      const body = (await (await fetch(url, { headers: { Metadata: "true" } })).json()) as { access_token: string; expires_on: string };
-      return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
-    },
-  };
-}

@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { FailoverClient, Registry } from "@credmesh/client";
 import { parseRules } from "@credmesh/config";
 import { ManagedIdentityTokenSource, managedIdentityCredential } from "@credmesh/identity";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeyVaultEmulator, type KeyVaultEmulator } from "../emulators/keyvault/index.ts";
-import { awsToAzureRules, clientStores, seedPair } from "../support/failover-client.ts";
+import { CLIENT_ROLE_ARN, awsToAzureRules, clientStores, motoIamSetup, seedPair } from "../support/failover-client.ts";
 import { startKeyVault, startMoto, type MotoPart } from "../support/parts.ts";
 import { startRecordingProxy, type RecordingProxy } from "../support/recording-proxy.ts";
 
@@ -104,6 +104,45 @@ describe("a quarantined cell does not escape through the replica", () => {
       client.close();
     } finally {
       await elsewhere.stop();
+    }
+  });
+
+  it("Secrets Manager denies the cell (an explicit Deny on its role, as the quarantine policy does): the read fails and Key Vault is never asked", async () => {
+    // A moto of its own that enforces IAM policies after the setup's requests: the role and its
+    // policies (2 IAM calls), the secret (1), the client's STS AssumeRoleWithWebIdentity (1).
+    const guarded = await startMoto({ env: { INITIAL_NO_AUTH_ACTION_COUNT: "4" } });
+    const guardedProxy = await startRecordingProxy(guarded.endpoint);
+    const writer = new SecretsManagerClient({ region: "us-east-1", endpoint: guarded.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
+    try {
+      const roleName = CLIENT_ROLE_ARN.split("/")[1] ?? "";
+      const trust = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Federated: "https://login.microsoftonline.com" }, Action: "sts:AssumeRoleWithWebIdentity" }] };
+      await motoIamSetup(guarded.endpoint, "CreateRole", { RoleName: roleName, AssumeRolePolicyDocument: JSON.stringify(trust) });
+      const quarantine = {
+        Version: "2012-10-17",
+        Statement: [
+          { Effect: "Allow", Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], Resource: "*" },
+          { Sid: "CredmeshQuarantine", Effect: "Deny", Action: "*", Resource: "*" },
+        ],
+      };
+      await motoIamSetup(guarded.endpoint, "PutRolePolicy", { RoleName: roleName, PolicyName: "credmesh-quarantine", PolicyDocument: JSON.stringify(quarantine) });
+      const name = `prod/quarantined/${randomBytes(4).toString("hex")}`;
+      await writer.send(new CreateSecretCommand({ Name: name, SecretString: randomBytes(16).toString("base64url") }));
+      const stores = clientStores(guardedProxy.endpoint, keyVault);
+      const client = new FailoverClient({ primary: stores.aws, fallback: stores.azure, rules: parseRules(awsToAzureRules(keyVault.vaultUrl)), deadlineMs: 20_000, attemptTimeoutMs: 10_000 });
+      const before = keyVaultReads();
+      await expect(client.get(name)).rejects.toMatchObject({ reason: "access_denied", status: 403 });
+      await expect(client.get(name)).rejects.toMatchObject({ reason: "access_denied" });
+      expect(keyVaultReads() - before).toBe(0);
+      // What moto answered, counted outside the client: two refusals, nothing else asked of it.
+      expect(guardedProxy.requests.filter((request) => request.action.startsWith("secretsmanager.")).map((request) => [request.action, request.status])).toEqual([
+        ["secretsmanager.GetSecretValue", 403],
+        ["secretsmanager.GetSecretValue", 403],
+      ]);
+      client.close();
+    } finally {
+      writer.destroy();
+      await guardedProxy.stop();
+      await guarded.stop();
     }
   });
 

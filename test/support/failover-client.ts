@@ -151,3 +151,21 @@ export async function untilReads(app: ManagedProcess, what: string, check: (read
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * One IAM Query-protocol call to moto before it enforces IAM (`INITIAL_NO_AUTH_ACTION_COUNT`): moto
+ * routes by the Authorization header's credential scope and checks no signature until then, so
+ * the test needs no IAM SDK to set up a role. Never usable against a real endpoint.
+ */
+export async function motoIamSetup(endpoint: string, action: string, params: Record<string, string>): Promise<void> {
+  const response = await fetch(endpoint, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+      authorization: "AWS4-HMAC-SHA256 Credential=AKIASETUP/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=unchecked",
+    },
+    body: new URLSearchParams({ Action: action, Version: "2010-05-08", ...params }).toString(),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`moto IAM ${action} answered ${response.status}: ${text.slice(0, 300)}`);
+}

@@ -56,12 +56,14 @@ export interface MotoPart {
 /**
  * moto in server mode: Secrets Manager and STS over their real wire protocols. `port` starts it on
  * a given port — a moto that was killed coming back where its clients expect it (its state is in
- * memory and starts empty).
+ * memory and starts empty). `env` adds moto settings, e.g. `INITIAL_NO_AUTH_ACTION_COUNT` to make it
+ * enforce IAM policies after that many requests.
  */
-export async function startMoto(options: { port?: number } = {}): Promise<MotoPart> {
+export async function startMoto(options: { port?: number; env?: Record<string, string> } = {}): Promise<MotoPart> {
   if (options.port === undefined && (await partsRuntime()) === "containers") {
     const { GenericContainer, Wait } = await import("testcontainers");
     const container = await new GenericContainer(IMAGES.moto)
+      .withEnvironment(options.env ?? {})
       .withExposedPorts(5000)
       .withWaitStrategy(Wait.forHttp("/moto-api/", 5000))
       .start();
@@ -72,7 +74,7 @@ export async function startMoto(options: { port?: number } = {}): Promise<MotoPa
   }
   const tools = loadTools();
   const port = options.port ?? (await freePort());
-  const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)]);
+  const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)], options.env ? { env: { ...globalThis.process.env, ...options.env } } : {});
   const endpoint = `http://127.0.0.1:${port}`;
   await until("moto", () => httpOk(`${endpoint}/moto-api/`));
   return { endpoint, process, stop: () => process.stop() };

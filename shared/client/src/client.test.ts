@@ -168,6 +168,22 @@ describe("failover only on availability failures", () => {
   });
 });
 
+describe("bulkhead per backend", () => {
+  it("fails over the calls that find the primary's bulkhead full", async () => {
+    const { client, aws, azure } = setup({ cache: false, bulkhead: { maxConcurrent: 1, maxQueued: 0 }, attemptTimeoutMs: 10_000, deadlineMs: 10_000 });
+    aws.put("prod/other", "o1", "other");
+    azure.put(toKeyVaultName("{name}", { name: "prod/other" }), "kvo1", "other", provenanceTags({ origin: { ...origin, name: "prod/other" }, version: "o1", contentHash: "h", rule: "r", replicatedAt: new Date() }));
+    aws.hang();
+    const controller = new AbortController();
+    const stuck = client.get(NAME, { signal: controller.signal });
+    const second = await client.get("prod/other");
+    expect(second).toMatchObject({ servedBy: { role: "fallback" }, failover: { reason: "unavailable", code: "BulkheadFull" } });
+    expect(azure.calls.get).toBe(1);
+    controller.abort();
+    await expect(stuck).rejects.toMatchObject({ reason: "timeout" });
+  });
+});
+
 describe("circuit breaker per backend", () => {
   it("opens after the configured consecutive failures, then half-opens and moves reads back", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });

@@ -44,7 +44,7 @@ export interface SecretRead {
   servedBy: ServedBy;
   /** cache: held and fresh enough; cloud: read now; stale: held past its TTL because every backend failed. */
   source: ReadSource;
-  /** Milliseconds since a cloud last confirmed this version current (0 for a value read now). */
+  /** Milliseconds since the start of the cloud call that last confirmed this version current. */
   ageMs: number;
   origin: OriginReport;
   /** Set when the fallback served because the primary was unavailable: the primary's failure. */

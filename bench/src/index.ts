@@ -10,3 +10,4 @@ export type { CpuUsage } from "./cpu.ts";
 export type { MachineInfo } from "./machine.ts";
 export type { BenchOptions } from "./options.ts";
 export type { LatencySummary } from "./load.ts";
+export type { ClientBenchResults, ClientBackendResult, ClientBenchOptions } from "./client-bench.ts";

@@ -1,5 +1,6 @@
 /**
- * `npm run bench` (node bench/src/main.ts [--duration 10] [--connections 32] [--warmup 3] [--duplicates 100]):
+ * `npm run bench` (node bench/src/main.ts [--duration 10] [--connections 32] [--warmup 3] [--duplicates 100]),
+ * or `npm run bench -- client` for the failover client's rows (src/client-bench.ts):
  * starts nats-server, the floor and ingest on loopback, measures both in one run, checks
  * durability and deduplication, writes bench/results/<timestamp>.json and latest.json, prints a
  * markdown table, and stops every process it started.
@@ -17,6 +18,12 @@ import { machineInfo } from "./machine.ts";
 import { measureTarget } from "./measure.ts";
 import { parseOptions, type BenchOptions } from "./options.ts";
 import { caveatsFor, markdownReport, type BenchResults } from "./results.ts";
+
+// `npm run bench -- client`: the failover client's read latency per backend (src/client-bench.ts).
+if (process.argv[2] === "client") {
+  const { clientBenchMain } = await import("./client-bench.ts");
+  process.exit(await clientBenchMain(process.argv.slice(3)));
+}
 
 const options = optionsOrExit();
 

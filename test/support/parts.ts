@@ -53,11 +53,17 @@ export interface MotoPart {
   stop(): Promise<void>;
 }
 
-/** moto in server mode: Secrets Manager and STS over their real wire protocols. */
-export async function startMoto(): Promise<MotoPart> {
-  if ((await partsRuntime()) === "containers") {
+/**
+ * moto in server mode: Secrets Manager and STS over their real wire protocols. `port` starts it on
+ * a given port — a moto that was killed coming back where its clients expect it (its state is in
+ * memory and starts empty). `env` adds moto settings, e.g. `INITIAL_NO_AUTH_ACTION_COUNT` to make it
+ * enforce IAM policies after that many requests.
+ */
+export async function startMoto(options: { port?: number; env?: Record<string, string> } = {}): Promise<MotoPart> {
+  if (options.port === undefined && (await partsRuntime()) === "containers") {
     const { GenericContainer, Wait } = await import("testcontainers");
     const container = await new GenericContainer(IMAGES.moto)
+      .withEnvironment(options.env ?? {})
       .withExposedPorts(5000)
       .withWaitStrategy(Wait.forHttp("/moto-api/", 5000))
       .start();
@@ -67,8 +73,8 @@ export async function startMoto(): Promise<MotoPart> {
     };
   }
   const tools = loadTools();
-  const port = await freePort();
-  const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)]);
+  const port = options.port ?? (await freePort());
+  const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)], options.env ? { env: { ...globalThis.process.env, ...options.env } } : {});
   const endpoint = `http://127.0.0.1:${port}`;
   await until("moto", () => httpOk(`${endpoint}/moto-api/`));
   return { endpoint, process, stop: () => process.stop() };

@@ -25,3 +25,4 @@ export {
   type BackoffPolicy,
   type RetryOptions,
 } from "./retry.ts";
+export { AVAILABILITY_REASONS, isAvailabilityFailure } from "./availability.ts";

@@ -1,5 +1,7 @@
 export {
+  BREAKER_STATE,
   CALL_OUTCOME,
+  CLIENT_METRIC,
   CLOUD,
   DECISION,
   INGEST_OUTCOME,
@@ -8,6 +10,7 @@ export {
   RECONCILE_OUTCOME,
   RATE_LIMIT_BUCKET,
   RATE_LIMIT_CAUSE,
+  READ_SOURCE,
   type CallOutcome,
   type CloudLabel,
   type Decision,
@@ -16,7 +19,9 @@ export {
   type ReconcileOutcome,
   type RateLimitBucket,
   type RateLimitCause,
+  type ReadSource,
 } from "./labels.ts";
 export { createMetrics, type Metrics } from "./registry.ts";
+export { createClientMetrics, type ClientMetrics } from "./client.ts";
 export { observeCall } from "./observe.ts";
 export { Registry } from "prom-client";

@@ -95,3 +95,23 @@ export const DECISION = {
   deadLettered: "dead_lettered",
 } as const;
 export type Decision = (typeof DECISION)[keyof typeof DECISION];
+
+/**
+ * Metrics of the failover client (`@credmesh/client`), in the application's own registry. Names
+ * live here with the services' so a dashboard or alert rule can rely on them too.
+ */
+export const CLIENT_METRIC = {
+  reads: "credmesh_client_reads_total",
+  readDuration: "credmesh_client_read_duration_seconds",
+  failovers: "credmesh_client_failovers_total",
+  breakerState: "credmesh_client_breaker_state",
+  refreshes: "credmesh_client_refreshes_total",
+  cacheEntries: "credmesh_client_cache_entries",
+} as const;
+
+/** Where a read's value came from: the cache, a cloud call, or the cache past its TTL because every backend failed. */
+export const READ_SOURCE = { cache: "cache", cloud: "cloud", stale: "stale" } as const;
+export type ReadSource = (typeof READ_SOURCE)[keyof typeof READ_SOURCE];
+
+/** The breaker gauge's values: closed 0, open 1, half-open 2, isolated 3 (cockatiel's CircuitState). */
+export const BREAKER_STATE = { closed: 0, open: 1, halfOpen: 2, isolated: 3 } as const;

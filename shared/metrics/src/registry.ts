@@ -1,8 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { LATENCY_BUCKETS, cloudCallMetrics } from "./cloud-calls.ts";
 import { METRIC } from "./labels.ts";
 
-/** Latency buckets for cloud calls and publishes: 5 ms to 30 s. */
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Replication lag buckets: 50 ms to 1 h. */
 const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 /** Reconcile run buckets: 100 ms to 1 h (a first run over a large estate lists for minutes). */
@@ -80,19 +79,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["consumer", "status"] as const,
       registers,
     }),
-    cloudApiCalls: new Counter({
-      name: METRIC.cloudApiCalls,
-      help: "Calls to cloud APIs by cloud, operation and outcome.",
-      labelNames: ["cloud", "operation", "outcome"] as const,
-      registers,
-    }),
-    cloudApiDuration: new Histogram({
-      name: METRIC.cloudApiDuration,
-      help: "Duration of cloud API calls.",
-      labelNames: ["cloud", "operation"] as const,
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
+    ...cloudCallMetrics(registers),
     credentialRefreshes: new Counter({
       name: METRIC.credentialRefreshes,
       help: "Federated credential fetches by source and outcome (success, or a failure reason).",

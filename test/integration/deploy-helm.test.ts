@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -63,6 +63,7 @@ describe("deploy/helm/credmesh", () => {
     expect(names("default")).toEqual(["Deployment/credmesh-ingest", "PodDisruptionBudget/credmesh-ingest", "Service/credmesh-ingest", "ServiceAccount/ingest"]);
     expect(names("eks")).toEqual(
       [
+        "ConfigMap/credmesh-dashboard-credmesh-overview",
         "Deployment/credmesh-ingest",
         "Deployment/credmesh-replicator-aws",
         "HorizontalPodAutoscaler/credmesh-ingest",
@@ -265,6 +266,16 @@ describe("deploy/helm/credmesh", () => {
       const links = rule.spec.groups.flatMap((group) => group.rules).flatMap((entry) => (entry.alert ? [entry.annotations?.runbook_url] : []));
       expect(links.length).toBeGreaterThan(0);
       for (const link of links) expect(link).toMatch(/^https:\/\/git\.example\.com\/credmesh\/blob\/main\/docs\/runbooks\.md#[a-z0-9-]+$/);
+    });
+
+    it("ships every dashboard of deploy/grafana/dashboards unchanged, labelled for Grafana's sidecar", () => {
+      const dir = resolve(REPO_ROOT, "deploy", "grafana", "dashboards");
+      const files = readdirSync(dir).filter((file) => file.endsWith(".json"));
+      const maps = rendered.eks.filter((object) => object.kind === "ConfigMap" && object.metadata.labels?.grafana_dashboard === "1") as (K8sObject & { data: Record<string, string> })[];
+      expect(maps.flatMap((map) => Object.keys(map.data)).sort()).toEqual(files.sort());
+      for (const map of maps) {
+        for (const [file, content] of Object.entries(map.data)) expect(JSON.parse(content), file).toEqual(JSON.parse(readFileSync(resolve(dir, file), "utf8")));
+      }
     });
 
     it("ServiceMonitors scrape /metrics under the job names the alerts and dashboards use", () => {

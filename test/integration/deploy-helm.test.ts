@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveIngestConfig } from "../../services/ingest/src/config.ts";
@@ -14,6 +16,7 @@ import {
   fileSource,
   filesOf,
   helm,
+  parseManifests,
   renderChart,
   workloads,
   podOf,
@@ -56,6 +59,18 @@ describe("deploy/helm/credmesh", () => {
     const objects = rendered[setup];
     expect(objects.length).toBeGreaterThan(3);
     expect(objects.flatMap(schemaProblems)).toEqual([]);
+  });
+
+  it("packages into a self-contained chart that renders the same objects (linked files included)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "credmesh-chart-"));
+    try {
+      await helm(["package", CHART_DIR, "--destination", dir]);
+      const [archive] = (await readdir(dir)).filter((file) => file.endsWith(".tgz"));
+      const { stdout } = await helm(["template", "credmesh", join(dir, archive ?? ""), "--namespace", NAMESPACE, "--values", resolve(CHART_DIR, SETUPS.eks[0])]);
+      expect(parseManifests(stdout)).toEqual(rendered.eks);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("renders what each setup asks for", () => {
@@ -294,7 +309,9 @@ describe("deploy/helm/credmesh", () => {
     [["replicators.aws.enabled=true"], /replicators\.aws\.aws\.roleArn is required/],
     [["replicators.aws.enabled=true", "replicators.aws.aws.roleArn=arn:aws:iam::123456789012:role/r"], /replicators\.aws\.azure\.tenantId is required/],
     [["replicators.azure.enabled=true", "replicators.azure.aws.roleArn=arn:aws:iam::123456789012:role/r", "replicators.azure.azure.identity={managed-identity}", "replicators.azure.aws.identity={roles-anywhere}"], /rolesAnywhere\.certificateSecret is required/],
-    [["replicators.aws.enabled=true", "replicators.aws.aws.roleArn=arn:aws:iam::123456789012:role/r", "replicators.aws.aws.identity={static-keys}"], /"static-keys" is not a source/],
+    [["replicators.aws.enabled=true", "replicators.aws.aws.roleArn=arn:aws:iam::123456789012:role/r", "replicators.aws.aws.identity={static-keys}"], /identity\/0': value must be one of/],
+    [["replicators.aws.aws.irs=true"], /additional properties 'irs' not allowed/],
+    [["ingest.extraEnv[0].name=AWS_SECRET_ACCESS_KEY", "ingest.extraEnv[0].value=x"], /extraEnv\/0\/name/],
     [["ingest.eventBridge.apiKeysSecret.name="], /refuses unauthenticated webhooks/],
     [["ingest.eventGrid.auth=entra", "ingest.eventGrid.tenantId=t"], /ingest\.eventGrid\.audiences is required/],
   ])("refuses incomplete values with a message naming the setting (%j)", async (sets, message) => {

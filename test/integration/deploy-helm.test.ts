@@ -23,7 +23,7 @@ import {
   type K8sObject,
   type Workload,
 } from "./support/helm-chart.ts";
-import { schemaProblems } from "./support/k8s-schemas.ts";
+import { schemaProblems, unknownFieldProblems } from "./support/k8s-schemas.ts";
 import { readHclVariableDefault } from "./support/terraform.ts";
 
 /** The setups the chart is rendered with: its defaults and one values file per cloud. */
@@ -59,6 +59,17 @@ describe("deploy/helm/credmesh", () => {
     const objects = rendered[setup];
     expect(objects.length).toBeGreaterThan(3);
     expect(objects.flatMap(schemaProblems)).toEqual([]);
+  });
+
+  it("renders no field the Kubernetes API does not know (each object type-checked against its API type)", () => {
+    expect(unknownFieldProblems(Object.values(rendered).flat())).toEqual([]);
+  });
+
+  it("the unknown-field check finds a misspelt field at any depth (the check can fail)", () => {
+    const deployment = structuredClone(byKindAndName<Workload>(rendered.aks, "Deployment", "credmesh-replicator-azure"));
+    const container = podOf(deployment).container as unknown as Record<string, Record<string, unknown>>;
+    container.securityContext = { ...container.securityContext, readOnlyRootFileSystem: true };
+    expect(unknownFieldProblems([deployment]).join("\n")).toMatch(/Deployment\/credmesh-replicator-azure: .*readOnlyRootFileSystem/);
   });
 
   it("packages into a self-contained chart that renders the same objects (linked files included)", async () => {

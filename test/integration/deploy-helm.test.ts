@@ -239,6 +239,12 @@ describe("deploy/helm/credmesh", () => {
   describe("AKS: replicator-azure", () => {
     const workload = () => byKindAndName<Workload>(rendered.aks, "Deployment", "credmesh-replicator-azure");
 
+    it("uses the service account the Terraform federated credential trusts", async () => {
+      const variables = resolve(REPO_ROOT, "deploy", "terraform", "azure", "variables.tf");
+      expect(await readHclVariableDefault(variables, "replicator_azure_service_account")).toBe(workload().spec.template.spec.serviceAccountName);
+      expect(await readHclVariableDefault(variables, "replicator_azure_namespace")).toBe(NAMESPACE);
+    });
+
     it("carries the Azure Workload Identity annotation and pod label", () => {
       const account = byKindAndName(rendered.aks, "ServiceAccount", "replicator-azure");
       const { container } = podOf(workload());

@@ -137,18 +137,26 @@ describe("deploy/terraform", () => {
     });
 
     it("every Entra federated identity credential pins issuer, subject and the token exchange audience", () => {
-      const credentials = Object.entries(azure.resource.azuread_application_federated_identity_credential ?? {});
-      expect(credentials.map(([name]) => name).sort()).toEqual(["replicator_aws_eks", "replicator_aws_sts"]);
+      // App registrations name the field `audiences`, managed identities `audience`.
+      const credentials = [
+        ...Object.entries(azure.resource.azuread_application_federated_identity_credential ?? {}),
+        ...Object.entries(azure.resource.azurerm_federated_identity_credential ?? {}),
+      ];
+      expect(credentials.map(([name]) => name).sort()).toEqual(["replicator_aws_eks", "replicator_aws_sts", "replicator_azure_aks"]);
       for (const [name, blocks] of credentials) {
         const credential = blocks[0] ?? {};
-        expect(evaluate(azure, (credential.audiences as string[])[0]), name).toBe(TOKEN_EXCHANGE_AUDIENCE);
-        expect((credential.audiences as string[]).length, name).toBe(1);
+        const audiences = (credential.audiences ?? credential.audience) as string[];
+        expect(evaluate(azure, audiences[0]), name).toBe(TOKEN_EXCHANGE_AUDIENCE);
+        expect(audiences.length, name).toBe(1);
         expect(String(credential.subject), name).not.toBe("");
         expect(String(credential.issuer), name).not.toBe("");
         expect(String(credential.subject), name).not.toMatch(/\*/);
       }
       expect(block(azure.resource, "azuread_application_federated_identity_credential", "replicator_aws_eks").subject).toBe(
         "system:serviceaccount:${var.replicator_aws_namespace}:${var.replicator_aws_service_account}",
+      );
+      expect(block(azure.resource, "azurerm_federated_identity_credential", "replicator_azure_aks").subject).toBe(
+        "system:serviceaccount:${var.replicator_azure_namespace}:${var.replicator_azure_service_account}",
       );
     });
   });

@@ -300,13 +300,21 @@ describe("deploy/helm/credmesh", () => {
       for (const link of links) expect(link).toMatch(/^https:\/\/git\.example\.com\/credmesh\/blob\/main\/docs\/runbooks\.md#[a-z0-9-]+$/);
     });
 
-    it("ships every dashboard of deploy/grafana/dashboards unchanged, labelled for Grafana's sidecar", () => {
+    it("ships every dashboard of deploy/grafana/dashboards for Grafana's sidecar, on the cluster's Prometheus datasource", () => {
       const dir = resolve(REPO_ROOT, "deploy", "grafana", "dashboards");
       const files = readdirSync(dir).filter((file) => file.endsWith(".json"));
       const maps = rendered.eks.filter((object) => object.kind === "ConfigMap" && object.metadata.labels?.grafana_dashboard === "1") as (K8sObject & { data: Record<string, string> })[];
       expect(maps.flatMap((map) => Object.keys(map.data)).sort()).toEqual(files.sort());
+      // The same dashboard, except that every reference to compose's datasource names the cluster's.
+      const onDatasource = (value: unknown, uid: string): unknown =>
+        JSON.parse(JSON.stringify(value), (key, item: unknown) => (key === "uid" && item === "credmesh-prometheus" ? uid : item));
+      expect(files.some((file) => readFileSync(resolve(dir, file), "utf8").includes("credmesh-prometheus"))).toBe(true);
       for (const map of maps) {
-        for (const [file, content] of Object.entries(map.data)) expect(JSON.parse(content), file).toEqual(JSON.parse(readFileSync(resolve(dir, file), "utf8")));
+        for (const [file, content] of Object.entries(map.data)) {
+          const original: unknown = JSON.parse(readFileSync(resolve(dir, file), "utf8"));
+          expect(content, file).not.toContain("credmesh-prometheus");
+          expect(JSON.parse(content), file).toEqual(onDatasource(original, "prometheus"));
+        }
       }
     });
 

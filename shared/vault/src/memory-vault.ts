@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { CredmeshError } from "@credmesh/errors";
 import type { Sensitive } from "@credmesh/logging";
-import type { DeleteOptions, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultPort, VersionInfo } from "./port.ts";
+import type { DeleteOptions, DeleteResult, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultPort, VersionInfo } from "./port.ts";
 
 interface Stored {
   versions: SecretVersion[];
@@ -77,12 +77,12 @@ export class MemoryVault implements VaultPort {
     return { versionId };
   }
 
-  async delete(name: string, options: DeleteOptions): Promise<void> {
+  async delete(name: string, options: DeleteOptions): Promise<DeleteResult> {
     const key = this.#key(name);
     const stored = this.#secrets.get(key);
-    if (!stored) return;
     if (options.mode === "force") this.#secrets.delete(key);
-    else stored.deletedAt = new Date();
+    else if (stored) stored.deletedAt = new Date();
+    return { purged: options.mode === "force" };
   }
 
   async restore(name: string): Promise<void> {

@@ -240,8 +240,14 @@ async function deleteReplica(
   // Never purge unless the rule says so for force deletes: by default the replica stays
   // recoverable for the vault's retention period (SPEC section 2).
   const purge = forceDeleted && rule.onForceDelete === "purge";
-  await retry(() => destination.delete(target.name, { mode: purge ? "force" : "recoverable" }, ctx));
-  return { decision: DECISION.deleted, destination: target, ...(purge ? { detail: "purged (force delete at the source)" } : {}) };
+  const { purged } = await retry(() => destination.delete(target.name, { mode: purge ? "force" : "recoverable" }, ctx));
+  if (!purge) return { decision: DECISION.deleted, destination: target };
+  return {
+    decision: DECISION.deleted,
+    destination: target,
+    // A purge-protected vault keeps the replica recoverable until its retention period ends; no retry changes that.
+    detail: purged ? "purged (force delete at the source)" : "soft-deleted: the vault refuses purge (purge protection); it purges the replica after its retention period",
+  };
 }
 
 function originRefOf(origin: Origin): OriginRef {

@@ -156,6 +156,18 @@ describe("Key Vault emulator: throttling", () => {
     });
   });
 
+  it("takes new limits at run time, counting what it already accepted", async () => {
+    await withVault({}, async (emulator, kv) => {
+      await kv("GET", "/secrets");
+      await kv("GET", "/secrets");
+      expect(emulator.setThrottle({ limit: 2, windowMs: 60_000 })).toEqual({ limit: 4_000, windowMs: 10_000 });
+      expect((await kv("GET", "/secrets")).status).toBe(429);
+      emulator.setThrottle({ limit: 3, windowMs: 60_000 });
+      expect((await kv("GET", "/secrets")).status).toBe(200);
+      expect(() => emulator.setThrottle({ limit: 0, windowMs: 1 })).toThrow(/throttle.limit/);
+    });
+  });
+
   it("defaults to the service's limit of 4,000 transactions per 10 s per vault, without Retry-After", async () => {
     await withVault({}, async (emulator) => {
       expect(emulator.settings.throttle).toEqual({ limit: 4_000, windowMs: 10_000 });

@@ -26,7 +26,7 @@ import type { FederatedCredential, FederatedExchange } from "./federation.ts";
 import { RequestLog } from "./request-log.ts";
 import type { LoggedRequest } from "./request-log.ts";
 import { checkInteger, recoveryLevelOf, resolveVaultSettings } from "./settings.ts";
-import type { VaultSettings, VaultSettingsInput } from "./settings.ts";
+import type { ThrottleSettings, VaultSettings, VaultSettingsInput } from "./settings.ts";
 import { SecretStore } from "./store.ts";
 import { VaultThrottle } from "./throttle.ts";
 import { createTlsMaterial } from "./tls.ts";
@@ -109,8 +109,13 @@ export interface KeyVaultEmulator {
    * status, error code, Retry-After, page shape. The outside view of a client's cloud calls.
    */
   requests(): readonly LoggedRequest[];
-  /** The vault behaviour in force (defaults applied). */
+  /** The vault behaviour it started with (defaults applied). */
   readonly settings: VaultSettings;
+  /**
+   * Changes the throttling limits from now on, as when other clients of the same vault use its
+   * budget; requests already accepted stay counted. Returns the previous limits.
+   */
+  setThrottle(settings: ThrottleSettings): ThrottleSettings;
   /** Closes the server and all connections, and removes the temp dir if the emulator made it. */
   stop(): Promise<void>;
 }
@@ -220,6 +225,11 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     federatedExchanges: () => [...exchanges],
     stats: () => Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b))),
     requests: () => log.list(),
+    setThrottle: (limits) => {
+      const previous = throttle.settings;
+      throttle.settings = resolveVaultSettings({ ...settings.vault, throttle: limits }).throttle;
+      return previous;
+    },
     settings: settings.vault,
     stop: () => {
       stopping ??= (async () => {

@@ -15,11 +15,20 @@ const THROTTLED_BODY = {
 };
 
 export class VaultThrottle {
-  readonly #settings: ThrottleSettings;
+  #settings: ThrottleSettings;
   /** Times (epoch ms) of the requests accepted within the current window, oldest first. */
   readonly #accepted: number[] = [];
 
   constructor(settings: ThrottleSettings) {
+    this.#settings = settings;
+  }
+
+  get settings(): ThrottleSettings {
+    return this.#settings;
+  }
+
+  /** New limits from now on; requests already accepted stay in the window. */
+  set settings(settings: ThrottleSettings) {
     this.#settings = settings;
   }
 

@@ -1,4 +1,5 @@
 import { DEFAULT_CONSUMER_SETTINGS } from "@credmesh/bus";
+import { IAM_ROLE_ARN } from "@credmesh/identifiers";
 import type { Cloud } from "@credmesh/bus-names";
 import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet } from "@credmesh/config";
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
@@ -82,7 +83,7 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
     identity: readIdentityConfig(read),
     aws: {
       webIdentityTokenFile: read.optionalString("CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE"),
-      roleArn: read.string("CREDMESH_AWS_ROLE_ARN", { pattern: /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, hint: "an IAM role ARN" }),
+      roleArn: read.string("CREDMESH_AWS_ROLE_ARN", { pattern: IAM_ROLE_ARN, hint: "an IAM role ARN" }),
       stsRegion: read.string("CREDMESH_AWS_STS_REGION", { default: "us-east-1" }),
       sessionDurationSeconds: read.int("CREDMESH_AWS_SESSION_DURATION_SECONDS", { default: 3_600, min: 900, max: 43_200 }),
       endpoint: awsEndpoint === undefined ? undefined : read.url("CREDMESH_AWS_ENDPOINT", { protocols: ["http:", "https:"] }),

@@ -6,7 +6,6 @@ import {
   decodeMutationEvent,
   destinationOf,
   encodeEvent,
-  nameFromArn,
   partitionOfEvent,
   secretKeyOf,
 } from "./codec.ts";
@@ -259,29 +258,6 @@ describe("encodeEvent / decodeMutationEvent", () => {
       expect(error.issues).toHaveLength(3);
       expect(error.message).not.toContain(SECRET);
     });
-  });
-});
-
-describe("nameFromArn", () => {
-  it.each([
-    [ARN, "prod/payments/db-credentials"],
-    ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:my-app-db-password-AbC123", "my-app-db-password"],
-    ["arn:aws:secretsmanager:us-east-1:123456789012:secret:a-000000", "a"],
-    ["arn:aws:secretsmanager:us-east-1:123456789012:secret:name+=.@_-zZ9zZ9", "name+=.@_"],
-    ["arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:gov-secret-abcdef", "gov-secret"],
-    ["arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:cn-secret-abcdef", "cn-secret"],
-  ])("reads the name in %s", (arn, name) => {
-    expect(nameFromArn(arn)).toBe(name);
-  });
-
-  it.each([
-    ["a plain name", "prod/payments/db-credentials"],
-    ["an ARN of another service", "arn:aws:ssm:us-east-1:123456789012:parameter/db-abcdef"],
-    ["an ARN without the 6-character suffix", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db"],
-    ["an ARN with a short account id", "arn:aws:secretsmanager:us-east-1:12345678901:secret:db-abcdef"],
-    ["an empty string", ""],
-  ])("returns undefined for %s", (_, input) => {
-    expect(nameFromArn(input)).toBeUndefined();
   });
 });
 

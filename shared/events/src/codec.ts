@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { partitionOf, type Cloud } from "@credmesh/bus-names";
+import { secretNameOfArn } from "@credmesh/identifiers";
 import { type z } from "zod";
 import {
   MUTATION_EVENT_TYPE,
@@ -51,7 +52,7 @@ export function buildMutationEvent(input: BuildMutationInput): MutationEvent {
 /** The key a secret is known by at its origin; also the ordering / partitioning key. */
 export function secretKeyOf(origin: Origin): string {
   if (origin.cloud === "aws") {
-    return `aws/${origin.account}/${origin.region}/${origin.secretName ?? nameFromArn(origin.secretId) ?? origin.secretId}`;
+    return `aws/${origin.account}/${origin.region}/${origin.secretName ?? secretNameOfArn(origin.secretId) ?? origin.secretId}`;
   }
   return `azure/${origin.vaultName.toLowerCase()}/${origin.secretName.toLowerCase()}`;
 }
@@ -63,15 +64,6 @@ export function partitionOfEvent(event: MutationEvent, partitions: number): numb
 
 export function destinationOf(event: MutationEvent): Cloud {
   return event.data.destination.cloud;
-}
-
-/**
- * The secret name inside a Secrets Manager ARN (`...:secret:<name>-<6 chars>`). AWS appends six
- * random characters; the name itself may contain dashes, so only the last suffix is removed.
- */
-export function nameFromArn(arnOrName: string): string | undefined {
-  const match = /^arn:aws[a-z-]*:secretsmanager:[^:]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arnOrName);
-  return match?.[1];
 }
 
 export function encodeEvent(event: MutationEvent): Uint8Array {

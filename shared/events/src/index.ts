@@ -18,7 +18,6 @@ export {
   decodeMutationEvent,
   destinationOf,
   encodeEvent,
-  nameFromArn,
   partitionOfEvent,
   secretKeyOf,
   type BuildMutationInput,

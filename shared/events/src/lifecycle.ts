@@ -1,3 +1,4 @@
+import { KEY_VAULT_OBJECT_NAME, KEY_VAULT_VERSION, VAULT_NAME } from "@credmesh/identifiers";
 import { z } from "zod";
 import { InvalidEventError } from "./codec.ts";
 
@@ -15,9 +16,9 @@ export const LIFECYCLE_OBJECTS = ["secret", "key", "certificate", "vault"] as co
 export const lifecycleDataSchema = z.strictObject({
   kind: z.enum(LIFECYCLE_KINDS),
   objectType: z.enum(LIFECYCLE_OBJECTS),
-  vaultName: z.string().regex(/^[0-9a-zA-Z-]{3,24}$/),
-  objectName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/).optional(),
-  version: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  vaultName: z.string().regex(VAULT_NAME, "not a Key Vault name"),
+  objectName: z.string().regex(KEY_VAULT_OBJECT_NAME, "not a Key Vault object name").optional(),
+  version: z.string().regex(KEY_VAULT_VERSION, "not a Key Vault version (32 lowercase hex digits)").optional(),
   notBefore: z.iso.datetime({ offset: true }).optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   trigger: z.strictObject({

@@ -1,3 +1,4 @@
+import { AWS_ACCOUNT_ID, AWS_REGION, KEY_VAULT_OBJECT_NAME, KEY_VAULT_VERSION, VAULT_NAME } from "@credmesh/identifiers";
 import { z } from "zod";
 
 /**
@@ -17,8 +18,8 @@ const cloud = z.enum(["aws", "azure"]);
 
 export const awsOriginSchema = z.strictObject({
   cloud: z.literal("aws"),
-  account: z.string().regex(/^\d{12}$/, "an AWS account id has 12 digits"),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "not an AWS region"),
+  account: z.string().regex(AWS_ACCOUNT_ID, "an AWS account id has 12 digits"),
+  region: z.string().regex(AWS_REGION, "not an AWS region"),
   /** The full ARN when known (preferred), else the name as the caller typed it. */
   secretId: nonEmpty,
   /** The secret's name when the event tells it. */
@@ -29,9 +30,9 @@ export const awsOriginSchema = z.strictObject({
 
 export const azureOriginSchema = z.strictObject({
   cloud: z.literal("azure"),
-  vaultName: z.string().regex(/^[0-9a-zA-Z-]{3,24}$/),
-  secretName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/),
-  versionId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  vaultName: z.string().regex(VAULT_NAME, "not a Key Vault name"),
+  secretName: z.string().regex(KEY_VAULT_OBJECT_NAME, "not a Key Vault secret name"),
+  versionId: z.string().regex(KEY_VAULT_VERSION, "not a Key Vault version (32 lowercase hex digits)").optional(),
 });
 
 export const originSchema = z.discriminatedUnion("cloud", [awsOriginSchema, azureOriginSchema]);

@@ -1,5 +1,6 @@
 import type { MutationKind } from "@credmesh/events";
-import { ACCOUNT, EVENT_ID, EVENT_NAME, REGION, TIMESTAMP, VERSION_ID, isTimestamp, looksLikeArn, parseSecretArn } from "./aws-ids.ts";
+import { isArn, parseSecretArn } from "@credmesh/identifiers";
+import { ACCOUNT, EVENT_ID, EVENT_NAME, REGION, TIMESTAMP, VERSION_ID, isTimestamp } from "./aws-ids.ts";
 import { drafted, type DraftResult } from "./draft.ts";
 import { decisionForEventName } from "./event-names.ts";
 import { own, stringField, type Expectation, type JsonObject } from "../json/fields.ts";
@@ -64,7 +65,7 @@ export function draftFromTransformer(body: JsonObject, now: () => Date): DraftRe
     kind = fields.eventName === "UpdateSecretVersionStage" ? "sync" : decision.publish;
   }
 
-  const secretIdArn = fields.secretId !== undefined && looksLikeArn(fields.secretId) ? parseSecretArn(fields.secretId) : undefined;
+  const secretIdArn = fields.secretId !== undefined && isArn(fields.secretId) ? parseSecretArn(fields.secretId) : undefined;
   const arn = arnField ?? secretIdArn;
   if (!arn) return rejected("unresolvable_secret", ["arn, secretId: a Secrets Manager secret ARN is required"]);
 

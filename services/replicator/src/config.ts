@@ -1,5 +1,5 @@
 import { DEFAULT_CONSUMER_SETTINGS } from "@credmesh/bus";
-import { IAM_ROLE_ARN } from "@credmesh/identifiers";
+import { CELL_ID, IAM_ROLE_ARN } from "@credmesh/identifiers";
 import type { Cloud } from "@credmesh/bus-names";
 import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet } from "@credmesh/config";
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
@@ -61,7 +61,7 @@ export interface ReplicatorConfig extends CommonConfig {
 
 export function resolveReplicatorConfig(env: Readonly<Record<string, string | undefined>> = process.env): ReplicatorConfig {
   const read = new EnvReader(env);
-  const cell = read.string("CREDMESH_CELL", { pattern: /^[A-Za-z0-9_.@-]{2,64}$/, hint: "letters, digits and _.@- (it becomes the STS role session name)" });
+  const cell = read.string("CREDMESH_CELL", { pattern: CELL_ID, hint: "letters, digits and _.@- (it becomes the STS role session name)" });
   const awsEndpoint = read.optionalString("CREDMESH_AWS_ENDPOINT");
   const config: ReplicatorConfig = {
     ...readCommonConfig(read),

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { AWS_ACCOUNT_ID, AWS_REGION, VAULT_NAME } from "@credmesh/identifiers";
+import { AWS_ACCOUNT_ID, AWS_REGION, RULE_ID, VAULT_NAME } from "@credmesh/identifiers";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./config-error.ts";
@@ -10,7 +10,7 @@ import { ConfigError } from "./config-error.ts";
  * @see ../../../README.md#replication-rules
  */
 
-const ruleId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "rule ids use letters, digits, _ and -, up to 64");
+const ruleId = z.string().regex(RULE_ID, "rule ids use letters, digits, _ and -, up to 64");
 const awsAccount = z.string().regex(AWS_ACCOUNT_ID, "an AWS account id has 12 digits");
 const awsRegion = z.string().regex(AWS_REGION, "not an AWS region");
 

@@ -1,4 +1,4 @@
-import { AWS_ACCOUNT_ID, AWS_REGION, KEY_VAULT_OBJECT_NAME, KEY_VAULT_VERSION, VAULT_NAME } from "@credmesh/identifiers";
+import { AWS_ACCOUNT_ID, AWS_REGION, CORRELATION_ID, KEY_VAULT_OBJECT_NAME, KEY_VAULT_VERSION, RULE_ID, VAULT_NAME } from "@credmesh/identifiers";
 import { z } from "zod";
 
 /**
@@ -58,7 +58,7 @@ export const triggerSchema = z.strictObject({
 export const mutationDataSchema = z.strictObject({
   kind: z.enum(MUTATION_KINDS),
   /** The replication rule that put this secret in scope. */
-  rule: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  rule: z.string().regex(RULE_ID),
   destination: z.strictObject({ cloud }),
   origin: originSchema,
   /** For deletes: whether the origin can still recover the secret. */
@@ -81,7 +81,7 @@ export const mutationEventSchema = z.strictObject({
   time: z.iso.datetime({ offset: true }),
   datacontenttype: z.literal("application/json"),
   /** Follows one mutation from webhook to vault write, across logs, audit and dead letters. */
-  correlationid: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
+  correlationid: z.string().regex(CORRELATION_ID),
   data: mutationDataSchema,
 });
 

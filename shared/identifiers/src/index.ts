@@ -29,3 +29,4 @@ export {
   vaultNameFromUrl,
   type KeyVaultObjectId,
 } from "./azure.ts";
+export { CELL_ID, CORRELATION_ID, RULE_ID } from "./credmesh.ts";

@@ -1,4 +1,4 @@
-import { AWS_ACCOUNT_ID, AWS_REGION } from "@credmesh/identifiers";
+import { AWS_ACCOUNT_ID, AWS_REGION, CORRELATION_ID } from "@credmesh/identifiers";
 import type { Expectation } from "../json/fields.ts";
 
 /**
@@ -13,7 +13,7 @@ export const ACCOUNT: Expectation = { pattern: AWS_ACCOUNT_ID, expected: "an AWS
 export const REGION: Expectation = { pattern: AWS_REGION, expected: "an AWS region code" };
 
 /** EventBridge ids are UUIDs; the id also becomes the CloudEvents correlation id, hence this set. */
-export const EVENT_ID: Expectation = { pattern: /^[A-Za-z0-9._:-]{1,128}$/, expected: "an event id (UUID)" };
+export const EVENT_ID: Expectation = { pattern: CORRELATION_ID, expected: "an event id (UUID)" };
 
 /** CloudTrail event names are API or service-event names: letters and digits. */
 export const EVENT_NAME: Expectation = { pattern: /^[A-Za-z0-9]{1,128}$/, expected: "an event name" };

@@ -1,4 +1,4 @@
-import { KEY_VAULT_OBJECT_NAME, KEY_VAULT_VERSION, VAULT_NAME as VAULT_NAME_PATTERN } from "@credmesh/identifiers";
+import { CORRELATION_ID, KEY_VAULT_OBJECT_NAME, KEY_VAULT_VERSION, VAULT_NAME as VAULT_NAME_PATTERN } from "@credmesh/identifiers";
 import type { Expectation } from "../json/fields.ts";
 
 /**
@@ -8,7 +8,7 @@ import type { Expectation } from "../json/fields.ts";
  */
 
 /** Event Grid ids are GUIDs; the id also becomes the JetStream message id and the correlation id. */
-export const EVENT_ID: Expectation = { pattern: /^[A-Za-z0-9._:-]{1,128}$/, expected: "an event id (GUID)" };
+export const EVENT_ID: Expectation = { pattern: CORRELATION_ID, expected: "an event id (GUID)" };
 
 /** Event Grid writes seven fractional digits (…27.1234567Z). */
 export const TIMESTAMP: Expectation = {

@@ -50,9 +50,9 @@ export interface MeshOptions {
   ruleSettings?: Record<string, string | boolean>;
 }
 
-export type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
+type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
 
-export const AZURE_TO_AWS_RULE = "azure-to-aws";
+const AZURE_TO_AWS_RULE = "azure-to-aws";
 /** The role session of the replicator-aws cell, as CloudTrail records its writes. */
 export const AWS_CELL_SESSION_ARN = `arn:aws:sts::${AWS_ACCOUNT}:assumed-role/credmesh-replicator/credmesh-e2e-aws-1`;
 

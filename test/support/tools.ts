@@ -17,7 +17,7 @@ export interface Tools {
   lowkeyVaultJar: string | null;
 }
 
-export function toolsDir(): string {
+function toolsDir(): string {
   return process.env.CREDMESH_TOOLS_DIR ?? join(homedir(), ".cache", "credmesh", "tools");
 }
 

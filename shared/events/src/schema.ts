@@ -16,7 +16,7 @@ export type MutationKind = (typeof MUTATION_KINDS)[number];
 const nonEmpty = z.string().min(1).max(2048);
 const cloud = z.enum(["aws", "azure"]);
 
-export const awsOriginSchema = z.strictObject({
+const awsOriginSchema = z.strictObject({
   cloud: z.literal("aws"),
   account: z.string().regex(AWS_ACCOUNT_ID, "an AWS account id has 12 digits"),
   region: z.string().regex(AWS_REGION, "not an AWS region"),
@@ -28,7 +28,7 @@ export const awsOriginSchema = z.strictObject({
   versionId: z.string().min(1).max(64).optional(),
 });
 
-export const azureOriginSchema = z.strictObject({
+const azureOriginSchema = z.strictObject({
   cloud: z.literal("azure"),
   vaultName: z.string().regex(VAULT_NAME, "not a Key Vault name"),
   secretName: z.string().regex(KEY_VAULT_OBJECT_NAME, "not a Key Vault secret name"),
@@ -37,7 +37,7 @@ export const azureOriginSchema = z.strictObject({
 
 export const originSchema = z.discriminatedUnion("cloud", [awsOriginSchema, azureOriginSchema]);
 
-export const triggerSchema = z.strictObject({
+const triggerSchema = z.strictObject({
   /** Which sender produced the event. */
   source: z.enum(["aws.eventbridge", "aws.eventbridge.transformer", "azure.eventgrid", "reconciler", "replay"]),
   /** The sender's event id (EventBridge id, Event Grid id); also the JetStream message id. */

@@ -20,7 +20,7 @@ export interface VaultContext {
 }
 
 /** The `attributes` object of a secret version. */
-export function attributesJson(vault: VaultContext, version: SecretVersionRecord): Record<string, unknown> {
+function attributesJson(vault: VaultContext, version: SecretVersionRecord): Record<string, unknown> {
   return {
     enabled: version.enabled,
     ...(version.nbf === undefined ? {} : { nbf: version.nbf }),

@@ -45,7 +45,7 @@ export type VaultSettings = Required<Omit<VaultSettingsInput, "throttle">> & { r
  * The data-plane api-versions Key Vault serves today (azure-rest-api-specs keyvault data-plane
  * stable versions, plus what @azure/keyvault-secrets 4.12 sends, `2026-04-01`).
  */
-export const SUPPORTED_API_VERSIONS: readonly string[] = [
+const SUPPORTED_API_VERSIONS: readonly string[] = [
   "2016-10-01",
   "7.0",
   "7.1",

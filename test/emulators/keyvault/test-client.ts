@@ -15,7 +15,7 @@ import type { KeyVaultEmulator } from "./emulator.ts";
 /** The SDK's `TokenCredential`, as SecretClient declares it. */
 export type TokenCredential = ConstructorParameters<typeof SecretClient>[1];
 /** A pipeline policy as `additionalPolicies` takes it. */
-export type AdditionalPolicy = NonNullable<SecretClientOptions["additionalPolicies"]>[number];
+type AdditionalPolicy = NonNullable<SecretClientOptions["additionalPolicies"]>[number];
 
 /** A raw HTTPS response with its body parsed as JSON when it is JSON. */
 export interface RawResponse {

@@ -19,7 +19,7 @@ import type { SecretStore } from "./store.ts";
 import { checkName, parseJsonObject, parseSetSecret, parseVersionInput } from "./validation.ts";
 
 /** What a resolved operation runs against. */
-export interface VaultRequest {
+interface VaultRequest {
   readonly store: SecretStore;
   readonly vault: VaultContext;
   readonly query: URLSearchParams;
@@ -28,7 +28,7 @@ export interface VaultRequest {
 }
 
 /** A matched secrets operation, named by its REST operation id (used for request statistics). */
-export interface VaultRoute {
+interface VaultRoute {
   readonly operation: string;
   readonly run: (request: VaultRequest) => JsonResponse;
 }

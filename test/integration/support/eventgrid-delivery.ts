@@ -143,7 +143,7 @@ export async function deliverEventGrid(baseUrl: string, options: EventGridDelive
 }
 
 /** Every message stored in a stream, in order. */
-export async function streamMessages(nc: NatsConnection, stream: string): Promise<StoredMsg[]> {
+async function streamMessages(nc: NatsConnection, stream: string): Promise<StoredMsg[]> {
   const jsm = await jetstreamManager(nc);
   const { first_seq: first, last_seq: last, messages } = (await jsm.streams.info(stream)).state;
   const out: StoredMsg[] = [];

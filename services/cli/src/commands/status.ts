@@ -7,7 +7,7 @@ import type { StoredRecord } from "../dead-letters/record.ts";
 import { formatBytes, formatTime, json, table } from "../output.ts";
 import type { CommandContext, ExitCode } from "./context.ts";
 
-export interface ConsumerStatus {
+interface ConsumerStatus {
   name: string;
   /** Messages not yet delivered to any replica. */
   pending: number;
@@ -25,7 +25,7 @@ export interface ConsumerStatus {
   pinned: boolean | undefined;
 }
 
-export interface DestinationStatus {
+interface DestinationStatus {
   destination: Cloud;
   consumers: ConsumerStatus[];
   /** Mutations stored for this destination (all partitions). */
@@ -33,7 +33,7 @@ export interface DestinationStatus {
   deadLetters: number;
 }
 
-export interface StreamStatus {
+interface StreamStatus {
   name: string;
   missing: boolean;
   messages: number;

@@ -7,7 +7,7 @@ import { rejected, type RejectedOutcome } from "./outcomes.ts";
  * @see ../../../../../shared/FORMATS.md section A.1
  */
 
-export const SECRETS_MANAGER_SOURCE = "aws.secretsmanager";
+const SECRETS_MANAGER_SOURCE = "aws.secretsmanager";
 
 export const DETAIL_TYPES = {
   apiCall: "AWS API Call via CloudTrail",
@@ -15,7 +15,7 @@ export const DETAIL_TYPES = {
   labelUpdated: "Secret Label Updated",
 } as const;
 
-export type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
+type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
 
 export interface Envelope {
   readonly id: string;

@@ -10,7 +10,7 @@ import type { IgnoreReason } from "./outcomes.ts";
  */
 export type NameDecision = { readonly publish: Exclude<MutationKind, "sync"> } | { readonly ignore: IgnoreReason };
 
-export const EVENT_NAME_DECISIONS = {
+const EVENT_NAME_DECISIONS = {
   CreateSecret: { publish: "upsert" },
   PutSecretValue: { publish: "upsert" },
   // CloudTrail cannot tell whether UpdateSecret carried a new value; the replicator dedupes by version.
@@ -34,7 +34,7 @@ export const EVENT_NAME_DECISIONS = {
   StopReplicationToReplica: { ignore: "aws_native_replication" },
 } as const satisfies Record<string, NameDecision>;
 
-export type KnownEventName = keyof typeof EVENT_NAME_DECISIONS;
+type KnownEventName = keyof typeof EVENT_NAME_DECISIONS;
 
 const UNSUPPORTED: NameDecision = { ignore: "unsupported_event_name" };
 

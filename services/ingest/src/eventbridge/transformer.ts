@@ -15,12 +15,12 @@ import { ignored, rejected } from "./outcomes.ts";
  * @see ../../../../../shared/FORMATS.md section B
  */
 
-export const TRANSFORMER_FIELDS = ["eventId", "eventName", "eventTime", "account", "region", "secretId", "arn", "versionId"] as const;
+const TRANSFORMER_FIELDS = ["eventId", "eventName", "eventTime", "account", "region", "secretId", "arn", "versionId"] as const;
 
 type TransformerField = (typeof TRANSFORMER_FIELDS)[number];
 
 /** The trigger's eventName when the body does not say which event it was rendered from. */
-export const UNKNOWN_EVENT_NAME = "Unknown";
+const UNKNOWN_EVENT_NAME = "Unknown";
 
 const ANY_TEXT: Expectation = { pattern: /^[\s\S]{1,2048}$/, expected: "a string" };
 

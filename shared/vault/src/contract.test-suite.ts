@@ -67,6 +67,12 @@ export function vaultContract(name: string, makeVault: () => VaultPort | Promise
         await expect(vault.delete(unique("absent"), { mode: "recoverable" }, ctx)).resolves.toEqual({ purged: false });
       });
 
+      it("has no versions, without an error (Key Vault answers its version list 200 and empty)", async ({ skip }) => {
+        const vault = await makeVault();
+        if (!vault.versions) skip();
+        await expect(vault.versions?.(unique("absent"), ctx)).resolves.toEqual([]);
+      });
+
       it("cannot be restored", async () => {
         const vault = await makeVault();
         await expect(vault.restore(unique("absent"), ctx)).rejects.toMatchObject({ reason: "not_found", retryable: false });

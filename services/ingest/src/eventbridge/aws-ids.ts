@@ -21,13 +21,4 @@ export const EVENT_NAME: Expectation = { pattern: /^[A-Za-z0-9]{1,128}$/, expect
 /** ClientRequestToken / VersionId: 32–64 characters at AWS; the schema allows 1–64 visible ASCII. */
 export const VERSION_ID: Expectation = { pattern: /^[\x21-\x7e]{1,64}$/, expected: "a version id (up to 64 characters)" };
 
-export const TIMESTAMP: Expectation = {
-  pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/,
-  expected: "an ISO-8601 timestamp with a zone",
-};
-
 export const CLOUDTRAIL_VERSION: Expectation = { pattern: /^\d+\.\d+$/, expected: "a version like 1.11" };
-
-export function isTimestamp(value: string): boolean {
-  return TIMESTAMP.pattern.test(value) && !Number.isNaN(Date.parse(value));
-}

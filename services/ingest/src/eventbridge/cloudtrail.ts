@@ -1,5 +1,6 @@
 import type { Trigger } from "@credmesh/events";
-import { CLOUDTRAIL_VERSION, EVENT_NAME, TIMESTAMP, VERSION_ID, isTimestamp } from "./aws-ids.ts";
+import { TIMESTAMP, isJsonObject, isTimestamp, objectField, own, requiredString, stringField, type JsonObject } from "../json/fields.ts";
+import { CLOUDTRAIL_VERSION, EVENT_NAME, VERSION_ID } from "./aws-ids.ts";
 import {
   drafted,
   firstPlainName,
@@ -11,7 +12,6 @@ import {
 } from "./draft.ts";
 import type { Envelope } from "./envelope.ts";
 import { decisionForEventName } from "./event-names.ts";
-import { isJsonObject, objectField, own, requiredString, stringField, type JsonObject } from "../json/fields.ts";
 import { ignored, rejected, type IgnoredOutcome, type RejectedOutcome } from "./outcomes.ts";
 
 /**

@@ -1,5 +1,5 @@
-import { ACCOUNT, EVENT_ID, REGION, TIMESTAMP, isTimestamp } from "./aws-ids.ts";
-import { isJsonObject, own, requiredString, type JsonObject } from "../json/fields.ts";
+import { TIMESTAMP, isJsonObject, isTimestamp, own, requiredString, type JsonObject } from "../json/fields.ts";
+import { ACCOUNT, EVENT_ID, REGION } from "./aws-ids.ts";
 import { rejected, type RejectedOutcome } from "./outcomes.ts";
 
 /**

@@ -1,9 +1,9 @@
 import type { MutationKind } from "@credmesh/events";
 import { isArn, parseSecretArn } from "@credmesh/identifiers";
-import { ACCOUNT, EVENT_ID, EVENT_NAME, REGION, TIMESTAMP, VERSION_ID, isTimestamp } from "./aws-ids.ts";
+import { TIMESTAMP, isTimestamp, own, stringField, type Expectation, type JsonObject } from "../json/fields.ts";
+import { ACCOUNT, EVENT_ID, EVENT_NAME, REGION, VERSION_ID } from "./aws-ids.ts";
 import { drafted, type DraftResult } from "./draft.ts";
 import { decisionForEventName } from "./event-names.ts";
-import { own, stringField, type Expectation, type JsonObject } from "../json/fields.ts";
 import { ignored, rejected } from "./outcomes.ts";
 
 /**

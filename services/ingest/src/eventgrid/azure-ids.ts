@@ -10,12 +10,6 @@ import type { Expectation } from "../json/fields.ts";
 /** Event Grid ids are GUIDs; the id also becomes the JetStream message id and the correlation id. */
 export const EVENT_ID: Expectation = { pattern: CORRELATION_ID, expected: "an event id (GUID)" };
 
-/** Event Grid writes seven fractional digits (…27.1234567Z). */
-export const TIMESTAMP: Expectation = {
-  pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/,
-  expected: "an ISO-8601 timestamp with a zone",
-};
-
 export const EVENT_TYPE: Expectation = { pattern: /^[A-Za-z0-9.]{1,128}$/, expected: "an event type like Microsoft.KeyVault.SecretNewVersionCreated" };
 
 /** Key Vault names: 3–24 letters, digits and dashes. */
@@ -29,7 +23,3 @@ export const OBJECT_VERSION: Expectation = { pattern: new RegExp(KEY_VAULT_VERSI
 
 /** The validation code is echoed back to Event Grid, so only a plain token is echoed. */
 export const VALIDATION_CODE: Expectation = { pattern: /^[A-Za-z0-9-]{1,128}$/, expected: "a validation code (GUID)" };
-
-export function isTimestamp(value: string): boolean {
-  return TIMESTAMP.pattern.test(value) && !Number.isNaN(Date.parse(value));
-}

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { KeyVaultEmulator } from "../emulators/keyvault/index.ts";
+import type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
 import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.ts";
 import type { ManagedProcess } from "./managed-process.ts";
@@ -44,11 +44,15 @@ export interface MeshOptions {
    * emulator's). The test's own clients always talk to the clouds directly.
    */
   faults?: { aws?: FaultSettings; azure?: FaultSettings };
+  /** Behaviour of the emulated Key Vault (default: the real service's timing and limits). */
+  keyVault?: KeyVaultEmulatorOptions;
+  /** Policy settings of the AWS → Azure rule, e.g. `{ onForceDelete: "purge" }`. */
+  ruleSettings?: Record<string, string | boolean>;
 }
 
-export type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
+type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
 
-export const AZURE_TO_AWS_RULE = "azure-to-aws";
+const AZURE_TO_AWS_RULE = "azure-to-aws";
 /** The role session of the replicator-aws cell, as CloudTrail records its writes. */
 export const AWS_CELL_SESSION_ARN = `arn:aws:sts::${AWS_ACCOUNT}:assumed-role/credmesh-replicator/credmesh-e2e-aws-1`;
 
@@ -90,7 +94,7 @@ export interface Mesh {
 
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const dir = await mkdtemp(join(tmpdir(), "credmesh-mesh-"));
-  const [nats, moto, keyVault] = await Promise.all([startNats(), startMoto(), startKeyVault()]);
+  const [nats, moto, keyVault] = await Promise.all([startNats(), startMoto(), startKeyVault(options.keyVault)]);
   const awsProxy = await startRecordingProxy(moto.endpoint);
   const faults: { aws?: FaultProxy; azure?: FaultProxy } = {};
   if (options.faults?.aws) {
@@ -130,6 +134,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       "    destination:",
       "      cloud: azure",
       `      vaultUrl: ${replicaVaultUrl}`,
+      ...Object.entries(options.ruleSettings ?? {}).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`),
       ...(options.azureToAws
         ? [
             `  - id: ${AZURE_TO_AWS_RULE}`,

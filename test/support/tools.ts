@@ -23,7 +23,7 @@ export interface Tools {
   tofu?: string | null;
 }
 
-export function toolsDir(): string {
+function toolsDir(): string {
   return process.env.CREDMESH_TOOLS_DIR ?? join(homedir(), ".cache", "credmesh", "tools");
 }
 

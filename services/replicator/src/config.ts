@@ -1,4 +1,5 @@
 import { DEFAULT_CONSUMER_SETTINGS } from "@credmesh/bus";
+import { CELL_ID, IAM_ROLE_ARN } from "@credmesh/identifiers";
 import type { Cloud } from "@credmesh/bus-names";
 import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet } from "@credmesh/config";
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
@@ -60,7 +61,7 @@ export interface ReplicatorConfig extends CommonConfig {
 
 export function resolveReplicatorConfig(env: Readonly<Record<string, string | undefined>> = process.env): ReplicatorConfig {
   const read = new EnvReader(env);
-  const cell = read.string("CREDMESH_CELL", { pattern: /^[A-Za-z0-9_.@-]{2,64}$/, hint: "letters, digits and _.@- (it becomes the STS role session name)" });
+  const cell = read.string("CREDMESH_CELL", { pattern: CELL_ID, hint: "letters, digits and _.@- (it becomes the STS role session name)" });
   const awsEndpoint = read.optionalString("CREDMESH_AWS_ENDPOINT");
   const config: ReplicatorConfig = {
     ...readCommonConfig(read),
@@ -82,7 +83,7 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
     identity: readIdentityConfig(read),
     aws: {
       webIdentityTokenFile: read.optionalString("CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE"),
-      roleArn: read.string("CREDMESH_AWS_ROLE_ARN", { pattern: /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, hint: "an IAM role ARN" }),
+      roleArn: read.string("CREDMESH_AWS_ROLE_ARN", { pattern: IAM_ROLE_ARN, hint: "an IAM role ARN" }),
       stsRegion: read.string("CREDMESH_AWS_STS_REGION", { default: "us-east-1" }),
       sessionDurationSeconds: read.int("CREDMESH_AWS_SESSION_DURATION_SECONDS", { default: 3_600, min: 900, max: 43_200 }),
       endpoint: awsEndpoint === undefined ? undefined : read.url("CREDMESH_AWS_ENDPOINT", { protocols: ["http:", "https:"] }),

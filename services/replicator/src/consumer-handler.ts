@@ -1,12 +1,11 @@
 import type { BusPublisher, JsMsg } from "@credmesh/bus";
 import type { CredmeshError } from "@credmesh/errors";
-import { InvalidEventError, decodeMutationEvent, type MutationEvent } from "@credmesh/events";
+import { InvalidEventError, buildAuditRecord, buildDeadLetterRecord, decodeMutationEvent, type MutationEvent } from "@credmesh/events";
 import { CredmeshError as Failure } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import { DECISION, type Metrics } from "@credmesh/metrics";
 import { STREAMS, auditSubject, deadLetterSubject, type Cloud } from "@credmesh/bus-names";
 import type { Outcome } from "./converge/apply.ts";
-import type { AuditRecord, DeadLetterRecord } from "./records.ts";
 import type { SecretLeases } from "./secret-lease.ts";
 
 export interface HandlerDeps {
@@ -44,20 +43,16 @@ export function createHandlers(deps: HandlerDeps) {
   };
 
   const audit = async (event: MutationEvent, outcome: Outcome): Promise<void> => {
-    const record: AuditRecord = {
-      decision: outcome.decision,
-      at: now().toISOString(),
-      correlationId: event.correlationid,
-      eventId: event.id,
-      rule: event.data.rule,
-      kind: event.data.kind,
-      origin: event.data.origin,
-      ...(outcome.originVersion ? { originVersion: outcome.originVersion } : {}),
-      destination: { cloud: deps.destination, ...outcome.destination },
-      ...(outcome.detail ? { detail: outcome.detail } : {}),
-      cell: deps.cell,
-    };
     try {
+      const record = buildAuditRecord({
+        event,
+        decision: outcome.decision,
+        at: now(),
+        cell: deps.cell,
+        originVersion: outcome.originVersion,
+        destination: { cloud: deps.destination, ...outcome.destination },
+        detail: outcome.detail,
+      });
       await deps.publisher.publishRecord(STREAMS.audit.name, auditSubject(deps.destination, outcome.decision), record);
     } catch (error) {
       deps.logger.error({ err: error, correlationId: event.correlationid }, "audit record not published");
@@ -105,8 +100,8 @@ export function createHandlers(deps: HandlerDeps) {
       } catch {
         event = undefined;
       }
-      const record: DeadLetterRecord = {
-        at: now().toISOString(),
+      const record = buildDeadLetterRecord({
+        at: now(),
         cell: deps.cell,
         deliveries: msg.info.deliveryCount,
         stream: msg.info.stream,
@@ -114,7 +109,7 @@ export function createHandlers(deps: HandlerDeps) {
         subject: msg.subject,
         error: error.toRecord(),
         event,
-      };
+      });
       // The stream sequence makes the record's id unique per message and stable across retries.
       await deps.publisher.publishRecord(STREAMS.deadLetters.name, deadLetterSubject(deps.destination), record, `dlq:${msg.info.stream}:${msg.seq}`);
       deps.metrics.replicationFailures.inc({ destination: deps.destination, reason: error.reason, retryable: String(error.retryable) });

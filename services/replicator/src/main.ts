@@ -95,10 +95,9 @@ async function main(): Promise<void> {
     exitOnBootFailure(logger, error);
   }
 
-  const ops = opsRoutes(metrics.registry, {
-    ...busReadinessChecks(nc),
-    configuration: () => true,
-  });
+  // Configuration is not a readiness check: it was validated at boot, and an invalid one stopped
+  // the process before it listened, so a check here could only say true.
+  const ops = opsRoutes(metrics.registry, busReadinessChecks(nc));
   const server = createServer((req, res) => {
     void ops.handle(req, res).then((handled) => {
       if (!handled) sendJson(res, 404, { error: { code: "not_found", message: "no such endpoint" } });

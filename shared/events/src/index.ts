@@ -13,12 +13,10 @@ export {
   type Trigger,
 } from "./schema.ts";
 export {
-  InvalidEventError,
   buildMutationEvent,
   decodeMutationEvent,
   destinationOf,
   encodeEvent,
-  nameFromArn,
   partitionOfEvent,
   secretKeyOf,
   type BuildMutationInput,
@@ -34,3 +32,12 @@ export {
   type LifecycleData,
   type LifecycleEvent,
 } from "./lifecycle.ts";
+export { auditRecordSchema, buildAuditRecord, decodeAuditRecord, type AuditInput, type AuditRecord } from "./audit.ts";
+export {
+  buildDeadLetterRecord,
+  deadLetterRecordSchema,
+  decodeDeadLetterRecord,
+  type DeadLetterInput,
+  type DeadLetterRecord,
+} from "./dead-letter.ts";
+export { InvalidEventError } from "./wire.ts";

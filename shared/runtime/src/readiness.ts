@@ -1,6 +1,7 @@
 /**
- * Readiness as a list of named checks (bus connected, streams present, configuration valid).
- * `/readyz` answers 200 only when every check passes, and always says which failed.
+ * Readiness as a list of named checks (bus connected, streams present). `/readyz` answers 200
+ * only when every check passes, and always says which failed. Configuration is validated at boot
+ * instead: a process whose configuration is invalid exits before it answers anything.
  */
 export type ReadinessCheck = () => Promise<boolean> | boolean;
 

@@ -1,5 +1,6 @@
 export type {
   DeleteOptions,
+  DeleteResult,
   ListOptions,
   ListedSecret,
   PutOptions,
@@ -16,6 +17,7 @@ export { mapAwsError } from "./aws/errors.ts";
 export {
   KEY_VAULT_MAX_VALUE_BYTES,
   KeyVaultVault,
+  type KeyVaultVaultOptions,
   createKeyVaultClient,
   type KeyVaultApi,
   type KeyVaultClientConfig,

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import { CredmeshError } from "@credmesh/errors";
+import { formatSecretArn, isArn, parseSecretArn } from "@credmesh/identifiers";
 import type { Sensitive } from "@credmesh/logging";
-import type { DeleteOptions, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultPort, VersionInfo } from "./port.ts";
+import type { DeleteOptions, DeleteResult, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultPort, VersionInfo } from "./port.ts";
 
 interface Stored {
   versions: SecretVersion[];
@@ -77,12 +78,12 @@ export class MemoryVault implements VaultPort {
     return { versionId };
   }
 
-  async delete(name: string, options: DeleteOptions): Promise<void> {
+  async delete(name: string, options: DeleteOptions): Promise<DeleteResult> {
     const key = this.#key(name);
     const stored = this.#secrets.get(key);
-    if (!stored) return;
     if (options.mode === "force") this.#secrets.delete(key);
-    else stored.deletedAt = new Date();
+    else if (stored) stored.deletedAt = new Date();
+    return { purged: options.mode === "force" };
   }
 
   async restore(name: string): Promise<void> {
@@ -126,20 +127,14 @@ export class MemoryVault implements VaultPort {
   }
 
   #key(name: string): string {
-    if (this.#arn && name.startsWith("arn:")) {
-      const { account, region } = this.#arn;
-      const prefix = `arn:aws:secretsmanager:${region}:${account}:secret:`;
-      if (name.startsWith(prefix)) {
-        const unqualified = name.slice(prefix.length).replace(/-[A-Za-z0-9]{6}$/, "");
-        if (this.#idOf(unqualified).id === name) return unqualified;
-      }
-    }
+    const arn = this.#arn && isArn(name) ? parseSecretArn(name) : undefined;
+    if (arn !== undefined && this.#idOf(arn.name).id === name) return arn.name;
     return this.#caseInsensitive ? name.toLowerCase() : name;
   }
 
   #idOf(name: string): { id?: string } {
     if (!this.#arn) return {};
     const suffix = createHash("sha256").update(name).digest("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 6);
-    return { id: `arn:aws:secretsmanager:${this.#arn.region}:${this.#arn.account}:secret:${name}-${suffix}` };
+    return { id: formatSecretArn({ ...this.#arn, name, suffix }) };
   }
 }

@@ -53,6 +53,16 @@ export interface DeleteOptions {
   recoveryWindowDays?: number;
 }
 
+/** What a delete did. */
+export interface DeleteResult {
+  /**
+   * A force delete removed the secret for good (or found nothing left to remove). False for a
+   * recoverable delete, and for a force delete in a vault that refuses purge (Key Vault purge
+   * protection): the secret then stays soft-deleted until the vault's retention period ends.
+   */
+  purged: boolean;
+}
+
 /**
  * One secret as a listing shows it: identifiers, state and tags, never a value. Listings are how
  * anti-entropy compares whole vaults without reading what it does not need.
@@ -101,7 +111,7 @@ export interface VaultPort {
   /** Writes a new version; returns its id. */
   put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }>;
   /** Deletes; deleting what is already gone is success. */
-  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void>;
+  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<DeleteResult>;
   /** Brings a deleted secret back and waits until it is usable. */
   restore(name: string, ctx: VaultContext): Promise<void>;
   /**

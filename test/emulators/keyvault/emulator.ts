@@ -13,7 +13,7 @@ import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KeyVaultError, badParameter, routeNotFound } from "./errors.ts";
+import { KeyVaultError, apiVersionNotRecognized, badParameter, routeNotFound } from "./errors.ts";
 import { readBody, sendJson } from "./http.ts";
 import type { JsonResponse } from "./http.ts";
 import { DEFAULT_TENANT_ID, KEY_VAULT_RESOURCE, TokenIssuer, generateSigningKeys } from "./identity.ts";
@@ -23,12 +23,21 @@ import { handleEntraRequest } from "./entra-routes.ts";
 import type { EntraContext } from "./entra-routes.ts";
 import { FederatedCredentials } from "./federation.ts";
 import type { FederatedCredential, FederatedExchange } from "./federation.ts";
+import { RequestLog } from "./request-log.ts";
+import type { LoggedRequest } from "./request-log.ts";
+import { checkInteger, recoveryLevelOf, resolveVaultSettings } from "./settings.ts";
+import type { ThrottleSettings, VaultSettings, VaultSettingsInput } from "./settings.ts";
 import { SecretStore } from "./store.ts";
+import { VaultThrottle } from "./throttle.ts";
 import { createTlsMaterial } from "./tls.ts";
+import type { VaultContext } from "./bundles.ts";
 import { resolveVaultRoute } from "./vault-routes.ts";
 
-/** Options of {@link startKeyVaultEmulator}. */
-export interface KeyVaultEmulatorOptions {
+/**
+ * Options of {@link startKeyVaultEmulator}. The vault's behaviour (timing, throttling, paging, purge
+ * protection, api-versions) defaults to the real service's; see settings.ts and README.md.
+ */
+export interface KeyVaultEmulatorOptions extends VaultSettingsInput {
   /** Only loopback is allowed: the emulator hands out tokens to anyone who asks. */
   readonly host?: "127.0.0.1";
   /** 0 (the default) picks a free port. */
@@ -44,12 +53,6 @@ export interface KeyVaultEmulatorOptions {
   /** Where the CA and server certificate are written; default: a fresh temp dir removed on stop. */
   readonly dir?: string;
   readonly tenantId?: string;
-  /** How long a recovered secret keeps answering 404 and refusing writes. Default 300. */
-  readonly recoveryDelayMs?: number;
-  /** How long a delete or purge stays in progress (409 ObjectIsBeingDeleted). Default 300. */
-  readonly deletionDelayMs?: number;
-  /** 7–90, default 90. Below 90 the recovery level reads "CustomizedRecoverable+Purgeable". */
-  readonly softDeleteRetentionDays?: number;
   /** Lifetime of issued access tokens. Default 3599, as IMDS reports. */
   readonly tokenLifetimeSeconds?: number;
   /**
@@ -98,9 +101,21 @@ export interface KeyVaultEmulator {
   /**
    * Requests served so far per operation: REST operation ids such as `SetSecret`, plus `GetToken`,
    * `EntraToken`, `EntraTokenRejected`, `Unauthorized` (every 401; `BearerRejected` counts those that
-   * carried a bearer token) and `UnknownRoute`. For test diagnostics only.
+   * carried a bearer token), `Throttled`, `UnknownRoute` and `MethodNotAllowed`. For test diagnostics only.
    */
   stats(): Record<string, number>;
+  /**
+   * The vault data-plane requests answered so far (not token requests), oldest first: operation,
+   * status, error code, Retry-After, page shape. The outside view of a client's cloud calls.
+   */
+  requests(): readonly LoggedRequest[];
+  /** The vault behaviour it started with (defaults applied). */
+  readonly settings: VaultSettings;
+  /**
+   * Changes the throttling limits from now on, as when other clients of the same vault use its
+   * budget; requests already accepted stay counted. Returns the previous limits.
+   */
+  setThrottle(settings: ThrottleSettings): ThrottleSettings;
   /** Closes the server and all connections, and removes the temp dir if the emulator made it. */
   stop(): Promise<void>;
 }
@@ -120,7 +135,9 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   const listenHost = options.containerHostname ? "0.0.0.0" : settings.host;
   const publicHost = options.containerHostname ?? settings.host;
 
-  const store = new SecretStore(settings);
+  const store = new SecretStore(settings.vault);
+  const throttle = new VaultThrottle(settings.vault.throttle);
+  const log = new RequestLog();
   const federation = new FederatedCredentials(settings.tenantId, options.federatedCredentials ?? []);
   const exchanges: FederatedExchange[] = [];
   const counts = new Map<string, number>();
@@ -179,7 +196,15 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     store,
     count,
     entra: { issuer, federation, recordExchange: (exchange) => exchanges.push(exchange) },
-    vault: { vaultUrl: origin, softDeleteRetentionDays: settings.softDeleteRetentionDays },
+    throttle,
+    log,
+    apiVersions: settings.vault.apiVersions,
+    vault: {
+      vaultUrl: origin,
+      softDeleteRetentionDays: settings.vault.softDeleteRetentionDays,
+      recoveryLevel: recoveryLevelOf(settings.vault),
+      emptyPageEvery: settings.vault.emptyPageEvery,
+    },
   };
 
   let stopping: Promise<void> | undefined;
@@ -199,6 +224,13 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     federatedCredentials: () => federation.list(),
     federatedExchanges: () => [...exchanges],
     stats: () => Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b))),
+    requests: () => log.list(),
+    setThrottle: (limits) => {
+      const previous = throttle.settings;
+      throttle.settings = resolveVaultSettings({ ...settings.vault, throttle: limits }).throttle;
+      return previous;
+    },
+    settings: settings.vault,
     stop: () => {
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -218,10 +250,8 @@ interface ResolvedOptions {
   readonly host: "127.0.0.1";
   readonly port: number;
   readonly tenantId: string;
-  readonly recoveryDelayMs: number;
-  readonly deletionDelayMs: number;
-  readonly softDeleteRetentionDays: number;
   readonly tokenLifetimeSeconds: number;
+  readonly vault: VaultSettings;
 }
 
 function resolveOptions(options: KeyVaultEmulatorOptions): ResolvedOptions {
@@ -233,15 +263,10 @@ function resolveOptions(options: KeyVaultEmulatorOptions): ResolvedOptions {
     host: "127.0.0.1",
     port: options.port ?? 0,
     tenantId: options.tenantId ?? DEFAULT_TENANT_ID,
-    recoveryDelayMs: options.recoveryDelayMs ?? 300,
-    deletionDelayMs: options.deletionDelayMs ?? 300,
-    softDeleteRetentionDays: options.softDeleteRetentionDays ?? 90,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
+    vault: resolveVaultSettings(options),
   };
   checkInteger("port", resolved.port, 0, 65_535);
-  checkInteger("recoveryDelayMs", resolved.recoveryDelayMs, 0, Number.MAX_SAFE_INTEGER);
-  checkInteger("deletionDelayMs", resolved.deletionDelayMs, 0, Number.MAX_SAFE_INTEGER);
-  checkInteger("softDeleteRetentionDays", resolved.softDeleteRetentionDays, 7, 90);
   checkInteger("tokenLifetimeSeconds", resolved.tokenLifetimeSeconds, 1, 86_400);
   // The tenant id becomes a path segment of the issuer and the challenge's authorization URL.
   if (!/^[0-9a-zA-Z.-]+$/.test(resolved.tenantId)) {
@@ -250,19 +275,16 @@ function resolveOptions(options: KeyVaultEmulatorOptions): ResolvedOptions {
   return resolved;
 }
 
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-}
-
 interface RequestContext {
   readonly origin: string;
   readonly issuer: TokenIssuer;
   readonly store: SecretStore;
   readonly count: (operation: string) => void;
   readonly entra: EntraContext;
-  readonly vault: { readonly vaultUrl: string; readonly softDeleteRetentionDays: number };
+  readonly throttle: VaultThrottle;
+  readonly log: RequestLog;
+  readonly apiVersions: readonly string[];
+  readonly vault: VaultContext;
 }
 
 async function handleRequest(
@@ -288,33 +310,58 @@ async function handleRequest(
   // Authentication comes first, as in Key Vault: the SDK's first request is deliberately sent without
   // token and without body, and it must get the 401 challenge, not a validation error.
   const unauthorized = await authenticate(context, req.headers.authorization);
+  const answer = (operation: string, response: JsonResponse): void => {
+    context.count(operation);
+    context.log.record(operation, method, url.pathname, response);
+    sendJson(res, response, headers);
+  };
   if (unauthorized !== undefined) {
-    context.count("Unauthorized");
-    sendJson(res, unauthorized, headers);
+    answer("Unauthorized", unauthorized);
     return;
   }
-  const route = resolveVaultRoute(method, url.pathname.split("/").slice(1));
-  context.count(route?.operation ?? "UnknownRoute");
-  sendJson(res, runRoute(context, route, method, url, body), headers);
+  const throttled = context.throttle.admit();
+  if (throttled !== undefined) {
+    answer("Throttled", throttled);
+    return;
+  }
+  const match = resolveVaultRoute(method, url.pathname.split("/").slice(1));
+  const operation = match.kind === "operation" ? match.route.operation : match.kind === "unknown" ? "UnknownRoute" : "MethodNotAllowed";
+  answer(operation, runRoute(context, match, method, url, body));
 }
 
 function runRoute(
   context: RequestContext,
-  route: ReturnType<typeof resolveVaultRoute>,
+  match: ReturnType<typeof resolveVaultRoute>,
   method: string,
   url: URL,
   body: string | undefined,
 ): JsonResponse {
   try {
-    if (route === undefined) throw routeNotFound(method, url.pathname);
     // Key Vault has no default version; the text of this error is unverified.
-    if (!url.searchParams.get("api-version")) throw badParameter("The api-version query parameter is missing.");
+    const apiVersion = url.searchParams.get("api-version");
+    if (!apiVersion) throw badParameter("The api-version query parameter is missing.");
+    if (!context.apiVersions.includes(apiVersion)) throw apiVersionNotRecognized(apiVersion, context.apiVersions.at(-1) ?? "");
+    if (match.kind === "unknown") throw routeNotFound(method, url.pathname);
+    if (match.kind === "method_not_allowed") return methodNotAllowed(method, match.allow);
     if (body === undefined) throw badParameter("The request body is too large.");
-    return route.run({ store: context.store, vault: context.vault, query: url.searchParams, body });
+    return match.route.run({ store: context.store, vault: context.vault, query: url.searchParams, body });
   } catch (error) {
     if (error instanceof KeyVaultError) return { status: error.status, body: error.body };
     throw error;
   }
+}
+
+/**
+ * 405 for a method the resource does not have. Key Vault answers it with a JSON body (status and
+ * content type seen in jseerden/SLAPS#6); the body's shape is ASP.NET Web API's and unverified, so
+ * clients must act on the status only. `Allow` is what RFC 9110 requires of a 405.
+ */
+function methodNotAllowed(method: string, allow: readonly string[]): JsonResponse {
+  return {
+    status: 405,
+    headers: { allow: allow.join(", ") },
+    body: { Message: `The requested resource does not support http method '${method}'.` },
+  };
 }
 
 /** Returns the 401 to send, or undefined when the bearer token is one this emulator issued for Key Vault. */
@@ -351,6 +398,7 @@ function baseHeaders(req: IncomingMessage): Record<string, string> {
     expires: "-1",
     "x-ms-request-id": randomUUID(),
     "x-ms-keyvault-region": "emulator",
+    "x-ms-keyvault-network-info": "conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=InterNetwork;",
     "x-ms-keyvault-service-version": "emulator",
     "x-content-type-options": "nosniff",
   };

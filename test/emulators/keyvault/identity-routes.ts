@@ -6,7 +6,7 @@ import type { JsonResponse } from "./http.ts";
 import type { TokenIssuer } from "./identity.ts";
 
 /** The IMDS path, as on 169.254.169.254. */
-export const IMDS_TOKEN_PATH = "/metadata/identity/oauth2/token";
+const IMDS_TOKEN_PATH = "/metadata/identity/oauth2/token";
 
 /**
  * Answers the identity endpoints, or returns undefined when `path` is not one of them.

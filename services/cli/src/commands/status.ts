@@ -1,14 +1,13 @@
-import { secretKeyOf } from "@credmesh/events";
+import { decodeAuditRecord, secretKeyOf, type AuditRecord } from "@credmesh/events";
 import { DECISION } from "@credmesh/metrics";
 import { CLOUDS, STREAMS, replicatorDurable, type Cloud } from "@credmesh/bus-names";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type ConsumerInfo, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { scanStream } from "../bus/scan.ts";
 import type { StoredRecord } from "../dead-letters/record.ts";
-import { isObject, parseJson, text } from "../fields.ts";
 import { formatBytes, formatTime, json, table } from "../output.ts";
 import type { CommandContext, ExitCode } from "./context.ts";
 
-export interface ConsumerStatus {
+interface ConsumerStatus {
   name: string;
   /** Messages not yet delivered to any replica. */
   pending: number;
@@ -26,7 +25,7 @@ export interface ConsumerStatus {
   pinned: boolean | undefined;
 }
 
-export interface DestinationStatus {
+interface DestinationStatus {
   destination: Cloud;
   consumers: ConsumerStatus[];
   /** Mutations stored for this destination (all partitions). */
@@ -34,7 +33,7 @@ export interface DestinationStatus {
   deadLetters: number;
 }
 
-export interface StreamStatus {
+interface StreamStatus {
   name: string;
   missing: boolean;
   messages: number;
@@ -164,28 +163,27 @@ function countFor(info: StreamInfo | undefined, destination: Cloud): number {
 const WRITES: ReadonlySet<string> = new Set([DECISION.applied, DECISION.deleted, DECISION.restored, DECISION.recovered]);
 
 /**
- * The last audit record of each rule, from records in stream order. Reads only the identifier
- * fields of an audit record; anything unreadable is skipped.
+ * The last audit record of each rule, from records in stream order, read with the audit record's
+ * schema (@credmesh/events); a record that does not decode is skipped.
  */
 export function lastAuditPerRule(records: readonly StoredRecord[]): RuleStatus[] {
   const byRule = new Map<string, RuleStatus>();
   for (const stored of records) {
-    const record = parseJson(stored.data);
-    if (!isObject(record)) continue;
-    const rule = text(record.rule);
-    const decision = text(record.decision);
-    if (!rule || !decision) continue;
-    const at = text(record.at) ?? stored.time.toISOString();
-    const destination = isObject(record.destination) ? text(record.destination.cloud) : undefined;
-    const previous = byRule.get(rule);
-    byRule.set(rule, {
-      rule,
-      destination: destination ?? stored.subject.split(".")[2] ?? "?",
-      decision,
-      at,
-      secret: secretOf(record.origin),
-      correlationId: text(record.correlationId),
-      lastWriteAt: WRITES.has(decision) ? at : previous?.lastWriteAt,
+    let record: AuditRecord;
+    try {
+      record = decodeAuditRecord(stored.data);
+    } catch {
+      continue;
+    }
+    const previous = byRule.get(record.rule);
+    byRule.set(record.rule, {
+      rule: record.rule,
+      destination: record.destination.cloud,
+      decision: record.decision,
+      at: record.at,
+      secret: secretKeyOf(record.origin),
+      correlationId: record.correlationId,
+      lastWriteAt: WRITES.has(record.decision) ? record.at : previous?.lastWriteAt,
     });
   }
   return [...byRule.values()].sort((a, b) => a.rule.localeCompare(b.rule));
@@ -233,22 +231,4 @@ export function renderStatus(report: StatusReport): string {
         ].join("\n"),
   );
   return sections.join("\n\n");
-}
-
-/** The origin's identity key, only when the record's origin has the identifier fields it needs. */
-function secretOf(origin: unknown): string | undefined {
-  if (!isObject(origin)) return undefined;
-  if (origin.cloud === "aws" && text(origin.account) && text(origin.region) && text(origin.secretId)) {
-    return secretKeyOf({
-      cloud: "aws",
-      account: text(origin.account) ?? "",
-      region: text(origin.region) ?? "",
-      secretId: text(origin.secretId) ?? "",
-      ...(text(origin.secretName) ? { secretName: text(origin.secretName) } : {}),
-    });
-  }
-  if (origin.cloud === "azure" && text(origin.vaultName) && text(origin.secretName)) {
-    return secretKeyOf({ cloud: "azure", vaultName: text(origin.vaultName) ?? "", secretName: text(origin.secretName) ?? "" });
-  }
-  return undefined;
 }

@@ -1,6 +1,7 @@
 import { ruleById, type Rule, type RuleSet } from "@credmesh/config";
 import { CredmeshError, type RetryBudget, withRetry } from "@credmesh/errors";
-import { nameFromArn, type MutationEvent, type Origin } from "@credmesh/events";
+import { type MutationEvent, type Origin } from "@credmesh/events";
+import { isArn, parseAssumedRoleArn, secretNameOfArn } from "@credmesh/identifiers";
 import type { Logger, Sensitive } from "@credmesh/logging";
 import { DECISION, type Decision } from "@credmesh/metrics";
 import type { Cloud } from "@credmesh/bus-names";
@@ -240,8 +241,14 @@ async function deleteReplica(
   // Never purge unless the rule says so for force deletes: by default the replica stays
   // recoverable for the vault's retention period (SPEC section 2).
   const purge = forceDeleted && rule.onForceDelete === "purge";
-  await retry(() => destination.delete(target.name, { mode: purge ? "force" : "recoverable" }, ctx));
-  return { decision: DECISION.deleted, destination: target, ...(purge ? { detail: "purged (force delete at the source)" } : {}) };
+  const { purged } = await retry(() => destination.delete(target.name, { mode: purge ? "force" : "recoverable" }, ctx));
+  if (!purge) return { decision: DECISION.deleted, destination: target };
+  return {
+    decision: DECISION.deleted,
+    destination: target,
+    // A purge-protected vault keeps the replica recoverable until its retention period ends; no retry changes that.
+    detail: purged ? "purged (force delete at the source)" : "soft-deleted: the vault refuses purge (purge protection); it purges the replica after its retention period",
+  };
 }
 
 function originRefOf(origin: Origin): OriginRef {
@@ -250,8 +257,8 @@ function originRefOf(origin: Origin): OriginRef {
       cloud: "aws",
       account: origin.account,
       region: origin.region,
-      name: origin.secretName ?? nameFromArn(origin.secretId) ?? origin.secretId,
-      arn: origin.secretId.startsWith("arn:") ? origin.secretId : undefined,
+      name: origin.secretName ?? secretNameOfArn(origin.secretId) ?? origin.secretId,
+      arn: isArn(origin.secretId) ? origin.secretId : undefined,
     };
   }
   return { cloud: "azure", vault: origin.vaultName.toLowerCase(), name: origin.secretName };
@@ -259,8 +266,7 @@ function originRefOf(origin: Origin): OriginRef {
 
 /** `arn:aws:sts::<acct>:assumed-role/<role>/<session>` with a credmesh session name. */
 function isOwnSession(arn: string, prefix: string): boolean {
-  const session = /:assumed-role\/[^/]+\/(.+)$/.exec(arn)?.[1];
-  return session !== undefined && session.startsWith(prefix);
+  return parseAssumedRoleArn(arn)?.session.startsWith(prefix) ?? false;
 }
 
 export { vaultNameOf } from "./destination-name.ts";

@@ -1,4 +1,5 @@
 import { isAwsToAzure, type Rule } from "@credmesh/config";
+import { vaultNameFromUrl } from "@credmesh/identifiers";
 import { CredmeshError } from "@credmesh/errors";
 import { toKeyVaultName, toSecretsManagerName, type OriginRef } from "@credmesh/replicas";
 import type { SideState } from "./sides.ts";
@@ -38,6 +39,5 @@ export function destinationLabel(rule: Rule): string {
 
 /** `https://<vault>.vault.azure.net` → `<vault>`; undefined for other hosts (emulators). */
 export function vaultNameOf(vaultUrl: string): string | undefined {
-  const host = new URL(vaultUrl).hostname;
-  return /^[0-9a-zA-Z-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/.test(host) ? host.split(".")[0] : undefined;
+  return vaultNameFromUrl(vaultUrl);
 }

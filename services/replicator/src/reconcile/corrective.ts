@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { KEY_VAULT_VERSION } from "@credmesh/identifiers";
 import { buildMutationEvent, secretKeyOf, type MutationEvent, type Origin } from "@credmesh/events";
 import type { Cloud } from "@credmesh/bus-names";
 import type { OriginRef } from "@credmesh/replicas";
@@ -43,7 +44,7 @@ export function originOf(ref: OriginRef, versionId?: string): Origin {
     vaultName: ref.vault,
     secretName: ref.name,
     // Key Vault version ids are 32 hex digits; anything else (an emulator's) is left out.
-    ...(versionId && /^[0-9a-f]{32}$/.test(versionId) ? { versionId } : {}),
+    ...(versionId && KEY_VAULT_VERSION.test(versionId) ? { versionId } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { isAwsToAzure, isAzureToAws, matchAwsSecret, matchAzureSecret, type Rule, type RuleSet } from "@credmesh/config";
+import { parseSecretArn } from "@credmesh/identifiers";
 import type { Origin } from "@credmesh/events";
 import type { Cloud } from "@credmesh/bus-names";
 import type { ListedSecret, VaultContext, VaultPort } from "@credmesh/vault";
@@ -92,7 +93,7 @@ export async function resolveVersions(vault: VaultPort, name: string, ctx: Vault
 
 /** The account in a Secrets Manager ARN (`arn:aws:secretsmanager:<region>:<account>:secret:...`). */
 export function accountOfArn(arn: string | undefined): string | undefined {
-  return arn === undefined ? undefined : /^arn:aws[a-z-]*:secretsmanager:[^:]+:(\d{12}):secret:/.exec(arn)?.[1];
+  return arn === undefined ? undefined : parseSecretArn(arn)?.account;
 }
 
 /** Identity key of an origin secret, as case-insensitive as the origin's names are. */

@@ -2,12 +2,11 @@ import { describe, expect, it } from "vitest";
 import type { PublishResult } from "@credmesh/bus";
 import { isAwsToAzure, parseRules, type RuleSet } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
-import type { MutationEvent } from "@credmesh/events";
+import { decodeAuditRecord, type AuditRecord, type MutationEvent } from "@credmesh/events";
 import { createLogger, sensitive } from "@credmesh/logging";
 import { createMetrics, Registry } from "@credmesh/metrics";
 import { MemoryVault, type VaultPort } from "@credmesh/vault";
 import { applyMutation, type Outcome } from "../converge/apply.ts";
-import type { ReconciledRecord } from "./publish.ts";
 import { Reconciler } from "./reconciler.ts";
 import type { ReconcileReport } from "./report.ts";
 
@@ -41,7 +40,7 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
     destinationFor: (rule: RuleSet[number]) => (isAwsToAzure(rule) ? kv : aws),
   };
   const published: MutationEvent[] = [];
-  const audits: ReconciledRecord[] = [];
+  const audits: AuditRecord[] = [];
   const ids = new Set<string>();
   const publisher = {
     async publishMutation(event: MutationEvent): Promise<PublishResult> {
@@ -51,7 +50,8 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
       return { subject: "s", stream: "CREDMESH_MUTATIONS", seq: published.length, duplicate };
     },
     async publishRecord(_stream: string, _subject: string, record: unknown): Promise<PublishResult> {
-      audits.push(record as ReconciledRecord);
+      // What the bus would carry, read back as every consumer reads it.
+      audits.push(decodeAuditRecord(new TextEncoder().encode(JSON.stringify(record))));
       return { subject: "a", stream: "CREDMESH_AUDIT", seq: audits.length, duplicate: false };
     },
   };

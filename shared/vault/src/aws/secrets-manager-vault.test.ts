@@ -191,7 +191,7 @@ describe("SecretsManagerVault.describe / delete / restore", () => {
 
   it("treats deleting a missing secret as success", async () => {
     const { api } = fakeApi({ DeleteSecret: () => new ResourceNotFoundException({ message: "x", ...meta }) });
-    await expect(new SecretsManagerVault(api).delete("prod/db", { mode: "recoverable" }, ctx)).resolves.toBeUndefined();
+    await expect(new SecretsManagerVault(api).delete("prod/db", { mode: "recoverable" }, ctx)).resolves.toEqual({ purged: false });
   });
 
   it("restores with RestoreSecret", async () => {

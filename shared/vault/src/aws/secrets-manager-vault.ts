@@ -20,7 +20,7 @@ import {
 import { CredmeshError } from "@credmesh/errors";
 import { Sensitive } from "@credmesh/logging";
 import { observed, type CallMetrics } from "../observed.ts";
-import type { DeleteOptions, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort } from "../port.ts";
+import type { DeleteOptions, DeleteResult, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort } from "../port.ts";
 import { mapAwsError } from "./errors.ts";
 
 /**
@@ -128,19 +128,22 @@ export class SecretsManagerVault implements VaultPort {
     return { versionId: put.VersionId ?? token ?? "" };
   }
 
-  async delete(secretId: string, options: DeleteOptions, ctx: VaultContext): Promise<void> {
+  async delete(secretId: string, options: DeleteOptions, ctx: VaultContext): Promise<DeleteResult> {
     const input =
       options.mode === "force"
         ? { SecretId: secretId, ForceDeleteWithoutRecovery: true }
         : { SecretId: secretId, RecoveryWindowInDays: Math.min(30, Math.max(7, options.recoveryWindowDays ?? 30)) };
+    // ForceDeleteWithoutRecovery cannot be refused for protection: a force delete always purges.
+    const done: DeleteResult = { purged: options.mode === "force" };
     try {
       await this.#call("DeleteSecret", ctx, () => new DeleteSecretCommand(input));
+      return done;
     } catch (error) {
-      if (error instanceof CredmeshError && error.reason === "not_found") return;
+      if (error instanceof CredmeshError && error.reason === "not_found") return done;
       // A secret already scheduled for deletion answers InvalidRequestException (FORMATS.md F);
       // DescribeSecret tells that case apart without reading the message. Already gone = success.
       if (error instanceof CredmeshError && error.code === "InvalidRequestException") {
-        if ((await this.describe(secretId, ctx)).state === "deleted") return;
+        if ((await this.describe(secretId, ctx)).state === "deleted") return { purged: false };
       }
       throw error;
     }

@@ -1,10 +1,21 @@
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
-import { SecretClient, type KeyVaultSecret } from "@azure/keyvault-secrets";
-import { CredmeshError } from "@credmesh/errors";
+import { SecretClient, type DeletedSecret, type KeyVaultSecret } from "@azure/keyvault-secrets";
+import { CredmeshError, sleep } from "@credmesh/errors";
 import { Sensitive } from "@credmesh/logging";
 import { observed, type CallMetrics } from "../observed.ts";
-import type { DeleteOptions, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort, VersionInfo } from "../port.ts";
+import type {
+  DeleteOptions,
+  DeleteResult,
+  ListOptions,
+  ListedSecret,
+  PutOptions,
+  SecretDescription,
+  SecretVersion,
+  VaultContext,
+  VaultPort,
+  VersionInfo,
+} from "../port.ts";
 import { mapKeyVaultError } from "./errors.ts";
 
 /** The slice of SecretClient this adapter uses; a SecretClient satisfies it. */
@@ -50,20 +61,37 @@ export function createKeyVaultClient(config: KeyVaultClientConfig): SecretClient
 /** Key Vault allows 25 KB values (FORMATS.md E). */
 export const KEY_VAULT_MAX_VALUE_BYTES = 25 * 1024;
 
+/** Options of {@link KeyVaultVault}. */
+export interface KeyVaultVaultOptions {
+  metrics?: CallMetrics;
+  /** Poll interval of delete and recover, and of waiting for a recovered secret to take writes. Default 1 s. */
+  pollIntervalMs?: number;
+  /**
+   * How long a write waits for a recovery to finish (409 ObjectIsBeingRecovered) before it fails
+   * as `operation_in_progress`, left to the caller's retry. Default 30 s; the context's signal
+   * bounds it too.
+   */
+  recoveryWriteWaitMs?: number;
+}
+
 /**
  * Azure Key Vault behind the vault port. Soft delete is native: delete is recoverable unless
- * mode is "force" (delete, then purge); restore recovers and waits until the secret is readable.
+ * mode is "force" (delete, then purge — unless the vault is purge-protected); restore recovers
+ * and waits until the secret is readable, and a write waits until a recovered secret takes writes.
+ * @see ../../../../test/emulators/keyvault/README.md for the service behaviours this copes with
  */
 export class KeyVaultVault implements VaultPort {
   readonly cloud = "azure" as const;
   readonly #api: KeyVaultApi;
   readonly #metrics: CallMetrics | undefined;
   readonly #pollIntervalMs: number;
+  readonly #recoveryWriteWaitMs: number;
 
-  constructor(api: KeyVaultApi, options: { metrics?: CallMetrics; pollIntervalMs?: number } = {}) {
+  constructor(api: KeyVaultApi, options: KeyVaultVaultOptions = {}) {
     this.#api = api;
     this.#metrics = options.metrics;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    this.#recoveryWriteWaitMs = options.recoveryWriteWaitMs ?? 30_000;
   }
 
   async get(name: string, ctx: VaultContext, options: { versionId?: string } = {}): Promise<SecretVersion | undefined> {
@@ -85,52 +113,79 @@ export class KeyVaultVault implements VaultPort {
     if (current) {
       return { name: current.name, state: "active", currentVersionId: current.versionId, tags: current.tags };
     }
-    try {
-      const deleted = await this.#call("GetDeletedSecret", () => this.#api.getDeletedSecret(name, { abortSignal: ctx.signal }));
-      return {
-        name: deleted.name,
-        state: "deleted",
-        ...(deleted.properties.version ? { currentVersionId: deleted.properties.version } : {}),
-        tags: deleted.properties.tags ?? {},
-        ...(deleted.properties.deletedOn ? { deletedAt: deleted.properties.deletedOn } : {}),
-      };
-    } catch (error) {
-      if (error instanceof CredmeshError && error.reason === "not_found") return { name, state: "absent", tags: {} };
-      throw error;
-    }
+    const deleted = await this.#deletedOrUndefined(name, ctx);
+    if (deleted === undefined) return { name, state: "absent", tags: {} };
+    return {
+      name: deleted.name,
+      state: "deleted",
+      ...(deleted.properties.version ? { currentVersionId: deleted.properties.version } : {}),
+      tags: deleted.properties.tags ?? {},
+      ...(deleted.properties.deletedOn ? { deletedAt: deleted.properties.deletedOn } : {}),
+    };
   }
 
   async put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }> {
     if (Buffer.byteLength(value.reveal(), "utf8") > KEY_VAULT_MAX_VALUE_BYTES) {
       throw new CredmeshError("value_too_large", `secret ${name} exceeds Key Vault's ${KEY_VAULT_MAX_VALUE_BYTES}-byte limit`);
     }
-    const secret = await this.#call("SetSecret", () =>
-      this.#api.setSecret(name, value.reveal(), {
-        tags: { ...options.tags },
-        ...(options.contentType ? { contentType: options.contentType } : {}),
-        abortSignal: ctx.signal,
-      }),
-    );
-    if (!secret.properties.version) throw new CredmeshError("unavailable", "keyvault SetSecret returned no version");
-    return { versionId: secret.properties.version };
+    const giveUpAt = Date.now() + this.#recoveryWriteWaitMs;
+    for (;;) {
+      try {
+        const secret = await this.#call("SetSecret", () =>
+          this.#api.setSecret(name, value.reveal(), {
+            tags: { ...options.tags },
+            ...(options.contentType ? { contentType: options.contentType } : {}),
+            abortSignal: ctx.signal,
+          }),
+        );
+        if (!secret.properties.version) throw new CredmeshError("unavailable", "keyvault SetSecret returned no version");
+        return { versionId: secret.properties.version };
+      } catch (error) {
+        // A recovered secret reads as present (the SDK's recover poller is done) seconds before
+        // Key Vault takes writes to it: 409 ObjectIsBeingRecovered (azure-sdk-for-net#31581). The
+        // write was refused, not applied, so writing again is safe; wait as the pollers do.
+        if (!isBeingRecovered(error) || Date.now() + this.#pollIntervalMs > giveUpAt) throw error;
+        ctx.logger.debug({ secret: name }, "Key Vault is still recovering the secret; waiting before writing");
+        await sleep(this.#pollIntervalMs, ctx.signal);
+      }
+    }
   }
 
-  async delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void> {
+  async delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<DeleteResult> {
+    let deleted: DeletedSecret | undefined;
     try {
       const poller = await this.#call("DeleteSecret", () =>
         this.#api.beginDeleteSecret(name, { intervalInMs: this.#pollIntervalMs, abortSignal: ctx.signal }),
       );
-      await this.#call("DeleteSecretPoll", () => poller.pollUntilDone({ abortSignal: ctx.signal }));
+      // The delete shows under /deletedsecrets only seconds later; waiting for it keeps the
+      // port's promise that a deleted secret describes as deleted, and a purge needs it.
+      deleted = await this.#call("DeleteSecretPoll", () => poller.pollUntilDone({ abortSignal: ctx.signal }));
     } catch (error) {
       if (!(error instanceof CredmeshError && error.reason === "not_found")) throw error;
-      if (options.mode !== "force") return;
     }
-    if (options.mode === "force") {
-      try {
-        await this.#call("PurgeDeletedSecret", () => this.#api.purgeDeletedSecret(name, { abortSignal: ctx.signal }));
-      } catch (error) {
-        if (!(error instanceof CredmeshError && error.reason === "not_found")) throw error;
-      }
+    if (options.mode !== "force") return { purged: false };
+    // A purge-protected vault refuses purge with a 403 that reads like a missing permission; its
+    // recovery level says so beforehand ("Recoverable", "CustomizedRecoverable": no "+Purgeable").
+    const recoveryLevel = (deleted ?? (await this.#deletedOrUndefined(name, ctx)))?.properties.recoveryLevel;
+    if (recoveryLevel !== undefined && !recoveryLevel.includes("Purgeable")) {
+      ctx.logger.warn({ secret: name, recoveryLevel }, "the vault is purge-protected: the secret stays soft-deleted until its retention period ends");
+      return { purged: false };
+    }
+    try {
+      await this.#call("PurgeDeletedSecret", () => this.#api.purgeDeletedSecret(name, { abortSignal: ctx.signal }));
+    } catch (error) {
+      if (!(error instanceof CredmeshError && error.reason === "not_found")) throw error;
+    }
+    return { purged: true };
+  }
+
+  /** The soft-deleted secret, or undefined when there is none. */
+  async #deletedOrUndefined(name: string, ctx: VaultContext): Promise<DeletedSecret | undefined> {
+    try {
+      return await this.#call("GetDeletedSecret", () => this.#api.getDeletedSecret(name, { abortSignal: ctx.signal }));
+    } catch (error) {
+      if (error instanceof CredmeshError && error.reason === "not_found") return undefined;
+      throw error;
     }
   }
 
@@ -214,6 +269,10 @@ export class KeyVaultVault implements VaultPort {
       }
     });
   }
+}
+
+function isBeingRecovered(error: unknown): boolean {
+  return error instanceof CredmeshError && error.code === "ObjectIsBeingRecovered";
 }
 
 function toVersion(secret: KeyVaultSecret): SecretVersion {

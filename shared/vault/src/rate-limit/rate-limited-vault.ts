@@ -2,6 +2,7 @@ import { isCredmeshError } from "@credmesh/errors";
 import type { Sensitive } from "@credmesh/logging";
 import type {
   DeleteOptions,
+  DeleteResult,
   ListOptions,
   ListedSecret,
   PutOptions,
@@ -46,7 +47,7 @@ export class RateLimitedVault implements VaultPort {
     return this.#run("put", ctx, () => this.#inner.put(name, value, options, ctx));
   }
 
-  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void> {
+  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<DeleteResult> {
     return this.#run("delete", ctx, () => this.#inner.delete(name, options, ctx));
   }
 

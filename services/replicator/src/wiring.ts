@@ -169,12 +169,13 @@ function describeEntry(entry: { source: string; missing: readonly string[] }): s
  * Vault adapters, one per AWS account/region and per Key Vault URL, created on first use, each
  * behind its vault's rate limiter (README "Throttling").
  */
-export function buildVaults(config: ReplicatorConfig, credentials: ReturnType<typeof buildCredentials>, metrics: Metrics) {
+export function buildVaults(config: ReplicatorConfig, credentials: Pick<Credentials, "aws" | "azure">, metrics: Metrics) {
   const limits = new VaultRateLimits(config.throttle, metrics);
   // The cell's AWS calls all run in its role's account: Secrets Manager quotas are per account and region.
   const awsAccount = config.aws.roleArn.split(":")[4] ?? "";
   const awsVaults = new Map<string, VaultPort>();
   const keyVaults = new Map<string, VaultPort>();
+  const awsClients: SecretsManagerClient[] = [];
   const awsVault = (region: string): VaultPort => {
     let vault = awsVaults.get(region);
     if (!vault) {
@@ -184,6 +185,7 @@ export function buildVaults(config: ReplicatorConfig, credentials: ReturnType<ty
         maxAttempts: 1,
         ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
       });
+      awsClients.push(client);
       vault = limits.wrap(new SecretsManagerVault(client, metrics), `aws/${awsAccount}/${region}`);
       awsVaults.set(region, vault);
     }
@@ -204,6 +206,16 @@ export function buildVaults(config: ReplicatorConfig, credentials: ReturnType<ty
     return vault;
   };
   return {
+    /**
+     * Forgets every adapter and SDK client, so the next call builds new ones: SDK clients memoise
+     * the last credentials they were given, which a quarantine must not outlive.
+     */
+    reset(): void {
+      awsClients.forEach((client) => client.destroy());
+      awsClients.length = 0;
+      awsVaults.clear();
+      keyVaults.clear();
+    },
     sourceFor(origin: Origin): VaultPort {
       return origin.cloud === "aws"
         ? awsVault(origin.region)

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { identityMetrics } from "./identity-metrics.ts";
 import { METRIC } from "./labels.ts";
 
 /** Latency buckets for cloud calls and publishes: 5 ms to 30 s. */
@@ -149,6 +150,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["cloud", "vault", "bucket"] as const,
       registers,
     }),
+    ...identityMetrics(registers),
   };
 }
 

@@ -86,6 +86,10 @@ const certificateEventDataSchema = z.strictObject({
   certificate: certificateFactsSchema.optional(),
   /** For `renewed`: the certificate that was replaced. */
   previousCertificate: certificateFactsSchema.optional(),
+  /** Vault certificates (known from lifecycle events, not read): the version and its validity. */
+  version: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  previousVersion: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  notAfter: time.optional(),
   /** When the certificate passes its renewal point. */
   renewalAt: time.optional(),
   /** For `near_expiry`: the threshold (seconds before notAfter) that was crossed. */

@@ -41,6 +41,7 @@ export {
   QUARANTINE_POLICIES,
   buildIdentityEvent,
   certificateFactsSchema,
+  certificateSourceSchema,
   decodeIdentityEvent,
   decodeQuarantineRecord,
   encodeQuarantineRecord,

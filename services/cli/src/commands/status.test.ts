@@ -32,8 +32,17 @@ describe("lastAuditPerRule", () => {
 });
 
 describe("renderStatus", () => {
+  it("says when no quarantine state exists yet", () => {
+    const report: StatusReport = { cells: undefined, destinations: [], streams: [], rules: [], audit: { window: 1, scanned: 0, complete: true } };
+    expect(renderStatus(report).split("\n").slice(0, 2)).toEqual(["Cells", "no quarantine state yet (no identity-watcher or replicator has started)"]);
+  });
+
   it("prints consumers per destination, streams and the per-rule summary", () => {
     const report: StatusReport = {
+      cells: [
+        { cell: "e2e-azure-1", state: "quarantined", since: "2025-06-02T14:00:00.250Z", by: "alice", trigger: "operator", reason: "key seen in a CI log" },
+        { cell: "e2e-aws-1", state: "active", since: "2025-06-01T09:00:00Z", by: "bob", trigger: "operator", reason: "rotated" },
+      ],
       destinations: [
         { destination: "aws", consumers: [], mutations: 0, deadLetters: 0 },
         {
@@ -55,6 +64,11 @@ describe("renderStatus", () => {
     };
     expect(renderStatus(report)).toBe(
       [
+        "Cells (1 QUARANTINED)",
+        "CELL         STATE        SINCE                 BY     TRIGGER   REASON",
+        "e2e-azure-1  QUARANTINED  2025-06-02T14:00:00Z  alice  operator  key seen in a CI log",
+        "e2e-aws-1    active       2025-06-01T09:00:00Z  bob    operator  rotated",
+        "",
         "Destination aws",
         "no replicator consumer (replicator-aws*) on CREDMESH_MUTATIONS",
         "mutations stored: 0   dead letters: 0",

@@ -17,6 +17,8 @@ export interface QuarantineOptions {
 export interface QuarantineResult {
   command: QuarantineCommand;
   cell: string;
+  /** When the request left this process (ISO 8601, ms): where the command's effect is timed from. */
+  requestedAt?: string;
   outcome: "quarantined" | "already_quarantined" | "released" | "not_quarantined" | "refused" | "no_responders" | "timeout" | "invalid_reply";
   detail?: string;
   state?: string;
@@ -36,9 +38,10 @@ export async function quarantine(ctx: CommandContext, options: QuarantineOptions
   const by = options.by ?? env.CREDMESH_OPERATOR ?? `${safeUser()}@${hostname()}`;
   const subject = quarantineControlSubject(options.name, options.cell);
   let result: QuarantineResult;
+  const requestedAt = new Date().toISOString();
   try {
     const reply = await ctx.nc.request(subject, JSON.stringify({ cell: options.cell, reason: options.reason, by }), { timeout: ctx.timeoutMs });
-    result = parseQuarantineReply(options.name, options.cell, reply.data);
+    result = { ...parseQuarantineReply(options.name, options.cell, reply.data), requestedAt };
   } catch (error) {
     if (error instanceof RequestError && error.isNoResponders()) {
       result = { command: options.name, cell: options.cell, outcome: "no_responders", detail: `no identity-watcher answers on ${subject}`, layers: {}, warnings: [] };

@@ -18,6 +18,7 @@ import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPki, type Issued, type Pki } from "../emulators/roles-anywhere/pki.ts";
 import { BusTap } from "../support/bus-tap.ts";
+import { managedIdentityToken } from "../support/entra.ts";
 import { AWS_REGION, ROLE_ARN, cellClientId, startMesh, type Mesh } from "../support/mesh.ts";
 import { metricSum, scrape } from "../support/replication-workload.ts";
 
@@ -157,13 +158,9 @@ describe("identity-watcher: certificate renewal, renewal due, expiry and automat
 
     // In Azure (emulator): the cell's principal is disabled and refused a token.
     await expect.poll(() => mesh.keyVault.servicePrincipals().find((p) => p.appId === cellClientId(0))?.accountEnabled, { timeout: 10_000 }).toBe(false);
-    const url = new URL(mesh.keyVault.imdsEndpoint);
-    url.searchParams.set("api-version", "2018-02-01");
-    url.searchParams.set("resource", "https://vault.azure.net");
-    url.searchParams.set("client_id", cellClientId(0));
-    const refused = await fetch(url, { headers: { Metadata: "true" } });
+    const refused = await managedIdentityToken(mesh.keyVault, cellClientId(0));
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { error_description: string }).error_description).toMatch(/^AADSTS7000112: /);
+    expect(refused.body).toMatchObject({ error: "unauthorized_client", error_description: expect.stringMatching(/^AADSTS7000112: /) as string });
 
     // One transition each: the expired certificate is judged again on every scan, and announced once.
     const scanned = Date.now() / 1000;

@@ -15,6 +15,7 @@ import { GetRolePolicyCommand, IAMClient, ListRoleTagsCommand } from "@aws-sdk/c
 import type { Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BusTap } from "../support/bus-tap.ts";
+import { managedIdentityToken } from "../support/entra.ts";
 import { runCredmesh } from "../support/credmesh-cli.ts";
 import { cloudTrailEvent } from "../support/eventbridge.ts";
 import { AWS_ACCOUNT, AWS_REGION, ROLE_ARN, cellClientId, startMesh, type Mesh } from "../support/mesh.ts";
@@ -168,13 +169,9 @@ describe("quarantine by CLI while mutations flow", () => {
     expect(decodeURIComponent(revoke.PolicyDocument ?? "")).toMatch(/"DateLessThan":\{"aws:TokenIssueTime":"[0-9T:.-]+Z"\}/);
 
     // Azure (emulator): the principal is disabled, Entra refuses it a token.
-    const url = new URL(mesh.keyVault.imdsEndpoint);
-    url.searchParams.set("api-version", "2018-02-01");
-    url.searchParams.set("resource", "https://vault.azure.net");
-    url.searchParams.set("client_id", cellClientId(0));
-    const refused = await fetch(url, { headers: { Metadata: "true" } });
+    const refused = await managedIdentityToken(mesh.keyVault, cellClientId(0));
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { error_description: string }).error_description).toMatch(/^AADSTS7000112: /);
+    expect(refused.body).toMatchObject({ error: "unauthorized_client", error_description: expect.stringMatching(/^AADSTS7000112: /) as string });
 
     // Quarantining twice is harmless and says so.
     const again = await runCredmesh(["quarantine", CELL, "--reason", "again"], { env: cli });

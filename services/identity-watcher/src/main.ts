@@ -1,12 +1,9 @@
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { BusPublisher, busReadinessChecks, openBus, openQuarantineBucket, readQuarantine, runConsumer, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
 import { KV_BUCKETS } from "@credmesh/bus-names";
 import { toCredmeshError } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
-import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
+import { exitOnBootFailure, listenOps, onShutdown, opsRoutes } from "@credmesh/runtime";
 import { Kvm } from "@nats-io/kv";
 import { WATCHER_ACK_WAIT_MS, WATCHER_MAX_DELIVER, ensureWatcherConsumers } from "./bus/consumers.ts";
 import { CertificateScanner } from "./certificates/scanner.ts";
@@ -118,16 +115,8 @@ async function main(): Promise<void> {
   }, config.enforceIntervalMs);
   announcer.unref();
 
-  const ops = opsRoutes(metrics.registry, { ...busReadinessChecks(nc), configuration: () => true });
-  const server = createServer((req, res) => {
-    void ops.handle(req, res).then((handled) => {
-      if (!handled) sendJson(res, 404, { error: { code: "not_found", message: "no such endpoint" } });
-    });
-  });
-  server.listen(config.opsPort, config.opsHost);
-  await once(server, "listening");
-  const address = server.address() as AddressInfo;
-  logger.info({ opsPort: address.port, cells: config.cells.map((cell) => cell.id), scanIntervalMs: config.scanIntervalMs }, "identity-watcher running");
+  const ops = await listenOps(opsRoutes(metrics.registry, { ...busReadinessChecks(nc), configuration: () => true }), config.opsHost, config.opsPort);
+  logger.info({ opsPort: ops.port, cells: config.cells.map((cell) => cell.id), scanIntervalMs: config.scanIntervalMs }, "identity-watcher running");
 
   onShutdown(logger, async () => {
     clearInterval(announcer);
@@ -136,7 +125,7 @@ async function main(): Promise<void> {
     await enforcer.stop();
     await Promise.all(running.map((consumer) => consumer.stop()));
     await nc.drain();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await ops.close();
   });
 }
 

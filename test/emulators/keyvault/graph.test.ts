@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeyVaultEmulator } from "./emulator.ts";
 import type { KeyVaultEmulator } from "./emulator.ts";
+import { managedIdentityToken } from "../../support/entra.ts";
 import { httpsJson } from "./test-client.ts";
 
 const CELL_APP = "4d2c1a90-1111-4000-8000-0000000000c1";
@@ -28,14 +29,7 @@ describe("Microsoft Graph service principals and disabled principals", () => {
     await emulator?.stop();
   });
 
-  async function imdsToken(resource: string, clientId: string): Promise<{ status: number; body: Record<string, unknown> }> {
-    const url = new URL(emulator.imdsEndpoint);
-    url.searchParams.set("api-version", "2018-02-01");
-    url.searchParams.set("resource", resource);
-    url.searchParams.set("client_id", clientId);
-    const response = await fetch(url, { headers: { Metadata: "true" } });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  }
+  const imdsToken = (resource: string, clientId: string) => managedIdentityToken(emulator, clientId, resource);
 
   async function graph(method: string, path: string, token: string | undefined, body?: unknown) {
     return httpsJson(`${emulator.vaultUrl}${path}`, {

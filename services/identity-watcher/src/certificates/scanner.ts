@@ -1,6 +1,7 @@
 import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
 import type { CellConfig } from "../cells.ts";
+import { Periodic } from "../periodic.ts";
 import { judge } from "./judge.ts";
 import { readAnchors, readSource } from "./places.ts";
 import type { CertificateTracker } from "./tracker.ts";
@@ -23,8 +24,7 @@ export interface ScannerDeps {
  */
 export class CertificateScanner {
   readonly #deps: ScannerDeps;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  readonly #periodic = new Periodic(() => this.scan());
 
   constructor(deps: ScannerDeps) {
     this.#deps = deps;
@@ -45,18 +45,11 @@ export class CertificateScanner {
 
   /** Scans now and then every `intervalMs`, never two scans at once. */
   start(intervalMs: number): void {
-    const tick = (): void => {
-      this.#running ??= this.scan().finally(() => {
-        this.#running = undefined;
-      });
-    };
-    tick();
-    this.#timer = setInterval(tick, intervalMs);
+    this.#periodic.start(intervalMs);
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#running;
+    await this.#periodic.stop();
   }
 
   async #scanCell(cell: CellConfig, now: Date): Promise<void> {

@@ -3,6 +3,7 @@ import { toCredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import { QUARANTINE_LAYER, type Metrics, type QuarantineLayer } from "@credmesh/metrics";
 import type { CellConfig } from "../cells.ts";
+import { Periodic } from "../periodic.ts";
 import type { AwsQuarantineLayer, LayerResult } from "./aws-layer.ts";
 import type { AzureQuarantineLayer } from "./azure-layer.ts";
 
@@ -27,8 +28,7 @@ export interface EnforcerDeps {
  */
 export class QuarantineEnforcer {
   readonly #deps: EnforcerDeps;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  #periodic: Periodic | undefined;
 
   constructor(deps: EnforcerDeps) {
     this.#deps = deps;
@@ -59,18 +59,12 @@ export class QuarantineEnforcer {
   }
 
   start(intervalMs: number, timeoutMs: number): void {
-    const tick = (): void => {
-      this.#running ??= this.converge(timeoutMs).finally(() => {
-        this.#running = undefined;
-      });
-    };
-    tick();
-    this.#timer = setInterval(tick, intervalMs);
+    this.#periodic = new Periodic(() => this.converge(timeoutMs));
+    this.#periodic.start(intervalMs);
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#running;
+    await this.#periodic?.stop();
   }
 
   async #layer(cell: string, layer: QuarantineLayer, run: (() => Promise<void> | undefined) | undefined): Promise<LayerResult> {

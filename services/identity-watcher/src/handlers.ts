@@ -38,6 +38,12 @@ export function lifecycleHandler(deps: { cells: readonly CellConfig[]; tracker: 
       }
       const place = vaultPlace(vaultName, objectName);
       const previous = await deps.tracker.get(cell.id, place);
+      // A near-expiry or expired event about a version that is no longer the current one arrived
+      // late (Event Grid retries for a day): it says nothing about the certificate in use.
+      if (event.data.kind !== "new_version" && previous?.version !== undefined && event.data.version !== undefined && event.data.version !== previous.version) {
+        deps.metrics.identityObservations.inc({ kind: "lifecycle", outcome: "stale" });
+        return;
+      }
       const now = (deps.now ?? Date.now)();
       const verdict = judgeVaultCertificate(factsFromLifecycle(event, previous), now);
       const outcome = await deps.tracker.observe(cell.id, place, { type: "vault", vault: vaultName.toLowerCase(), name: objectName.toLowerCase() }, verdict, new Date(now));

@@ -239,22 +239,6 @@ export function lastAuditPerRule(records: readonly StoredRecord[]): RuleStatus[]
 
 export function renderStatus(report: StatusReport): string {
   const sections: string[] = [];
-  if (report.cells === undefined) {
-    sections.push("Cells\nno quarantine state yet (no identity-watcher or replicator has started)");
-  } else {
-    const quarantined = report.cells.filter((cell) => cell.state !== "active").length;
-    sections.push(
-      [
-        `Cells (${quarantined === 0 ? "none quarantined" : `${quarantined} QUARANTINED`})`,
-        report.cells.length === 0
-          ? "no cell was ever quarantined"
-          : table(
-              ["CELL", "STATE", "SINCE", "BY", "TRIGGER", "REASON"],
-              report.cells.map((c) => [c.cell, c.state === "active" ? "active" : c.state.toUpperCase(), formatTime(c.since), c.by, c.trigger, c.reason]),
-            ),
-      ].join("\n"),
-    );
-  }
   for (const destination of report.destinations) {
     const lines = [`Destination ${destination.destination}`];
     if (destination.consumers.length === 0) {
@@ -294,6 +278,23 @@ export function renderStatus(report: StatusReport): string {
           ),
         ].join("\n"),
   );
+  // Last, so that scripts reading the sections above keep their positions.
+  if (report.cells === undefined) {
+    sections.push("Cells\nno quarantine state yet (no identity-watcher or replicator has started)");
+  } else {
+    const quarantined = report.cells.filter((cell) => cell.state !== "active").length;
+    sections.push(
+      [
+        `Cells (${quarantined === 0 ? "none quarantined" : `${quarantined} QUARANTINED`})`,
+        report.cells.length === 0
+          ? "no cell was ever quarantined"
+          : table(
+              ["CELL", "STATE", "SINCE", "BY", "TRIGGER", "REASON"],
+              report.cells.map((c) => [c.cell, c.state === "active" ? "active" : c.state.toUpperCase(), formatTime(c.since), c.by, c.trigger, c.reason]),
+            ),
+      ].join("\n"),
+    );
+  }
   return sections.join("\n\n");
 }
 

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -19,6 +20,15 @@ import { startService } from "./services.ts";
 export const AWS_ACCOUNT = "123456789012";
 export const AWS_REGION = "us-east-1";
 export const ROLE_ARN = `arn:aws:iam::${AWS_ACCOUNT}:role/credmesh-replicator`;
+/** The identity-watcher's own role (IAM calls to quarantine cells). */
+export const WATCHER_ROLE_ARN = `arn:aws:iam::${AWS_ACCOUNT}:role/credmesh-identity-watcher`;
+/** The identity-watcher's user-assigned identity in the emulated Entra tenant (Graph permission granted). */
+export const WATCHER_CLIENT_ID = "5a7e0c11-9d3f-4b2e-8c41-00000000f001";
+
+/** With an identity-watcher, each Azure replica's own user-assigned identity (its Entra principal). */
+export function cellClientId(replica: number): string {
+  return `5a7e0c11-9d3f-4b2e-8c41-${String(replica + 1).padStart(12, "0")}`;
+}
 
 export interface MeshOptions {
   /** Name prefixes in scope of the AWS → Azure rule. */
@@ -48,6 +58,14 @@ export interface MeshOptions {
   keyVault?: KeyVaultEmulatorOptions;
   /** Policy settings of the AWS → Azure rule, e.g. `{ onForceDelete: "purge" }`. */
   ruleSettings?: Record<string, string | boolean>;
+  /** Extra environment per Azure replica (index from 0), after `replicatorEnv`. */
+  replicaEnv?: (replica: number) => Record<string, string>;
+  /**
+   * Also run the identity-watcher, with this cells file (YAML). The cells' IAM role (ROLE_ARN) and
+   * the watcher's own role are created in moto; each Azure replica gets its own Entra principal
+   * ({@link cellClientId}); the watcher's ({@link WATCHER_CLIENT_ID}) may write service principals.
+   */
+  identityWatcher?: { cells: string; env?: Record<string, string> };
 }
 
 type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
@@ -77,6 +95,11 @@ export interface Mesh {
   faults: { aws?: FaultProxy; azure?: FaultProxy };
   /** The Key Vault URL the replicators write to (the fault proxy's, when there is one). */
   replicaVaultUrl: string;
+  /** The identity-watcher, when `identityWatcher` was requested. */
+  identityWatcher?: ManagedProcess;
+  identityWatcherOpsUrl?: string;
+  /** Starts another identity-watcher process with the same configuration (after the first was stopped). */
+  startIdentityWatcher(): Promise<ManagedProcess>;
   /** The Azure → AWS replicator, when `azureToAws` was requested. */
   replicatorAws?: ManagedProcess;
   ingestUrl: string;
@@ -222,7 +245,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         CREDMESH_AWS_STS_REGION: AWS_REGION,
         CREDMESH_AWS_ENDPOINT: awsEndpoint,
         ...azureAccess,
+        ...(options.identityWatcher ? { CREDMESH_AZURE_CLIENT_ID: cellClientId(replica) } : {}),
         ...options.replicatorEnv,
+        ...options.replicaEnv?.(replica),
       },
       /replicator running/,
     );
@@ -243,6 +268,46 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   ]);
   const replicator = replicators[0];
   if (!replicator) throw new Error("replicas must be at least 1");
+
+  const watcherOpsPort = await freePort();
+  const cellsFile = join(dir, "cells.yaml");
+  const startIdentityWatcher = async (): Promise<ManagedProcess> => {
+    if (!options.identityWatcher) throw new Error("the mesh was started without identityWatcher");
+    return startService(
+      "identity-watcher",
+      {
+        ...common,
+        CREDMESH_IDENTITY_CELLS_FILE: cellsFile,
+        CREDMESH_IDENTITY_OPS_PORT: String(watcherOpsPort),
+        CREDMESH_IDENTITY_SCAN_INTERVAL_MS: "500",
+        CREDMESH_AWS_IDENTITY: "web-identity-token-file",
+        CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        CREDMESH_AWS_ROLE_ARN: WATCHER_ROLE_ARN,
+        CREDMESH_AWS_STS_REGION: AWS_REGION,
+        CREDMESH_AWS_ENDPOINT: awsProxy.endpoint,
+        CREDMESH_AZURE_IDENTITY: "managed-identity",
+        CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
+        CREDMESH_AZURE_CLIENT_ID: WATCHER_CLIENT_ID,
+        CREDMESH_AZURE_CA_FILE: keyVault.caCertPath,
+        CREDMESH_GRAPH_ENDPOINT: keyVault.vaultUrl,
+        ...options.identityWatcher.env,
+      },
+      /identity-watcher running/,
+    );
+  };
+  let identityWatcher: ManagedProcess | undefined;
+  if (options.identityWatcher) {
+    await writeFile(cellsFile, options.identityWatcher.cells);
+    const iam = new IAMClient({ region: AWS_REGION, endpoint: moto.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
+    const trust = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Federated: "oidc" }, Action: "sts:AssumeRoleWithWebIdentity" }] });
+    for (const arn of [ROLE_ARN, WATCHER_ROLE_ARN]) {
+      await iam.send(new CreateRoleCommand({ RoleName: arn.split("/").at(-1), AssumeRolePolicyDocument: trust, Tags: [{ Key: "CellStatus", Value: "Active" }] }));
+    }
+    iam.destroy();
+    for (let replica = 0; replica < replicas; replica++) keyVault.registerServicePrincipal(cellClientId(replica), `credmesh cell e2e-azure-${replica + 1}`);
+    keyVault.grantGraphRole(WATCHER_CLIENT_ID, "Application.ReadWrite.All");
+    identityWatcher = await startIdentityWatcher();
+  }
 
   const awsReplicator = await replicatorAws;
   const secretsManager = new SecretsManagerClient({
@@ -280,6 +345,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     faults,
     replicaVaultUrl,
     ...(awsReplicator ? { replicatorAws: awsReplicator } : {}),
+    ...(identityWatcher ? { identityWatcher, identityWatcherOpsUrl: `http://127.0.0.1:${watcherOpsPort}` } : {}),
+    startIdentityWatcher,
     ingestUrl: `http://127.0.0.1:${ingestPort}`,
     replicatorOpsUrl: `http://127.0.0.1:${opsPorts[0]}`,
     apiKey,
@@ -293,7 +360,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     async stop() {
       await bus.close().catch(() => undefined);
       secretsManager.destroy();
-      await Promise.allSettled([ingest.stop(), ...replicators.map((process) => process.stop()), awsReplicator?.stop()]);
+      await Promise.allSettled([ingest.stop(), ...replicators.map((process) => process.stop()), awsReplicator?.stop(), identityWatcher?.stop()]);
       stopProjection?.();
       await Promise.allSettled([nats.stop(), moto.stop(), keyVault.stop(), awsProxy.stop(), issuer?.stop(), faults.aws?.stop(), faults.azure?.stop()]);
       await rm(dir, { recursive: true, force: true });

@@ -44,7 +44,9 @@ resource "aws_iam_role_policy_attachment" "quarantine" {
   policy_arn = aws_iam_policy.quarantine.arn
 }
 
-# What the identity-watcher may do about it: set or clear CellStatus on these roles, nothing else.
+# What the identity-watcher may do about it: set or clear CellStatus on these roles and revoke their
+# older sessions, nothing else. The tag key and values are CELL_STATUS_TAG in
+# services/identity-watcher/src/quarantine/aws-layer.ts.
 data "aws_iam_policy_document" "quarantine_operator" {
   statement {
     sid       = "SetCellStatus"
@@ -75,7 +77,19 @@ data "aws_iam_policy_document" "quarantine_operator" {
   statement {
     sid       = "ReadCellStatus"
     effect    = "Allow"
-    actions   = ["iam:ListRoleTags", "iam:GetRole"]
+    actions   = ["iam:ListRoleTags", "iam:GetRole", "iam:GetRolePolicy"]
+    resources = [for role in local.cell_roles : role.arn]
+  }
+
+  # Role tags may not reach sessions issued before they changed: the watcher also puts the inline
+  # deny "credmesh-quarantine-revoke-older-sessions" (DateLessThan aws:TokenIssueTime = the
+  # quarantine time), AWS's documented way to revoke a role's active sessions. IAM cannot restrict
+  # PutRolePolicy to one policy name, so this could also add an Allow to these roles: keep the
+  # replicator roles under a permissions boundary (or an SCP) that caps what any inline policy grants.
+  statement {
+    sid       = "RevokeOlderSessions"
+    effect    = "Allow"
+    actions   = ["iam:PutRolePolicy"]
     resources = [for role in local.cell_roles : role.arn]
   }
 }

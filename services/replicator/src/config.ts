@@ -26,6 +26,8 @@ export interface ReplicatorConfig extends CommonConfig {
   ackWaitMs: number;
   maxAckPending: number;
   pinTimeoutMs: number;
+  /** How often the quarantine state is read besides the KV watch (the gate fails closed when it cannot be). */
+  quarantineRecheckMs: number;
   /** Lifetime of a per-secret lease (renewed while working); 0 turns leases off (single replica). */
   secretLeaseMs: number;
   /** Key for the provenance content hash (HMAC), so a tag never reveals a guessable value. */
@@ -76,6 +78,7 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
     ackWaitMs: read.int("CREDMESH_ACK_WAIT_MS", { default: DEFAULT_CONSUMER_SETTINGS.ackWaitMs, min: 5_000, max: 600_000 }),
     maxAckPending: read.int("CREDMESH_MAX_ACK_PENDING", { default: DEFAULT_CONSUMER_SETTINGS.maxAckPending, min: 1, max: 10_000 }),
     pinTimeoutMs: read.int("CREDMESH_PIN_TIMEOUT_MS", { default: DEFAULT_CONSUMER_SETTINGS.pinTimeoutMs, min: 1_000, max: 300_000 }),
+    quarantineRecheckMs: read.int("CREDMESH_QUARANTINE_RECHECK_MS", { default: 5_000, min: 500, max: 60_000 }),
     secretLeaseMs: read.int("CREDMESH_SECRET_LEASE_MS", { default: 30_000, min: 0, max: 600_000 }),
     contentHashKey: read.secret("CREDMESH_CONTENT_HASH_KEY", { required: true, minLength: 32 }) as Sensitive<string>,
     throttle: readThrottleSettings(read),

@@ -6,6 +6,7 @@ import {
   busReadinessChecks,
   openBus,
   ensureReplicatorConsumers,
+  openQuarantineBucket,
   runConsumer,
   type NatsConnection,
   type RunningConsumer,
@@ -22,6 +23,8 @@ import { KvSecretLeases } from "./secret-lease.ts";
 import { buildCredentials, buildVaults } from "./wiring.ts";
 import { createHandlers } from "./consumer-handler.ts";
 import { startReconciler } from "./reconcile/index.ts";
+import { QuarantineGate, dropCredentialsOnChange, gatedCredentials, gatedVaults } from "./quarantine-gate.ts";
+import { watchQuarantine } from "./quarantine-watch.ts";
 
 /** Boots a replicator cell for its destination cloud. */
 async function main(): Promise<void> {
@@ -36,7 +39,13 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
 
   const credentials = buildCredentials(config, metrics, logger);
-  const vaults = buildVaults(config, credentials, metrics);
+  // Everything that uses the cell's identity passes the quarantine gate (closed until the state
+  // has been read): credential fetches, every vault call, and the mutations that drive them.
+  const gate = new QuarantineGate(config.cell, { metrics });
+  const vaultClients = buildVaults(config, gatedCredentials(credentials, gate), metrics);
+  const vaults = gatedVaults(vaultClients, gate, (observation) => credentials.identityEvents.accessDenied(observation));
+  dropCredentialsOnChange(gate, credentials, () => vaultClients.reset(), logger);
+  const shutdown = new AbortController();
 
   let nc: NatsConnection;
   let durables: string[];
@@ -48,6 +57,12 @@ async function main(): Promise<void> {
       maxAckPending: config.maxAckPending,
       pinTimeoutMs: config.pinTimeoutMs,
     });
+  } catch (error) {
+    exitOnBootFailure(logger, error);
+  }
+  let quarantineWatch;
+  try {
+    quarantineWatch = await watchQuarantine(nc, await openQuarantineBucket(nc, config.streamReplicas), gate, logger, { recheckMs: config.quarantineRecheckMs });
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
@@ -81,12 +96,22 @@ async function main(): Promise<void> {
     maxDeliver: config.maxDeliver,
     ackWaitMs: config.ackWaitMs,
     keyOf: (msg) => handlers.keyOf(msg),
-    handle: (msg) => handlers.handle(msg),
+    // A quarantine holds the message (its cloud calls aborted, progress still signalled) and runs
+    // it again after the release: no acknowledgement, no delivery attempt spent.
+    handle: (msg) => gate.hold(() => handlers.handle(msg), shutdown.signal),
     deadLetter: (msg, error) => handlers.deadLetter(msg, error),
     onRetry: (msg, error, delayMs) => handlers.onRetry(msg, error, delayMs),
     logger,
     metrics,
   });
+
+  // Stop pulling while the gate is closed: nothing is delivered to a cell that cannot work, and
+  // the pins of its partitions move to other replicas (other cells) after the pin timeout.
+  const followGate = (): void => {
+    void (gate.isOpen ? consumer.resume() : consumer.pause()).catch((error: unknown) => logger.error({ err: error }, "consumer pause/resume failed"));
+  };
+  gate.onChange(followGate);
+  followGate();
 
   let reconciler;
   try {
@@ -97,7 +122,10 @@ async function main(): Promise<void> {
 
   // Configuration is not a readiness check: it was validated at boot, and an invalid one stopped
   // the process before it listened, so a check here could only say true.
-  const ops = opsRoutes(metrics.registry, busReadinessChecks(nc));
+  const ops = opsRoutes(metrics.registry, {
+    ...busReadinessChecks(nc),
+    quarantine: () => gate.readiness(),
+  });
   const server = createServer((req, res) => {
     void ops.handle(req, res).then((handled) => {
       if (!handled) sendJson(res, 404, { error: { code: "not_found", message: "no such endpoint" } });
@@ -109,6 +137,9 @@ async function main(): Promise<void> {
   logger.info({ opsPort: address.port, destination: config.destination, rules: config.rules.map((rule) => rule.id) }, "replicator running");
 
   onShutdown(logger, async () => {
+    // Mutations held by a quarantine give up their wait and are handed back (retryable).
+    shutdown.abort();
+    await quarantineWatch.stop();
     // A run stops publishing and releases its lock; the next run picks up what it left.
     await reconciler.stop();
     // Finish and settle in-flight mutations; anything not acknowledged is redelivered later.

@@ -54,6 +54,8 @@ export {
   CERTIFICATE_PROBLEM_REASONS,
   certificateCheckError,
   checkCertificateChain,
+  commonNamesOf,
+  dn,
   type CertificateChainInput,
   type CertificateCheck,
   type CertificateProblem,

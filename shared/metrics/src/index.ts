@@ -23,5 +23,6 @@ export {
 } from "./labels.ts";
 export { createMetrics, type Metrics } from "./registry.ts";
 export { createClientMetrics, type ClientMetrics } from "./client.ts";
+export { GATE_STATE, IDENTITY_METRIC, QUARANTINE_LAYER, type GateState, type QuarantineLayer } from "./identity-labels.ts";
 export { observeCall } from "./observe.ts";
 export { Registry } from "prom-client";

@@ -1,3 +1,5 @@
+import { IDENTITY_METRIC } from "./identity-labels.ts";
+
 /**
  * Metric names and label values shared with the dashboards and alert rules in deploy/. Changing a
  * value here means changing deploy/prometheus/alerts.yml and the Grafana dashboards too.
@@ -24,6 +26,7 @@ export const METRIC = {
   rateLimitWaits: "credmesh_rate_limit_waits_total",
   rateLimitWaitDuration: "credmesh_rate_limit_wait_seconds",
   rateLimitPauses: "credmesh_rate_limit_pauses_total",
+  ...IDENTITY_METRIC,
 } as const;
 
 export const CLOUD = { aws: "aws", azure: "azure" } as const;

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { LATENCY_BUCKETS, cloudCallMetrics } from "./cloud-calls.ts";
+import { identityMetrics } from "./identity-metrics.ts";
 import { METRIC } from "./labels.ts";
 
 /** Replication lag buckets: 50 ms to 1 h. */
@@ -136,6 +137,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["cloud", "vault", "bucket"] as const,
       registers,
     }),
+    ...identityMetrics(registers),
   };
 }
 

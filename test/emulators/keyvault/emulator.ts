@@ -32,6 +32,9 @@ import { VaultThrottle } from "./throttle.ts";
 import { createTlsMaterial } from "./tls.ts";
 import type { VaultContext } from "./bundles.ts";
 import { resolveVaultRoute } from "./vault-routes.ts";
+import { handleGraphRequest } from "./graph-routes.ts";
+import { ServicePrincipals } from "./principals.ts";
+import type { ServicePrincipal } from "./principals.ts";
 
 /**
  * Options of {@link startKeyVaultEmulator}. The vault's behaviour (timing, throttling, paging, purge
@@ -106,7 +109,7 @@ export interface KeyVaultEmulator {
   stats(): Record<string, number>;
   /**
    * The vault data-plane requests answered so far (not token requests), oldest first: operation,
-   * status, error code, Retry-After, page shape. The outside view of a client's cloud calls.
+   * status, error code, Retry-After, page shape, caller. The outside view of a client's cloud calls.
    */
   requests(): readonly LoggedRequest[];
   /** The vault behaviour it started with (defaults applied). */
@@ -116,6 +119,18 @@ export interface KeyVaultEmulator {
    * budget; requests already accepted stay counted. Returns the previous limits.
    */
   setThrottle(settings: ThrottleSettings): ThrottleSettings;
+  /**
+   * Registers the service principal of an application (client id), so Microsoft Graph can disable
+   * it; returns its object id. Federated credentials' applications and the system identity are
+   * registered already.
+   */
+  registerServicePrincipal(appId: string, displayName?: string): ServicePrincipal;
+  /** The service principals and whether each is enabled. */
+  servicePrincipals(): readonly ServicePrincipal[];
+  /** Grants an application a Microsoft Graph application permission (its tokens carry it in `roles`). */
+  grantGraphRole(appId: string, role: string): void;
+  /** Every request served so far, with its arrival time and caller (test diagnostics). */
+  requestLog(): readonly LoggedRequest[];
   /** Closes the server and all connections, and removes the temp dir if the emulator made it. */
   stop(): Promise<void>;
 }
@@ -137,9 +152,10 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
 
   const store = new SecretStore(settings.vault);
   const throttle = new VaultThrottle(settings.vault.throttle);
-  const log = new RequestLog();
   const federation = new FederatedCredentials(settings.tenantId, options.federatedCredentials ?? []);
   const exchanges: FederatedExchange[] = [];
+  const principals = new ServicePrincipals();
+  const log = new RequestLog();
   const counts = new Map<string, number>();
   const count = (operation: string): void => {
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
@@ -154,7 +170,11 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
       sendJson(res, { status: 503, body: { error: { code: "ServiceUnavailable", message: "Starting." } } }, headers);
       return;
     }
-    handleRequest(context, req, res, headers).catch((error: unknown) => {
+    const entry = log.start(req.method ?? "GET", (req.url ?? "/").split("?")[0] ?? "/");
+    res.once("finish", () => {
+      entry.status = res.statusCode;
+    });
+    handleRequest(context, req, res, headers, entry).catch((error: unknown) => {
       if (!res.headersSent) {
         const message = error instanceof Error ? error.message : String(error);
         sendJson(res, { status: 500, body: { error: { code: "InternalServerError", message } } }, headers);
@@ -179,7 +199,12 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
       sendJson(res, { status: 404, body: { error: "not_found", error_description: "Unknown IMDS path." } }, headers);
       return;
     }
-    handleRequest(context, req, res, headers).catch(() => res.destroy());
+    const entry = log.start(req.method ?? "GET", (req.url ?? "/").split("?")[0] ?? "/");
+    entry.clientId = new URL(req.url ?? "/", "http://imds").searchParams.get("client_id") ?? undefined;
+    res.once("finish", () => {
+      entry.status = res.statusCode;
+    });
+    handleRequest(context, req, res, headers, entry).catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     imds.once("error", reject);
@@ -189,13 +214,19 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   const issuer = new TokenIssuer(
     { origin, tenantId: settings.tenantId, tokenLifetimeSeconds: settings.tokenLifetimeSeconds },
     keys,
+    (clientId, resource) => principals.rolesFor(clientId, resource),
   );
+  const registerPrincipal = (appId: string, displayName?: string): ServicePrincipal =>
+    principals.register({ appId, objectId: issuer.identityFor(appId).objectId, ...(displayName === undefined ? {} : { displayName }) });
+  principals.register({ appId: issuer.systemIdentity.clientId, objectId: issuer.systemIdentity.objectId, displayName: "system-assigned managed identity" });
+  for (const credential of federation.list()) registerPrincipal(credential.clientId);
   context = {
     origin,
     issuer,
     store,
     count,
-    entra: { issuer, federation, recordExchange: (exchange) => exchanges.push(exchange) },
+    entra: { issuer, federation, recordExchange: (exchange) => exchanges.push(exchange), principals },
+    principals,
     throttle,
     log,
     apiVersions: settings.vault.apiVersions,
@@ -220,11 +251,18 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     authorityHost: issuer.authorityHost,
     entraTokenEndpoint: issuer.entraTokenEndpoint,
     openIdConfigurationUri: issuer.openIdConfigurationUri,
-    addFederatedCredential: (credential) => federation.add(credential),
+    addFederatedCredential: (credential) => {
+      federation.add(credential);
+      registerPrincipal(credential.clientId);
+    },
+    registerServicePrincipal: registerPrincipal,
+    servicePrincipals: () => principals.list(),
+    grantGraphRole: (appId, role) => principals.grantGraphRole(appId, role),
+    requestLog: () => log.entries(),
     federatedCredentials: () => federation.list(),
     federatedExchanges: () => [...exchanges],
     stats: () => Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b))),
-    requests: () => log.list(),
+    requests: () => log.entries("vault"),
     setThrottle: (limits) => {
       const previous = throttle.settings;
       throttle.settings = resolveVaultSettings({ ...settings.vault, throttle: limits }).throttle;
@@ -276,6 +314,7 @@ function resolveOptions(options: KeyVaultEmulatorOptions): ResolvedOptions {
 }
 
 interface RequestContext {
+  readonly principals: ServicePrincipals;
   readonly origin: string;
   readonly issuer: TokenIssuer;
   readonly store: SecretStore;
@@ -292,27 +331,45 @@ async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
   headers: Record<string, string>,
+  entry: LoggedRequest,
 ): Promise<void> {
   const method = req.method ?? "GET";
   const url = new URL(req.url ?? "/", context.origin);
   const body = await readBody(req, BODY_LIMIT_BYTES);
+  const count = (operation: string): void => {
+    entry.operation ||= operation;
+    context.count(operation);
+  };
 
-  const identityResponse = await handleIdentityRequest(context.issuer, method, url, req.headers, context.count);
+  const identityResponse = await handleIdentityRequest(context.issuer, method, url, req.headers, count, context.principals);
   if (identityResponse !== undefined) {
     sendJson(res, identityResponse, headers);
     return;
   }
-  const entraResponse = await handleEntraRequest(context.entra, method, url, req.headers, body, context.count);
+  const entraResponse = await handleEntraRequest(context.entra, method, url, req.headers, body, count);
   if (entraResponse !== undefined) {
+    entry.clientId = new URLSearchParams(body ?? "").get("client_id") ?? undefined;
     sendJson(res, entraResponse, headers);
+    return;
+  }
+  const graphResponse = await handleGraphRequest(
+    { principals: context.principals, verify: (token, audience) => context.issuer.verifyFor(token, audience) },
+    method,
+    url,
+    req.headers,
+    body,
+  );
+  if (graphResponse !== undefined) {
+    count(method === "PATCH" ? "UpdateServicePrincipal" : "GetServicePrincipal");
+    sendJson(res, graphResponse, headers);
     return;
   }
   // Authentication comes first, as in Key Vault: the SDK's first request is deliberately sent without
   // token and without body, and it must get the 401 challenge, not a validation error.
-  const unauthorized = await authenticate(context, req.headers.authorization);
+  const unauthorized = await authenticate(context, req.headers.authorization, entry);
   const answer = (operation: string, response: JsonResponse): void => {
     context.count(operation);
-    context.log.record(operation, method, url.pathname, response);
+    context.log.answer(entry, operation, response);
     sendJson(res, response, headers);
   };
   if (unauthorized !== undefined) {
@@ -368,6 +425,7 @@ function methodNotAllowed(method: string, allow: readonly string[]): JsonRespons
 async function authenticate(
   context: RequestContext,
   authorization: string | undefined,
+  entry: LoggedRequest,
 ): Promise<JsonResponse | undefined> {
   // The SDK takes the tenant from the authorization URL's path and asks its credential for
   // `<resource>/.default`.
@@ -385,6 +443,7 @@ async function authenticate(
     };
   }
   const check = await context.issuer.verifyForKeyVault(token);
+  if (check.ok && typeof check.claims.azp === "string") entry.clientId = check.claims.azp;
   if (check.ok) return undefined;
   context.count("BearerRejected");
   return { status: 401, headers: challenge, body: { error: { code: "Unauthorized", message: check.message } } };

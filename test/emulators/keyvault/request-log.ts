@@ -1,26 +1,36 @@
 /**
- * What the emulator answered, request by request: the outside view of a client's cloud calls, so
- * tests can count calls and check how a client met each behaviour without trusting the client's
- * own metrics. Identifiers and codes only; never a body.
+ * Every request the emulator served — vault data plane, IMDS, Entra, Microsoft Graph — as the
+ * outside view of a client's cloud calls: when it arrived, the caller its token (or token request)
+ * named, the operation, and what the emulator answered (status, error code, `Retry-After`, page
+ * shape). Tests count calls and measure when an identity was last used from it, without trusting
+ * the client's own word. Identifiers and codes only; never a token, a body or a value.
  */
 import type { JsonResponse } from "./http.ts";
 
-/** One answered request. */
+/** The part of the emulator a request reached. */
+export type Plane = "vault" | "identity";
+
+/** One request; the answer's fields are filled in when it is sent. */
 export interface LoggedRequest {
-  /** Epoch ms when the answer was sent. */
+  /** Epoch ms when the request arrived. */
   readonly at: number;
-  /** REST operation id (`SetSecret`, `GetSecretVersions`, …), `Unauthorized`, `UnknownRoute` or `MethodNotAllowed`. */
-  readonly operation: string;
+  /** Set to "vault" once the request reaches the vault data plane. */
+  plane: Plane;
   readonly method: string;
   /** The path without the query string. */
   readonly path: string;
-  readonly status: number;
+  /** REST operation id (`SetSecret`, `GetSecretVersions`, `EntraToken`, `UpdateServicePrincipal`, …), `Unauthorized`, `Throttled`, `UnknownRoute` or `MethodNotAllowed`. */
+  operation: string;
+  /** The status answered; undefined while the request is in flight. */
+  status: number | undefined;
+  /** The caller: `azp` (client id) of an accepted bearer token, or the `client_id` a token was asked for. */
+  clientId: string | undefined;
   /** `error.innererror.code`, else `error.code`, of an error answer. */
-  readonly code?: string;
+  code?: string;
   /** The `Retry-After` header sent, if any. */
-  readonly retryAfter?: string;
+  retryAfter?: string;
   /** For list operations: how many items the page held and whether it carried a `nextLink`. */
-  readonly page?: { readonly items: number; readonly nextLink: boolean };
+  page?: { readonly items: number; readonly nextLink: boolean };
 }
 
 /** Keeps the most recent requests (a bounded ring, so a long-running `credmesh up` stays small). */
@@ -32,25 +42,30 @@ export class RequestLog {
     this.#capacity = capacity;
   }
 
-  record(operation: string, method: string, path: string, response: JsonResponse): void {
+  /** Records a request as it arrives; the caller fills in what it learns while serving it. */
+  start(method: string, path: string): LoggedRequest {
+    const entry: LoggedRequest = { at: Date.now(), plane: "identity", method, path, operation: "", status: undefined, clientId: undefined };
+    this.#entries.push(entry);
+    if (this.#entries.length > this.#capacity) this.#entries.splice(0, this.#entries.length - this.#capacity);
+    return entry;
+  }
+
+  /** Records what a vault data-plane request was and what it was answered. */
+  answer(entry: LoggedRequest, operation: string, response: JsonResponse): void {
+    entry.plane = "vault";
+    entry.operation = operation;
+    entry.status = response.status;
     const code = errorCodeOf(response.body);
     const page = pageOf(response.body);
     const retryAfter = response.headers?.["retry-after"];
-    this.#entries.push({
-      at: Date.now(),
-      operation,
-      method,
-      path,
-      status: response.status,
-      ...(code === undefined ? {} : { code }),
-      ...(retryAfter === undefined ? {} : { retryAfter }),
-      ...(page === undefined ? {} : { page }),
-    });
-    if (this.#entries.length > this.#capacity) this.#entries.splice(0, this.#entries.length - this.#capacity);
+    if (code !== undefined) entry.code = code;
+    if (retryAfter !== undefined) entry.retryAfter = retryAfter;
+    if (page !== undefined) entry.page = page;
   }
 
-  list(): readonly LoggedRequest[] {
-    return [...this.#entries];
+  /** Every request, oldest first (copies). */
+  entries(plane?: Plane): readonly LoggedRequest[] {
+    return this.#entries.filter((entry) => plane === undefined || entry.plane === plane).map((entry) => ({ ...entry }));
   }
 }
 

@@ -57,8 +57,17 @@ describe("lastAuditPerRule", () => {
 });
 
 describe("renderStatus", () => {
+  it("says when no quarantine state exists yet", () => {
+    const report: StatusReport = { cells: undefined, destinations: [], streams: [], rules: [], audit: { window: 1, scanned: 0, complete: true } };
+    expect(renderStatus(report).split("\n").slice(-2)).toEqual(["Cells", "no quarantine state yet (no identity-watcher or replicator has started)"]);
+  });
+
   it("prints consumers per destination, streams and the per-rule summary", () => {
     const report: StatusReport = {
+      cells: [
+        { cell: "e2e-azure-1", state: "quarantined", since: "2025-06-02T14:00:00.250Z", by: "alice", trigger: "operator", reason: "key seen in a CI log" },
+        { cell: "e2e-aws-1", state: "active", since: "2025-06-01T09:00:00Z", by: "bob", trigger: "operator", reason: "rotated" },
+      ],
       destinations: [
         { destination: "aws", consumers: [], mutations: 0, deadLetters: 0 },
         {
@@ -99,6 +108,11 @@ describe("renderStatus", () => {
         "Last audit record per rule (from the last 7 audit records)",
         "RULE  DEST   DECISION  AT                    SECRET     CORRELATION ID  LAST WRITE",
         "r1    azure  applied   2025-06-02T14:00:01Z  aws/1/r/a  c1              2025-06-02T14:00:01Z",
+        "",
+        "Cells (1 QUARANTINED)",
+        "CELL         STATE        SINCE                 BY     TRIGGER   REASON",
+        "e2e-azure-1  QUARANTINED  2025-06-02T14:00:00Z  alice  operator  key seen in a CI log",
+        "e2e-aws-1    active       2025-06-01T09:00:00Z  bob    operator  rotated",
       ].join("\n"),
     );
   });

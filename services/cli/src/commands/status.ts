@@ -1,6 +1,7 @@
-import { decodeAuditRecord, secretKeyOf, type AuditRecord } from "@credmesh/events";
+import { decodeAuditRecord, decodeQuarantineRecord, secretKeyOf, type AuditRecord } from "@credmesh/events";
 import { DECISION } from "@credmesh/metrics";
-import { CLOUDS, STREAMS, replicatorDurable, type Cloud } from "@credmesh/bus-names";
+import { CLOUDS, KV_BUCKETS, STREAMS, replicatorDurable, type Cloud } from "@credmesh/bus-names";
+import { Kvm } from "@nats-io/kv";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type ConsumerInfo, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { scanStream } from "../bus/scan.ts";
 import type { StoredRecord } from "../dead-letters/record.ts";
@@ -55,7 +56,20 @@ export interface RuleStatus {
   lastWriteAt: string | undefined;
 }
 
+/** A cell's quarantine state, from the credmesh-quarantine bucket. */
+export interface CellStatus {
+  cell: string;
+  state: "quarantined" | "active" | "invalid";
+  since: string | undefined;
+  by: string | undefined;
+  reason: string | undefined;
+  /** `operator`, or the policy that quarantined the cell. */
+  trigger: string | undefined;
+}
+
 export interface StatusReport {
+  /** undefined: the quarantine bucket does not exist yet (no watcher or replicator has started). */
+  cells: CellStatus[] | undefined;
   destinations: DestinationStatus[];
   streams: StreamStatus[];
   rules: RuleStatus[];
@@ -66,6 +80,7 @@ export interface StatusReport {
 export async function status(ctx: CommandContext, options: { auditWindow: number }): Promise<ExitCode> {
   const report = await collectStatus(ctx, options.auditWindow);
   ctx.io.out(ctx.json ? json(report) : renderStatus(report));
+  // A quarantined cell is a state to know about, not a failure of this command.
   return report.streams.some((stream) => stream.missing) ? 1 : 0;
 }
 
@@ -112,7 +127,38 @@ async function collectStatus(ctx: CommandContext, auditWindow: number): Promise<
     records = scan.records;
     complete = scan.complete;
   }
-  return { destinations, streams, rules: lastAuditPerRule(records), audit: { window: auditWindow, scanned: records.length, complete } };
+  return { cells: await quarantineStates(ctx), destinations, streams, rules: lastAuditPerRule(records), audit: { window: auditWindow, scanned: records.length, complete } };
+}
+
+/** Every cell with a quarantine record; undefined when the bucket does not exist. Read only. */
+async function quarantineStates(ctx: CommandContext): Promise<CellStatus[] | undefined> {
+  const jsm = await jetstreamManager(ctx.nc, { timeout: ctx.timeoutMs });
+  try {
+    await jsm.streams.info(`KV_${KV_BUCKETS.quarantine}`);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
+    throw error;
+  }
+  const kv = await new Kvm(ctx.nc).open(KV_BUCKETS.quarantine);
+  const cells: CellStatus[] = [];
+  for await (const key of await kv.keys()) {
+    const entry = await kv.get(key);
+    if (!entry || entry.operation !== "PUT") continue;
+    try {
+      const record = decodeQuarantineRecord(entry.value);
+      cells.push({
+        cell: record.cell,
+        state: record.state,
+        since: record.at,
+        by: record.by,
+        reason: record.reason,
+        trigger: record.trigger.type === "policy" ? `policy ${record.trigger.policy}` : "operator",
+      });
+    } catch {
+      cells.push({ cell: key, state: "invalid", since: undefined, by: undefined, reason: undefined, trigger: undefined });
+    }
+  }
+  return cells.sort((a, b) => a.cell.localeCompare(b.cell));
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string, subjectsFilter: string | undefined): Promise<StreamInfo | undefined> {
@@ -230,5 +276,22 @@ export function renderStatus(report: StatusReport): string {
           ),
         ].join("\n"),
   );
+  // Last, so that scripts reading the sections above keep their positions.
+  if (report.cells === undefined) {
+    sections.push("Cells\nno quarantine state yet (no identity-watcher or replicator has started)");
+  } else {
+    const quarantined = report.cells.filter((cell) => cell.state !== "active").length;
+    sections.push(
+      [
+        `Cells (${quarantined === 0 ? "none quarantined" : `${quarantined} QUARANTINED`})`,
+        report.cells.length === 0
+          ? "no cell was ever quarantined"
+          : table(
+              ["CELL", "STATE", "SINCE", "BY", "TRIGGER", "REASON"],
+              report.cells.map((c) => [c.cell, c.state === "active" ? "active" : c.state.toUpperCase(), formatTime(c.since), c.by, c.trigger, c.reason]),
+            ),
+      ].join("\n"),
+    );
+  }
   return sections.join("\n\n");
 }

@@ -27,6 +27,13 @@ export interface ReplicatorConfig extends CommonConfig {
   pinTimeoutMs: number;
   /** Lifetime of a per-secret lease (renewed while working); 0 turns leases off (single replica). */
   secretLeaseMs: number;
+  /**
+   * Overall deadline of one mutation: its cloud calls and waits are aborted then, the message is
+   * handed back (retryable `timeout`), progress signals and lease renewals stop.
+   */
+  mutationDeadlineMs: number;
+  /** Timeout of one cloud call attempt (a hung connection fails as `timeout` and is retried). */
+  cloudAttemptTimeoutMs: number;
   /** Key for the provenance content hash (HMAC), so a tag never reveals a guessable value. */
   contentHashKey: Sensitive<string>;
   /** Rate limits per vault, below the clouds' quotas (throttle-config.ts). */
@@ -76,6 +83,8 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
     maxAckPending: read.int("CREDMESH_MAX_ACK_PENDING", { default: DEFAULT_CONSUMER_SETTINGS.maxAckPending, min: 1, max: 10_000 }),
     pinTimeoutMs: read.int("CREDMESH_PIN_TIMEOUT_MS", { default: DEFAULT_CONSUMER_SETTINGS.pinTimeoutMs, min: 1_000, max: 300_000 }),
     secretLeaseMs: read.int("CREDMESH_SECRET_LEASE_MS", { default: 30_000, min: 0, max: 600_000 }),
+    mutationDeadlineMs: read.int("CREDMESH_MUTATION_DEADLINE_MS", { default: 20_000, min: 1_000, max: 600_000 }),
+    cloudAttemptTimeoutMs: read.int("CREDMESH_CLOUD_ATTEMPT_TIMEOUT_MS", { default: 5_000, min: 100, max: 300_000 }),
     contentHashKey: read.secret("CREDMESH_CONTENT_HASH_KEY", { required: true, minLength: 32 }) as Sensitive<string>,
     throttle: readThrottleSettings(read),
     reconcile: readReconcileConfig(read),
@@ -100,6 +109,16 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
       pollIntervalMs: read.int("CREDMESH_AZURE_POLL_INTERVAL_MS", { default: 1_000, min: 50, max: 30_000 }),
     },
   };
+  // A mutation must end (and let go of its message and lease) before either is handed to another.
+  if (config.mutationDeadlineMs >= config.ackWaitMs) {
+    read.problem(`CREDMESH_MUTATION_DEADLINE_MS=${config.mutationDeadlineMs} must be below CREDMESH_ACK_WAIT_MS=${config.ackWaitMs}`);
+  }
+  if (config.secretLeaseMs > 0 && config.mutationDeadlineMs >= config.secretLeaseMs) {
+    read.problem(`CREDMESH_MUTATION_DEADLINE_MS=${config.mutationDeadlineMs} must be below CREDMESH_SECRET_LEASE_MS=${config.secretLeaseMs}`);
+  }
+  if (config.cloudAttemptTimeoutMs > config.mutationDeadlineMs) {
+    read.problem(`CREDMESH_CLOUD_ATTEMPT_TIMEOUT_MS=${config.cloudAttemptTimeoutMs} exceeds CREDMESH_MUTATION_DEADLINE_MS=${config.mutationDeadlineMs}`);
+  }
   read.done();
   return { ...config, rules: loadRules(config.rulesFile) };
 }

@@ -6,6 +6,7 @@ import type {
   ListedSecret,
   PutOptions,
   SecretDescription,
+  SecretRead,
   SecretVersion,
   VaultContext,
   VaultPort,
@@ -21,7 +22,6 @@ import { VaultRateLimiter, type LimiterMetrics } from "./vault-rate-limiter.ts";
  */
 export class RateLimitedVault implements VaultPort {
   readonly cloud: "aws" | "azure";
-  readonly versions?: (name: string, ctx: VaultContext, limit?: number) => Promise<VersionInfo[]>;
   readonly #inner: VaultPort;
   readonly #limiter: VaultRateLimiter;
 
@@ -30,8 +30,15 @@ export class RateLimitedVault implements VaultPort {
     this.cloud = inner.cloud;
     this.#inner = inner;
     this.#limiter = limiter;
-    const versions = inner.versions?.bind(inner);
-    if (versions) this.versions = (name, ctx, limit) => this.#run("versions", ctx, () => versions(name, ctx, limit));
+  }
+
+  /** Costs a value read; a missing Key Vault secret's second request (deleted or absent) rides on the describe share of the quota gap. */
+  read(name: string, ctx: VaultContext): Promise<SecretRead> {
+    return this.#run("get", ctx, () => this.#inner.read(name, ctx));
+  }
+
+  versions(name: string, ctx: VaultContext, limit?: number): Promise<VersionInfo[]> {
+    return this.#run("versions", ctx, () => this.#inner.versions(name, ctx, limit));
   }
 
   get(name: string, ctx: VaultContext, options?: { versionId?: string }): Promise<SecretVersion | undefined> {

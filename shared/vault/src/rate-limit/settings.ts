@@ -27,7 +27,10 @@ export interface RateLimitSettings {
   maxWaitMs: number;
   /** Pause after the cloud throttled without Retry-After; doubles per consecutive throttle. */
   pauseMs: number;
-  /** Cap of any pause, Retry-After included, so one bad header cannot stall a vault for long. */
+  /**
+   * Cap of the doubling pause without Retry-After. A cloud's Retry-After is honoured whole
+   * (bounded only by RETRY_AFTER_MAX_MS of @credmesh/errors): credmesh never calls sooner than asked.
+   */
   maxPauseMs: number;
 }
 

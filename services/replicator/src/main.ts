@@ -15,6 +15,7 @@ import { RetryBudget } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
+import { renderTemplate } from "@credmesh/replicas";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
@@ -63,11 +64,19 @@ async function main(): Promise<void> {
     destination: config.destination,
     cell: config.cell,
     ...(leases ? { leases } : {}),
-    apply: (event, log) =>
+    apply: (event, run) =>
       applyMutation(
         event,
-        { rules: config.rules, ...vaults, contentHashKey: config.contentHashKey, budget, ownSessionPrefix: config.ownSessionPrefix },
-        log,
+        {
+          rules: config.rules,
+          ...vaults,
+          // The same resolution as the cell's source vaults (CREDMESH_AZURE_VAULT_URL_TEMPLATE).
+          vaultUrlOf: (vault) => renderTemplate(config.azure.vaultUrlTemplate, { name: "", vault: vault.toLowerCase() }),
+          contentHashKey: config.contentHashKey,
+          budget,
+          ownSessionPrefix: config.ownSessionPrefix,
+        },
+        run,
       ),
     publisher,
     metrics,
@@ -80,8 +89,9 @@ async function main(): Promise<void> {
     concurrency: config.concurrency,
     maxDeliver: config.maxDeliver,
     ackWaitMs: config.ackWaitMs,
+    deadlineMs: config.mutationDeadlineMs,
     keyOf: (msg) => handlers.keyOf(msg),
-    handle: (msg) => handlers.handle(msg),
+    handle: (msg, deadline) => handlers.handle(msg, deadline),
     deadLetter: (msg, error) => handlers.deadLetter(msg, error),
     onRetry: (msg, error, delayMs) => handlers.onRetry(msg, error, delayMs),
     logger,

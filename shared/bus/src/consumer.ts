@@ -1,6 +1,6 @@
 import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { CredmeshError, abortError } from "@credmesh/errors";
+import { CredmeshError, abortError, toCredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
 import { KeyedExecutor } from "./keyed-executor.ts";
@@ -129,8 +129,8 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       },
       (error: unknown) => {
         signal.removeEventListener("abort", onAbort);
-        // Aborted calls fail with the SDK's own abort error; report the deadline's reason.
-        reject(signal.aborted && !(error instanceof CredmeshError && error.reason !== "internal") ? abortError(signal) : error);
+        // Aborted calls may fail with a foreign abort error; report the deadline's reason instead.
+        reject(error instanceof CredmeshError ? error : signal.aborted ? abortError(signal) : toCredmeshError(error));
       },
     );
   });

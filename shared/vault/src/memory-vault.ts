@@ -19,6 +19,7 @@ interface Stored {
  */
 export class MemoryVault implements VaultPort {
   readonly cloud: "aws" | "azure";
+  readonly tagsPerVersion: boolean;
   readonly #secrets = new Map<string, Stored>();
   readonly #caseInsensitive: boolean;
   readonly #arn: { account: string; region: string } | undefined;
@@ -32,6 +33,7 @@ export class MemoryVault implements VaultPort {
    */
   constructor(cloud: "aws" | "azure", options: { arn?: { account: string; region: string } } = {}) {
     this.cloud = cloud;
+    this.tagsPerVersion = cloud === "azure";
     this.#caseInsensitive = cloud === "azure";
     this.#arn = cloud === "aws" ? options.arn : undefined;
   }
@@ -107,7 +109,7 @@ export class MemoryVault implements VaultPort {
       ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
       tags: perSecret ? {} : { ...options.tags, ...options.versionTags, ...(options.stamp ? { [STAMP_TAG]: options.stamp } : {}) },
       createdAt: new Date(),
-      ...(perSecret ? { stamp: versionId } : options.stamp ? { stamp: options.stamp } : {}),
+      ...(perSecret ? { stamp: versionId } : (options.stamp ?? options.tags[STAMP_TAG]) ? { stamp: options.stamp ?? options.tags[STAMP_TAG] } : {}),
     });
     if (token) stored.idempotency.set(token, versionId);
     this.#secrets.set(key, stored);
@@ -166,6 +168,7 @@ export class MemoryVault implements VaultPort {
       ...(current.stamp ? { currentStamp: current.stamp } : {}),
       tags: this.cloud === "aws" ? { ...stored.tags } : current.tags,
       ...(current.createdAt ? { createdAt: current.createdAt } : {}),
+      ...(this.cloud === "azure" && current.createdAt ? { currentCreatedAt: current.createdAt } : {}),
       ...(stored.deletedAt ? { deletedAt: stored.deletedAt } : {}),
     });
     for (const [, stored] of entries) {

@@ -114,6 +114,8 @@ export interface ListedSecret {
   tags: Readonly<Record<string, string>>;
   /** Creation of the secret (Secrets Manager) or of its current version (Key Vault). */
   createdAt?: Date;
+  /** Creation of the current version, where the listing tells it (Key Vault). */
+  currentCreatedAt?: Date;
   deletedAt?: Date;
   /** The stamp of the current version, where the listing tells it. */
   currentStamp?: WriteStamp;
@@ -140,6 +142,11 @@ export interface VersionInfo {
 export interface VaultPort {
   /** For labels, limits and metrics only; code above the port never branches on it. */
   readonly cloud: "aws" | "azure";
+  /**
+   * Whether tags belong to each version (Key Vault: a read of the value also tells its tags) or
+   * to the secret (Secrets Manager: tags take a {@link describe}, and a version read returns `{}`).
+   */
+  readonly tagsPerVersion: boolean;
   /**
    * The current version with its value — one value read — or the secret's state when there is
    * none to read: `deleted` (recoverable) is told apart from `absent`.

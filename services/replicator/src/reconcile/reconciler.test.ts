@@ -70,7 +70,14 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
       awsAccount: ACCOUNT,
       logger,
     });
-  const converge = { rules, ...vaults, contentHashKey: sensitive("k".repeat(32)), budget: new RetryBudget(), ownSessionPrefix: "credmesh-" };
+  const converge = {
+    rules,
+    ...vaults,
+    vaultUrlOf: (vault: string) => `https://${vault}.vault.azure.net`,
+    contentHashKey: sensitive("k".repeat(32)),
+    budget: new RetryBudget(),
+    ownSessionPrefix: "credmesh-",
+  };
   let applied = 0;
   return {
     aws: aws as VaultPort,
@@ -83,7 +90,7 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
     /** Applies every mutation published since the last call, as the replicator would. */
     async apply(): Promise<Outcome[]> {
       const outcomes: Outcome[] = [];
-      for (const event of published.slice(applied)) outcomes.push(await applyMutation(event, converge, logger));
+      for (const event of published.slice(applied)) outcomes.push(await applyMutation(event, converge, { logger }));
       applied = published.length;
       return outcomes;
     },
@@ -340,6 +347,7 @@ describe("Reconciler: what it cannot prove", () => {
       rules,
       sourceFor: () => aws,
       destinationFor: () => kv,
+      vaultUrlOf: (vault: string) => `https://${vault}.vault.azure.net`,
       contentHashKey: sensitive("k".repeat(32)),
       budget: new RetryBudget(),
       ownSessionPrefix: "credmesh-",
@@ -362,7 +370,7 @@ describe("Reconciler: what it cannot prove", () => {
     });
     await aws.put("prod/only", sensitive("v"), { tags: {} }, ctx);
     await reconciler.run({ dryRun: false, trigger: "request" });
-    for (const event of published) await applyMutation(event, converge, logger);
+    for (const event of published) await applyMutation(event, converge, { logger });
     await aws.delete("prod/only", { mode: "force" }, ctx);
     // The region is now empty: no ARN tells which account the cell lists, and no awsAccount was given.
     const report = await reconciler.run({ dryRun: false, trigger: "request" });

@@ -62,6 +62,7 @@ export const BINARY_CONTENT_TYPE = "application/octet-stream;encoding=base64";
  */
 export class SecretsManagerVault implements VaultPort {
   readonly cloud = "aws" as const;
+  readonly tagsPerVersion = false;
   readonly #api: SecretsManagerApi | SecretsManagerClient;
   readonly #metrics: CallMetrics | undefined;
   readonly #attemptTimeoutMs: number | undefined;

@@ -69,6 +69,7 @@ export const KEY_VAULT_MAX_VALUE_BYTES = 25 * 1024;
  */
 export class KeyVaultVault implements VaultPort {
   readonly cloud = "azure" as const;
+  readonly tagsPerVersion = true;
   readonly #api: KeyVaultApi;
   readonly #metrics: CallMetrics | undefined;
   readonly #pollIntervalMs: number;
@@ -217,7 +218,7 @@ export class KeyVaultVault implements VaultPort {
           ...(properties.id ? { id: properties.id } : {}),
           ...(properties.version ? { currentVersionId: properties.version } : {}),
           tags: properties.tags ?? {},
-          ...(properties.createdOn ? { createdAt: properties.createdOn } : {}),
+          ...(properties.createdOn ? { createdAt: properties.createdOn, currentCreatedAt: properties.createdOn } : {}),
           ...(properties.tags?.[STAMP_TAG] ? { currentStamp: properties.tags[STAMP_TAG] } : {}),
         };
       }

@@ -18,12 +18,14 @@ type Operation = "get" | "describe" | "put" | "delete" | "restore" | "versions" 
  */
 class ScriptedVault implements VaultPort {
   readonly cloud: "aws" | "azure";
+  readonly tagsPerVersion: boolean;
   readonly calls: Array<{ operation: Operation; at: number }> = [];
   readonly #memory: MemoryVault;
   failWith: (operation: Operation, call: number) => CredmeshError | undefined = () => undefined;
 
   constructor(cloud: "aws" | "azure") {
     this.cloud = cloud;
+    this.tagsPerVersion = cloud === "azure";
     this.#memory = new MemoryVault(cloud);
   }
 

@@ -22,12 +22,14 @@ import { VaultRateLimiter, type LimiterMetrics } from "./vault-rate-limiter.ts";
  */
 export class RateLimitedVault implements VaultPort {
   readonly cloud: "aws" | "azure";
+  readonly tagsPerVersion: boolean;
   readonly #inner: VaultPort;
   readonly #limiter: VaultRateLimiter;
 
   constructor(inner: VaultPort, limiter: VaultRateLimiter) {
     if (inner.cloud !== limiter.cloud) throw new RangeError(`a ${limiter.cloud} rate limiter cannot limit a ${inner.cloud} vault`);
     this.cloud = inner.cloud;
+    this.tagsPerVersion = inner.tagsPerVersion;
     this.#inner = inner;
     this.#limiter = limiter;
   }

@@ -4,7 +4,7 @@ import { abortError, type CredmeshError } from "@credmesh/errors";
 import { InvalidEventError, decodeMutationEvent, type MutationEvent } from "@credmesh/events";
 import { CredmeshError as Failure } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
-import { DECISION, type Metrics } from "@credmesh/metrics";
+import { DECISION, DRIFT_ACTION, type Metrics } from "@credmesh/metrics";
 import { STREAMS, auditSubject, deadLetterSubject, type Cloud } from "@credmesh/bus-names";
 import type { MutationRun, Outcome } from "./converge/apply.ts";
 import type { AuditRecord, DeadLetterRecord } from "./records.ts";
@@ -97,7 +97,12 @@ export function createHandlers(deps: HandlerDeps) {
         await lease?.release();
       }
       deps.metrics.replicationDecisions.inc({ destination: deps.destination, decision: outcome.decision });
-      if (outcome.decision === DECISION.applied || outcome.decision === DECISION.deleted || outcome.decision === DECISION.restored) {
+      const drift = outcome.decision === DECISION.skippedDrift ? DRIFT_ACTION.kept : outcome.destination.replacedVersionId ? DRIFT_ACTION.overwritten : undefined;
+      if (drift) {
+        deps.metrics.replicaDrift.inc({ destination: deps.destination, rule: event.data.rule, action: drift });
+        logger.warn({ destination: outcome.destination, action: drift }, "replica changed by hand in the destination (drift)");
+      }
+      if (outcome.decision === DECISION.applied || outcome.decision === DECISION.overwroteDrift || outcome.decision === DECISION.deleted || outcome.decision === DECISION.restored) {
         const lagSeconds = (now().getTime() - Date.parse(event.data.trigger.eventTime)) / 1000;
         deps.metrics.replicationLag.observe({ destination: deps.destination }, Math.max(0, lagSeconds));
       }

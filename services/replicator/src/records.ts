@@ -16,7 +16,8 @@ export interface AuditRecord {
   kind: string;
   origin: MutationEvent["data"]["origin"];
   originVersion?: string;
-  destination: { cloud: string; vault: string; name: string; versionId?: string };
+  /** `replacedVersionId`: a version someone else wrote that this decision replaced or deleted (drift), never its value. */
+  destination: { cloud: string; vault: string; name: string; versionId?: string; replacedVersionId?: string };
   detail?: string;
   cell: string;
 }

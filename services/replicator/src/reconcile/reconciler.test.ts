@@ -187,6 +187,33 @@ describe("Reconciler (AWS → Azure) over in-memory vaults", () => {
     expect((await h.reconcile()).actions).toEqual([]);
   });
 
+  it("finds a replica changed by hand and corrects it as a mutation would: overwritten by default, audited with its own decision", async () => {
+    const h = harness(FORWARD);
+    await h.aws.put("prod/db", sensitive("pw-1"), { tags: {} }, ctx);
+    await h.reconcile();
+    await h.apply();
+    const replica = h.kvWrites[0]?.name ?? "";
+    const hand = (h.kv as MemoryVault).handWrite(replica, sensitive("typed-by-hand"));
+    expect(findings(await h.reconcile())).toEqual([{ action: "sync", reason: "drift", status: "published" }]);
+    const [outcome] = await h.apply();
+    expect(outcome).toMatchObject({ decision: "overwrote_drift", destination: { name: replica, replacedVersionId: hand } });
+    expect((await h.kv.get(replica, ctx))?.value.reveal()).toBe("pw-1");
+    expect((await h.reconcile()).actions).toEqual([]);
+  });
+
+  it("reports a replica changed by hand, and leaves it, when the rule keeps drift", async () => {
+    const h = harness(`${FORWARD}\n    onDrift: keep`);
+    await h.aws.put("prod/db", sensitive("pw-1"), { tags: {} }, ctx);
+    await h.reconcile();
+    await h.apply();
+    const replica = h.kvWrites[0]?.name ?? "";
+    (h.kv as MemoryVault).handWrite(replica, sensitive("typed-by-hand"));
+    const before = h.published.length;
+    expect(findings(await h.reconcile())).toEqual([{ action: "conflict", reason: "drift", status: "reported" }]);
+    expect(h.published).toHaveLength(before);
+    expect((await h.kv.get(replica, ctx))?.value.reveal()).toBe("typed-by-hand");
+  });
+
   it("publishes the same event id for the same difference, so repeated runs deduplicate on the bus", async () => {
     const h = harness(FORWARD);
     await h.aws.put("prod/db", sensitive("pw-1"), { tags: {} }, ctx);

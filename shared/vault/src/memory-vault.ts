@@ -88,7 +88,7 @@ export class MemoryVault implements VaultPort {
     this.calls[operation] = (this.calls[operation] ?? 0) + 1;
   }
 
-  async put(name: string, value: Sensitive<string>, options: PutOptions): Promise<{ versionId: string }> {
+  async put(name: string, value: Sensitive<string>, options: PutOptions, _ctx?: unknown): Promise<{ versionId: string }> {
     this.#count("put");
     const key = this.#key(name);
     const stored = this.#secrets.get(key) ?? { versions: [], idempotency: new Map<string, string>(), tags: {} };

@@ -34,7 +34,7 @@ const RULES = `rules:
 /** A Key Vault that applies a write and then loses the answer, once. */
 class LosingVault extends MemoryVault {
   losses = 1;
-  override async put(name: string, value: Sensitive<string>, options: PutOptions): Promise<{ versionId: string }> {
+  override async put(name: string, value: Sensitive<string>, options: PutOptions, _ctx?: unknown): Promise<{ versionId: string }> {
     const written = await super.put(name, value, options);
     if (this.losses-- > 0) throw new CredmeshError("network", "keyvault SetSecret failed", { code: "ECONNRESET" });
     return written;

@@ -163,13 +163,16 @@ async function upsert(m: MutationContext, sourceName: string, sourceSide: SideSt
   const originVersion = current ? { originVersion: current.versionId } : {};
   const pairCoveredBack = target.name !== "" && coveredBack(deps.rules, rule, target.name, m.sourceRef, deps.vaultUrlOf);
   let wasRecovered = recovered;
+  let source = sides.source;
+  let sourceHistoryRead = false;
   const decide = (): UpsertDecision =>
     decideUpsert({
       sourceRef: m.sourceRef,
-      source: sides.source,
+      source,
       destination,
       destinationCloud: rule.destination.cloud,
       pairCoveredBack,
+      sourceHistoryRead,
       mutation: m.digest,
       adoptUnmanaged: rule.adoptUnmanaged,
       onDeletedDestination: rule.onDeletedDestination,
@@ -177,6 +180,12 @@ async function upsert(m: MutationContext, sourceName: string, sourceSide: SideSt
     });
   for (;;) {
     let decision = decide();
+    if (decision.action === "need_source_history") {
+      // A conflict in a pair: which destination version did the source last receive?
+      source = await completeSide(m.source, sourceName, source, ctx, retry, { history: true });
+      sourceHistoryRead = true;
+      decision = decide();
+    }
     if (decision.action === "need_created" && destination.current) {
       // Only a conflict in a pair needs the destination version's creation time.
       const versionId = destination.current.versionId;
@@ -184,6 +193,7 @@ async function upsert(m: MutationContext, sourceName: string, sourceSide: SideSt
       destination = { ...destination, current: { versionId, createdAt: read?.createdAt } };
       decision = decide();
     }
+    ctx.logger.debug({ source: factsOf(source), destination: factsOf(destination), pairCoveredBack, decision }, "decided");
     // A redelivery: did an earlier delivery of this mutation write and lose its answer? Then
     // that write is this mutation's outcome, audited `applied` once.
     if (m.deliveries > 1 && decision.action !== "confirm" && destination.state === "active" && current) {
@@ -194,7 +204,8 @@ async function upsert(m: MutationContext, sourceName: string, sourceSide: SideSt
       case "refuse":
         throw refusal(decision.reason, rule, target.name);
       case "need_created":
-        throw new CredmeshError("internal", `the creation time of ${target.name}'s current version could not be read`);
+      case "need_source_history":
+        throw new CredmeshError("internal", `the facts to decide ${target.name} could not be read`);
       case "skip":
         return {
           decision: decision.decision,
@@ -290,6 +301,18 @@ async function deleteReplica(m: MutationContext, _sourceName: string, source: Si
         ...(decision.purge ? { detail: "purged (force delete at the source)" } : decision.why === "drift" ? { detail: `deleted with version ${decision.replaces ?? "?"} written in the destination by someone else (onDrift: overwrite)` } : {}),
       };
   }
+}
+
+/** A side's facts for a debug line: identifiers only, never the value. */
+function factsOf(side: SideState): Record<string, unknown> {
+  return {
+    state: side.state,
+    versionId: side.current?.versionId,
+    createdAt: side.current?.createdAt,
+    origin: side.origin,
+    copiedVersion: side.copiedVersion,
+    writtenByCredmesh: side.writtenByCredmesh,
+  };
 }
 
 function refusal(reason: RefusalReason, rule: Rule, name: string): CredmeshError {

@@ -28,6 +28,7 @@ function facts(overrides: Partial<UpsertFacts>): UpsertFacts {
     destination: { state: "absent", writtenByCredmesh: false },
     destinationCloud: "azure",
     pairCoveredBack: false,
+    sourceHistoryRead: true,
     mutation: "m-now",
     ...overrides,
   };
@@ -111,6 +112,16 @@ describe("decideUpsert", () => {
 
     it("writes when the source's change is later", () => {
       expect(decideUpsert(facts({ destination: changed(at(9)), pairCoveredBack: true }))).toEqual({ action: "write", why: "changed_on_both_sides" });
+    });
+
+    it("is no conflict when the source already received the destination's change (provenance, not clocks)", () => {
+      const destination = changed(at(12));
+      const source = { state: "active" as const, writtenByCredmesh: false, copiedVersion: "kv-hand", current: { versionId: "src-v3", createdAt: at(12) } };
+      expect(decideUpsert(facts({ destination, source, pairCoveredBack: true }))).toEqual({ action: "write", why: "stale" });
+    });
+
+    it("asks for the source's older versions when it cannot tell what the source last received", () => {
+      expect(decideUpsert(facts({ destination: changed(at(11)), pairCoveredBack: true, sourceHistoryRead: false }))).toEqual({ action: "need_source_history" });
     });
 
     it("asks for the destination version's creation time when the cheap read did not tell it", () => {

@@ -29,6 +29,8 @@ export type UpsertDecision =
   | { action: "confirm"; versionId: string }
   /** Deciding needs the destination version's creation time, which the cheap read did not tell. */
   | { action: "need_created" }
+  /** Deciding needs to know which destination version the source last received (its older versions). */
+  | { action: "need_source_history" }
   | { action: "skip"; decision: "skipped_duplicate" | "skipped_conflict" | "skipped_stale" | "skipped_echo" | "skipped_drift" | "skipped_absent"; detail: string }
   | { action: "refuse"; reason: RefusalReason; detail: string };
 
@@ -40,6 +42,11 @@ export interface UpsertFacts {
   destinationCloud: Cloud;
   /** A rule replicates the destination secret back to the source's place (a bidirectional pair). */
   pairCoveredBack: boolean;
+  /**
+   * The source's older versions were read (or could tell nothing more), so `source.copiedVersion`
+   * is all that is known of what it last received from the destination.
+   */
+  sourceHistoryRead?: boolean | undefined;
   /** {@link mutationDigest} of the mutation being applied, when there is one (the reconciler has none). */
   mutation?: string | undefined;
   /** Rule: take over a destination secret credmesh does not manage. */
@@ -92,10 +99,16 @@ export function decideUpsert(facts: UpsertFacts): UpsertDecision {
   // Someone other than credmesh wrote the destination's current version.
   if (!replicaOfSource && !pairedCopy) return { action: "write", why: "adopt_unmanaged" };
   const sourceUnchanged = replicaOfSource ? dest.copiedVersion === sourceVersion.versionId : false;
-  /** The destination's current version is what the source (a paired copy) last copied: only the source changed. */
+  /**
+   * The destination's current version is what the source last received from credmesh: that change
+   * already replicated the other way, and only the source changed since. Provenance, not clocks
+   * (they may tie within a second).
+   */
   const seenBySource = dest.current !== undefined && source.copiedVersion === dest.current.versionId;
+  const needHistory = source.copiedVersion === undefined && !facts.sourceHistoryRead;
   if (pairedCopy && !replicaOfSource) {
     if (seenBySource) return { action: "write", why: "pair_changed" };
+    if (needHistory) return { action: "need_source_history" };
     return lastWriterWins(facts);
   }
   if (!facts.pairCoveredBack) {
@@ -108,6 +121,8 @@ export function decideUpsert(facts: UpsertFacts): UpsertDecision {
   if (sourceUnchanged) {
     return { action: "skip", decision: "skipped_conflict", detail: "the destination changed and the source did not; that change replicates the other way" };
   }
+  if (seenBySource) return { action: "write", why: "stale" };
+  if (needHistory) return { action: "need_source_history" };
   return lastWriterWins(facts);
 }
 

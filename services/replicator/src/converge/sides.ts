@@ -38,6 +38,8 @@ export interface SideState {
   writtenByCredmesh: boolean;
   /** The mutation (its digest) that wrote the current version, when credmesh did. */
   writtenBy?: string;
+  /** The current version's write stamp as read, if it had one. */
+  stamp?: string;
 }
 
 export const ABSENT: SideState = { state: "absent", writtenByCredmesh: false };
@@ -71,7 +73,7 @@ export function sideOf(facts: SideFacts): SideState {
   // Where tags are per version, the current version's own tags tell its origin version at full
   // precision; per-secret tags would describe whichever version was tagged last.
   const versionTags = facts.tagsPerVersion && stamp ? own : undefined;
-  const earlier = own ? undefined : newestProvenance(facts.earlier);
+  const earlier = newestProvenance(facts.earlier, stamp ? undefined : facts.versionId);
   const origin = own?.origin ?? earlier?.origin;
   const copiedVersion = stamp?.originVersion ?? earlier?.version;
   const copiedAt = versionTags?.versionCreatedAt ?? stamp?.originCreatedAt ?? earlier?.versionCreatedAt;
@@ -86,12 +88,14 @@ export function sideOf(facts: SideFacts): SideState {
     ...(copiedAt ? { copiedVersionCreatedAt: copiedAt } : {}),
     writtenByCredmesh: stamp !== undefined,
     ...(stamp ? { writtenBy: stamp.mutation } : {}),
+    ...(facts.stamp ? { stamp: facts.stamp } : {}),
   };
 }
 
-/** The newest earlier version that credmesh wrote: its provenance (tags) or, without tags, its stamp. */
-function newestProvenance(versions: readonly VersionInfo[] | undefined): { origin?: OriginRef; version?: string; versionCreatedAt?: Date } | undefined {
+/** The newest version that credmesh wrote, the current one aside: its provenance (tags) or, without tags, its stamp. */
+function newestProvenance(versions: readonly VersionInfo[] | undefined, current?: string): { origin?: OriginRef; version?: string; versionCreatedAt?: Date } | undefined {
   for (const version of versions ?? []) {
+    if (version.versionId === current) continue;
     const tagged = readProvenance(version.tags);
     if (tagged) {
       return { origin: tagged.origin, ...(tagged.version ? { version: tagged.version } : {}), ...(tagged.versionCreatedAt ? { versionCreatedAt: tagged.versionCreatedAt } : {}) };
@@ -142,32 +146,28 @@ export function sideOfDescription(vault: Pick<VaultPort, "tagsPerVersion">, desc
 
 /**
  * What a side's first read could not tell, read now: the tags of a secret whose vault keeps tags
- * per secret, and the recent versions of one whose current version carries no provenance (a
- * person wrote it, or nobody but a person ever did). Costs one call, made only where ownership or
- * a pair cannot be known otherwise.
+ * per secret, and — for a current version without provenance, or when `history` is asked for —
+ * the recent versions (whose replica it is; which version credmesh last wrote into it). One call
+ * each, made only where ownership, a pair or a conflict cannot be known otherwise.
  */
-export async function completeSide(vault: VaultPort, name: string, side: SideState, ctx: VaultContext, retry: Retry): Promise<SideState> {
+export async function completeSide(vault: VaultPort, name: string, side: SideState, ctx: VaultContext, retry: Retry, options: { history?: boolean } = {}): Promise<SideState> {
   if (side.state !== "active") return side;
-  if (side.tags === undefined) {
+  let tags = side.tags;
+  let stamp = side.stamp;
+  if (tags === undefined) {
     const described = await retry(() => vault.describe(name, ctx));
-    const completed = sideOf({
-      state: side.state,
-      versionId: side.current?.versionId,
-      createdAt: side.current?.createdAt,
-      stamp: described.currentStamp,
-      tags: described.tags,
-      tagsPerVersion: vault.tagsPerVersion,
-    });
-    return { ...completed, ...(side.current ? { current: side.current } : {}) };
+    tags = described.tags;
+    stamp ??= described.currentStamp;
   }
-  if (side.owner || !vault.tagsPerVersion) return side;
-  const earlier = await retry(() => vault.versions(name, ctx, 25));
+  const needVersions = options.history === true || (readProvenance(tags) === undefined && vault.tagsPerVersion);
+  const earlier = needVersions ? await retry(() => vault.versions(name, ctx, 25)) : undefined;
   const completed = sideOf({
     state: side.state,
     versionId: side.current?.versionId,
     createdAt: side.current?.createdAt,
-    tags: side.tags,
-    tagsPerVersion: true,
+    stamp,
+    tags,
+    tagsPerVersion: vault.tagsPerVersion,
     earlier,
   });
   return { ...completed, ...(side.current ? { current: side.current } : {}) };

@@ -106,7 +106,8 @@ export function decideSource(facts: SourceFacts): Verdict {
     case "recover":
       return verdict("sync", REASON.replicaDeleted);
     case "need_created":
-      // Both sides changed; the replicator reads the versions' times and decides.
+    case "need_source_history":
+      // Both sides may have changed; the replicator reads what the listings cannot tell, and decides.
       return verdict("sync", REASON.changedOnBothSides);
     case "confirm":
       return unchanged("in sync");

@@ -154,8 +154,13 @@ export interface VaultPort {
   read(name: string, ctx: VaultContext): Promise<SecretRead>;
   /** The current version (or `versionId`), or undefined when the secret does not exist. */
   get(name: string, ctx: VaultContext, options?: { versionId?: string }): Promise<SecretVersion | undefined>;
-  /** State, current version and tags, without the value where the vault allows it. */
-  describe(name: string, ctx: VaultContext): Promise<SecretDescription>;
+  /**
+   * State, current version and tags, without the value where the vault allows it. With
+   * `deletedLookup: false`, a vault that needs a second request to tell a soft-deleted secret from
+   * an absent one (Key Vault) reports it `absent`: a writer then learns it from the write's
+   * `deleted_in_destination` refusal instead of paying that request on every first write.
+   */
+  describe(name: string, ctx: VaultContext, options?: { deletedLookup?: boolean }): Promise<SecretDescription>;
   /** Writes a new version; returns its id. */
   put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }>;
   /** Deletes; deleting what is already gone is success. */

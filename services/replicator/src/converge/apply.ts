@@ -135,7 +135,7 @@ async function readSides(m: MutationContext, sourceName: string, sourceSide: Sid
     return { source, destination: { state: "absent", writtenByCredmesh: false }, target: { vault: m.vaultLabel, name: "" } };
   }
   let name = destinationNameOf(rule, m.sourceRef, source, deps.vaultUrlOf);
-  let destination = await readDestination(m.destination, name, ctx, retry);
+  let destination = await readDestination(m.destination, name, ctx, retry, { forWrite: true });
   // A source whose first read cannot tell whether it is itself credmesh's replica of a
   // destination secret (a pair goes back to its original's name) is read further — only when a
   // rule writes into the source's place, and not when the mapped destination is already this
@@ -146,7 +146,7 @@ async function readSides(m: MutationContext, sourceName: string, sourceSide: Sid
     const paired = destinationNameOf(rule, m.sourceRef, source, deps.vaultUrlOf);
     if (paired !== name) {
       name = paired;
-      destination = await readDestination(m.destination, name, ctx, retry);
+      destination = await readDestination(m.destination, name, ctx, retry, { forWrite: true });
     }
   }
   // A destination whose current version carries no provenance: whose replica is it?

@@ -128,9 +128,13 @@ export async function readSource(vault: VaultPort, name: string, ctx: VaultConte
   };
 }
 
-/** A value-free look at a destination (Key Vault drops the value it cannot help reading). */
-export async function readDestination(vault: VaultPort, name: string, ctx: VaultContext, retry: Retry): Promise<SideState> {
-  return sideOfDescription(vault, await retry(() => vault.describe(name, ctx)));
+/**
+ * A value-free look at a destination (Key Vault drops the value it cannot help reading). `forWrite`:
+ * a soft-deleted secret may read as absent where telling it costs a second request; the write then
+ * fails `deleted_in_destination`, and the writer looks again in full.
+ */
+export async function readDestination(vault: VaultPort, name: string, ctx: VaultContext, retry: Retry, options: { forWrite?: boolean } = {}): Promise<SideState> {
+  return sideOfDescription(vault, await retry(() => vault.describe(name, ctx, options.forWrite ? { deletedLookup: false } : {})));
 }
 
 export function sideOfDescription(vault: Pick<VaultPort, "tagsPerVersion">, description: SecretDescription): SideState {

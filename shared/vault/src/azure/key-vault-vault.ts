@@ -104,7 +104,7 @@ export class KeyVaultVault implements VaultPort {
     return toVersion(secret);
   }
 
-  async describe(name: string, ctx: VaultContext): Promise<SecretDescription> {
+  async describe(name: string, ctx: VaultContext, options: { deletedLookup?: boolean } = {}): Promise<SecretDescription> {
     // Key Vault has no value-free "current version" read; the value is dropped at once.
     const current = await this.get(name, ctx);
     if (current) {
@@ -117,6 +117,8 @@ export class KeyVaultVault implements VaultPort {
         ...(current.stamp ? { currentStamp: current.stamp } : {}),
       };
     }
+    // A SetSecret on a deleted-but-recoverable name answers 409 ObjectIsDeletedButRecoverable.
+    if (options.deletedLookup === false) return { name, state: "absent", tags: {} };
     return this.#describeMissing(name, ctx);
   }
 

@@ -47,8 +47,8 @@ export class RateLimitedVault implements VaultPort {
     return this.#run("get", ctx, () => this.#inner.get(name, ctx, options));
   }
 
-  describe(name: string, ctx: VaultContext): Promise<SecretDescription> {
-    return this.#run("describe", ctx, () => this.#inner.describe(name, ctx));
+  describe(name: string, ctx: VaultContext, options?: { deletedLookup?: boolean }): Promise<SecretDescription> {
+    return this.#run("describe", ctx, () => this.#inner.describe(name, ctx, options));
   }
 
   put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }> {

@@ -4,7 +4,7 @@ import type { OriginRef } from "@credmesh/replicas";
 /**
  * Which rules make a bidirectional pair, from configuration alone. A Key Vault is identified by
  * the URL credmesh resolves for it (`CREDMESH_AZURE_VAULT_URL_TEMPLATE` for vaults named by Event
- * Grid and the rules; `vaultUrl` of a destination), the same way for a real vault and an emulator.
+ * Grid and the rules; `vaultUrl` of a destination), whatever host serves it.
  */
 
 /** Resolves a Key Vault name to the URL credmesh uses for it. */

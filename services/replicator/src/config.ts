@@ -4,6 +4,7 @@ import { EnvReader, loadRules, readCommonConfig, type CommonConfig, type RuleSet
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
 import type { Sensitive } from "@credmesh/logging";
 import type { RateLimitSettings } from "@credmesh/vault";
+import { readDeadlineSettings, type DeadlineSettings } from "./deadline-config.ts";
 import { readThrottleSettings } from "./throttle-config.ts";
 import { readIdentityConfig, type IdentityConfig } from "./identity-config.ts";
 import { readReconcileConfig, type ReconcileConfig } from "./reconcile-config.ts";
@@ -12,7 +13,7 @@ import { readReconcileConfig, type ReconcileConfig } from "./reconcile-config.ts
  * Configuration of a replicator cell, resolved at boot. A cell consumes the mutations of one
  * destination cloud and reads the other cloud with federated credentials — no static key anywhere.
  */
-export interface ReplicatorConfig extends CommonConfig {
+export interface ReplicatorConfig extends CommonConfig, DeadlineSettings {
   destination: Cloud;
   cell: string;
   /** Role session names of credmesh's writers start with this; CloudTrail events from them are echoes. */
@@ -27,13 +28,6 @@ export interface ReplicatorConfig extends CommonConfig {
   pinTimeoutMs: number;
   /** Lifetime of a per-secret lease (renewed while working); 0 turns leases off (single replica). */
   secretLeaseMs: number;
-  /**
-   * Overall deadline of one mutation: its cloud calls and waits are aborted then, the message is
-   * handed back (retryable `timeout`), progress signals and lease renewals stop.
-   */
-  mutationDeadlineMs: number;
-  /** Timeout of one cloud call attempt (a hung connection fails as `timeout` and is retried). */
-  cloudAttemptTimeoutMs: number;
   /** Key for the provenance content hash (HMAC), so a tag never reveals a guessable value. */
   contentHashKey: Sensitive<string>;
   /** Rate limits per vault, below the clouds' quotas (throttle-config.ts). */
@@ -69,6 +63,8 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
   const read = new EnvReader(env);
   const cell = read.string("CREDMESH_CELL", { pattern: /^[A-Za-z0-9_.@-]{2,64}$/, hint: "letters, digits and _.@- (it becomes the STS role session name)" });
   const awsEndpoint = read.optionalString("CREDMESH_AWS_ENDPOINT");
+  const ackWaitMs = read.int("CREDMESH_ACK_WAIT_MS", { default: DEFAULT_CONSUMER_SETTINGS.ackWaitMs, min: 5_000, max: 600_000 });
+  const secretLeaseMs = read.int("CREDMESH_SECRET_LEASE_MS", { default: 30_000, min: 0, max: 600_000 });
   const config: ReplicatorConfig = {
     ...readCommonConfig(read),
     destination: read.oneOf("CREDMESH_DESTINATION", ["azure", "aws"] as const),
@@ -79,12 +75,11 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
     rules: [],
     concurrency: read.int("CREDMESH_REPLICATOR_CONCURRENCY", { default: 8, min: 1, max: 256 }),
     maxDeliver: read.int("CREDMESH_MAX_DELIVER", { default: DEFAULT_CONSUMER_SETTINGS.maxDeliver, min: 2, max: 100 }),
-    ackWaitMs: read.int("CREDMESH_ACK_WAIT_MS", { default: DEFAULT_CONSUMER_SETTINGS.ackWaitMs, min: 5_000, max: 600_000 }),
+    ackWaitMs,
     maxAckPending: read.int("CREDMESH_MAX_ACK_PENDING", { default: DEFAULT_CONSUMER_SETTINGS.maxAckPending, min: 1, max: 10_000 }),
     pinTimeoutMs: read.int("CREDMESH_PIN_TIMEOUT_MS", { default: DEFAULT_CONSUMER_SETTINGS.pinTimeoutMs, min: 1_000, max: 300_000 }),
-    secretLeaseMs: read.int("CREDMESH_SECRET_LEASE_MS", { default: 30_000, min: 0, max: 600_000 }),
-    mutationDeadlineMs: read.int("CREDMESH_MUTATION_DEADLINE_MS", { default: 20_000, min: 1_000, max: 600_000 }),
-    cloudAttemptTimeoutMs: read.int("CREDMESH_CLOUD_ATTEMPT_TIMEOUT_MS", { default: 5_000, min: 100, max: 300_000 }),
+    secretLeaseMs,
+    ...readDeadlineSettings(read, { ackWaitMs, secretLeaseMs }),
     contentHashKey: read.secret("CREDMESH_CONTENT_HASH_KEY", { required: true, minLength: 32 }) as Sensitive<string>,
     throttle: readThrottleSettings(read),
     reconcile: readReconcileConfig(read),
@@ -109,16 +104,6 @@ export function resolveReplicatorConfig(env: Readonly<Record<string, string | un
       pollIntervalMs: read.int("CREDMESH_AZURE_POLL_INTERVAL_MS", { default: 1_000, min: 50, max: 30_000 }),
     },
   };
-  // A mutation must end (and let go of its message and lease) before either is handed to another.
-  if (config.mutationDeadlineMs >= config.ackWaitMs) {
-    read.problem(`CREDMESH_MUTATION_DEADLINE_MS=${config.mutationDeadlineMs} must be below CREDMESH_ACK_WAIT_MS=${config.ackWaitMs}`);
-  }
-  if (config.secretLeaseMs > 0 && config.mutationDeadlineMs >= config.secretLeaseMs) {
-    read.problem(`CREDMESH_MUTATION_DEADLINE_MS=${config.mutationDeadlineMs} must be below CREDMESH_SECRET_LEASE_MS=${config.secretLeaseMs}`);
-  }
-  if (config.cloudAttemptTimeoutMs > config.mutationDeadlineMs) {
-    read.problem(`CREDMESH_CLOUD_ATTEMPT_TIMEOUT_MS=${config.cloudAttemptTimeoutMs} exceeds CREDMESH_MUTATION_DEADLINE_MS=${config.mutationDeadlineMs}`);
-  }
   read.done();
   return { ...config, rules: loadRules(config.rulesFile) };
 }

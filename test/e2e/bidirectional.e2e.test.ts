@@ -4,7 +4,7 @@ import { readFixture } from "../support/fixtures.ts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BusTap } from "../support/bus-tap.ts";
 import { cloudTrailEvent, type SecretRef } from "../support/eventbridge.ts";
-import { secretNewVersionCreated } from "../support/eventgrid.ts";
+import { postEventGrid as postDelivery, secretNewVersionCreated } from "../support/eventgrid.ts";
 import { AWS_ACCOUNT, AWS_CELL_SESSION_ARN, AWS_REGION, startMesh, type Mesh } from "../support/mesh.ts";
 
 const VAULT = "credmesh-e2e";
@@ -58,15 +58,7 @@ describe("bidirectional replication", () => {
     await response.body?.cancel();
   };
 
-  const postEventGrid = async (events: Record<string, unknown>[]): Promise<void> => {
-    const response = await fetch(`${mesh.ingestUrl}/webhooks/eventgrid`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "aeg-event-type": "Notification", authorization: eventGridKey },
-      body: JSON.stringify(events),
-    });
-    expect(response.status).toBe(200);
-    await response.body?.cancel();
-  };
+  const postEventGrid = (events: Record<string, unknown>[]): Promise<void> => postDelivery(mesh.ingestUrl, eventGridKey, events);
 
   const awsRef = async (name: string): Promise<SecretRef> => {
     const described = await mesh.secretsManager.send(new DescribeSecretCommand({ SecretId: name }));

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BusTap } from "../support/bus-tap.ts";
 import { cloudCallWindow, type CloudCalls } from "../support/cloud-calls.ts";
 import { cloudTrailEvent } from "../support/eventbridge.ts";
-import { secretNewVersionCreated } from "../support/eventgrid.ts";
+import { postEventGrid, secretNewVersionCreated } from "../support/eventgrid.ts";
 import { AWS_ACCOUNT, AWS_REGION, startMesh, type Mesh } from "../support/mesh.ts";
 import { postEventBridge } from "../support/replication-workload.ts";
 
@@ -107,13 +107,7 @@ describe("cloud calls per mutation", () => {
       const written = write ? (await mesh.keyVaultClient.setSecret(name, `v-${randomBytes(8).toString("hex")}`)).properties.version ?? "" : (version ?? "");
       const events = secretNewVersionCreated(VAULT, name, written);
       const window = cloudCallWindow(mesh);
-      const response = await fetch(`${mesh.ingestUrl}/webhooks/eventgrid`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "aeg-event-type": "Notification", authorization: eventGridKey },
-        body: JSON.stringify(events),
-      });
-      expect(response.status).toBe(200);
-      await response.body?.cancel();
+      await postEventGrid(mesh.ingestUrl, eventGridKey, events);
       const audit = await tap.auditFor(String(events[0]?.id), 60_000);
       return { decision: audit.decision, calls: window.calls(), total: window.totals().all, version: written };
     };

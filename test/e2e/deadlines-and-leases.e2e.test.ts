@@ -9,10 +9,10 @@ import { AWS_ACCOUNT, AWS_REGION, startMesh, type Mesh } from "../support/mesh.t
 import { metricSum, postEventBridge, replicaVersions, scrape } from "../support/replication-workload.ts";
 
 /** One hung attempt runs into the mutation's deadline (the attempt timeout is as long). */
-const DEADLINE_MS = 4_000;
-const ATTEMPT_TIMEOUT_MS = 4_000;
-/** Renewed every 2 s: a stolen lease is noticed while the hung call is still in flight. */
-const LEASE_MS = 6_000;
+const DEADLINE_MS = 8_000;
+const ATTEMPT_TIMEOUT_MS = 8_000;
+/** Renewed every 3 s: a stolen lease is noticed at least once while the hung call is still in flight. */
+const LEASE_MS = 9_000;
 
 /**
  * Issue 10, items 1 and 2: every cloud call has a deadline, and losing the secret's lease stops

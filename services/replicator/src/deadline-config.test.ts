@@ -16,6 +16,11 @@ describe("readDeadlineSettings", () => {
     expect(read({})).toEqual({ mutationDeadlineMs: 20_000, cloudAttemptTimeoutMs: 5_000 });
   });
 
+  it("defaults to fit a shorter ack wait or lease: two thirds of the shorter", () => {
+    expect(read({}, { ackWaitMs: 10_000, secretLeaseMs: 30_000 })).toEqual({ mutationDeadlineMs: 6_666, cloudAttemptTimeoutMs: 5_000 });
+    expect(read({}, { ackWaitMs: 30_000, secretLeaseMs: 3_000 })).toEqual({ mutationDeadlineMs: 2_000, cloudAttemptTimeoutMs: 2_000 });
+  });
+
   it("reads both settings", () => {
     expect(read({ CREDMESH_MUTATION_DEADLINE_MS: "4000", CREDMESH_CLOUD_ATTEMPT_TIMEOUT_MS: "1000" })).toEqual({ mutationDeadlineMs: 4_000, cloudAttemptTimeoutMs: 1_000 });
   });

@@ -16,9 +16,13 @@ export interface DeadlineSettings {
  * of its message and its lease before either is handed to another replica.
  */
 export function readDeadlineSettings(read: EnvReader, bounds: { ackWaitMs: number; secretLeaseMs: number }): DeadlineSettings {
+  // Defaults fit whatever ack wait and lease are configured: 20 s, or two thirds of the shorter.
+  const shortest = Math.min(bounds.ackWaitMs, bounds.secretLeaseMs > 0 ? bounds.secretLeaseMs : Number.POSITIVE_INFINITY);
+  const defaultDeadline = Math.max(1_000, Math.min(20_000, Math.floor((shortest * 2) / 3)));
+  const mutationDeadlineMs = read.int("CREDMESH_MUTATION_DEADLINE_MS", { default: defaultDeadline, min: 1_000, max: 600_000 });
   const settings: DeadlineSettings = {
-    mutationDeadlineMs: read.int("CREDMESH_MUTATION_DEADLINE_MS", { default: 20_000, min: 1_000, max: 600_000 }),
-    cloudAttemptTimeoutMs: read.int("CREDMESH_CLOUD_ATTEMPT_TIMEOUT_MS", { default: 5_000, min: 100, max: 300_000 }),
+    mutationDeadlineMs,
+    cloudAttemptTimeoutMs: read.int("CREDMESH_CLOUD_ATTEMPT_TIMEOUT_MS", { default: Math.min(5_000, mutationDeadlineMs), min: 100, max: 300_000 }),
   };
   if (settings.mutationDeadlineMs >= bounds.ackWaitMs) {
     read.problem(`CREDMESH_MUTATION_DEADLINE_MS=${settings.mutationDeadlineMs} must be below CREDMESH_ACK_WAIT_MS=${bounds.ackWaitMs}`);

@@ -124,6 +124,16 @@ describe("SecretsManagerVault.put", () => {
     expect(calls.map((call) => call.command)).toEqual(["PutSecretValue"]);
   });
 
+  it("creates a secret the caller read that was force-deleted since", async () => {
+    const { api, calls } = fakeApi({
+      PutSecretValue: () => new ResourceNotFoundException({ message: "gone", ...meta }),
+      CreateSecret: (input) => ({ VersionId: input["ClientRequestToken"] }),
+    });
+    const result = await new SecretsManagerVault(api).put("prod/db", sensitive("s3cret"), { tags: {}, stamp: TOKEN, existing: { tags: {} } }, ctx);
+    expect(result).toStrictEqual({ versionId: TOKEN });
+    expect(calls.map((call) => call.command)).toEqual(["PutSecretValue", "CreateSecret"]);
+  });
+
   it("rewrites the tags of a secret the caller read when they changed (never the per-version ones)", async () => {
     const { api, calls } = fakeApi({ PutSecretValue: (input) => ({ VersionId: input["ClientRequestToken"] }), TagResource: () => ({}) });
     await new SecretsManagerVault(api).put(

@@ -159,20 +159,30 @@ export class SecretsManagerVault implements VaultPort {
         : { SecretString: value.reveal() };
     const token = options.stamp;
     const tags = Object.entries(options.tags).map(([Key, Value]) => ({ Key, Value }));
+    const create = async (): Promise<{ versionId: string }> => {
+      const created = await this.#call<CreateSecretCommandOutput>("CreateSecret", ctx, () =>
+        new CreateSecretCommand({ Name: name, ...payload, Tags: tags, ...(token ? { ClientRequestToken: token } : {}) }),
+      );
+      return { versionId: created.VersionId ?? token ?? "" };
+    };
     if (!options.existing) {
       try {
-        const created = await this.#call<CreateSecretCommandOutput>("CreateSecret", ctx, () =>
-          new CreateSecretCommand({ Name: name, ...payload, Tags: tags, ...(token ? { ClientRequestToken: token } : {}) }),
-        );
-        return { versionId: created.VersionId ?? token ?? "" };
+        return await create();
       } catch (error) {
         // ResourceExistsException (validation): the secret exists, so add a version instead.
         if (!(error instanceof CredmeshError) || error.code !== "ResourceExistsException") throw error;
       }
     }
-    const put = await this.#call<PutSecretValueCommandOutput>("PutSecretValue", ctx, () =>
-      new PutSecretValueCommand({ SecretId: name, ...payload, ...(token ? { ClientRequestToken: token } : {}) }),
-    );
+    let put: PutSecretValueCommandOutput;
+    try {
+      put = await this.#call<PutSecretValueCommandOutput>("PutSecretValue", ctx, () =>
+        new PutSecretValueCommand({ SecretId: name, ...payload, ...(token ? { ClientRequestToken: token } : {}) }),
+      );
+    } catch (error) {
+      // Gone since the caller looked (force-deleted): create it.
+      if (options.existing && error instanceof CredmeshError && error.reason === "not_found") return create();
+      throw error;
+    }
     const known = options.existing?.tags;
     const changed = known === undefined || Object.entries(options.tags).some(([key, tagValue]) => known[key] !== tagValue);
     // TagResource overwrites the given keys only.

@@ -33,6 +33,8 @@ export function cellClientId(replica: number): string {
 export interface MeshOptions {
   /** Name prefixes in scope of the AWS → Azure rule. */
   namePrefixes?: string[];
+  /** Include the AWS → Azure rule (default true); false leaves only `azureToAws` (a one-way Azure → AWS rule set). */
+  awsToAzure?: boolean;
   /** Extra environment for the replicator (e.g. short credential lifetimes). */
   replicatorEnv?: Record<string, string>;
   /** Extra environment for ingest (e.g. Event Grid authentication). */
@@ -148,16 +150,20 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     rulesFile,
     [
       "rules:",
-      `  - id: ${ruleId}`,
-      "    source:",
-      "      cloud: aws",
-      `      accounts: ["${AWS_ACCOUNT}"]`,
-      `      regions: ["${AWS_REGION}"]`,
-      `      namePrefixes: ${JSON.stringify(options.namePrefixes ?? ["prod/"])}`,
-      "    destination:",
-      "      cloud: azure",
-      `      vaultUrl: ${replicaVaultUrl}`,
-      ...Object.entries(options.ruleSettings ?? {}).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`),
+      ...(options.awsToAzure === false
+        ? []
+        : [
+            `  - id: ${ruleId}`,
+            "    source:",
+            "      cloud: aws",
+            `      accounts: ["${AWS_ACCOUNT}"]`,
+            `      regions: ["${AWS_REGION}"]`,
+            `      namePrefixes: ${JSON.stringify(options.namePrefixes ?? ["prod/"])}`,
+            "    destination:",
+            "      cloud: azure",
+            `      vaultUrl: ${replicaVaultUrl}`,
+            ...Object.entries(options.ruleSettings ?? {}).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`),
+          ]),
       ...(options.azureToAws
         ? [
             `  - id: ${AZURE_TO_AWS_RULE}`,

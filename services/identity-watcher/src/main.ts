@@ -92,6 +92,9 @@ async function main(): Promise<void> {
       concurrency: 4,
       maxDeliver: WATCHER_MAX_DELIVER,
       ackWaitMs: WATCHER_ACK_WAIT_MS,
+      // Judging an event and, on a policy's trigger, applying quarantine (each cloud layer bounded
+      // by its own timeout) finish well inside this; a hung step must not hold the message.
+      deadlineMs: Math.floor((WATCHER_ACK_WAIT_MS * 2) / 3),
       keyOf: (msg) => handler.keyOf(msg),
       handle: (msg) => handler.handle(msg),
       deadLetter: async (msg, error) => {

@@ -16,6 +16,7 @@ import { RetryBudget } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
+import { renderTemplate } from "@credmesh/replicas";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
@@ -78,11 +79,19 @@ async function main(): Promise<void> {
     destination: config.destination,
     cell: config.cell,
     ...(leases ? { leases } : {}),
-    apply: (event, log) =>
+    apply: (event, run) =>
       applyMutation(
         event,
-        { rules: config.rules, ...vaults, contentHashKey: config.contentHashKey, budget, ownSessionPrefix: config.ownSessionPrefix },
-        log,
+        {
+          rules: config.rules,
+          ...vaults,
+          // The same resolution as the cell's source vaults (CREDMESH_AZURE_VAULT_URL_TEMPLATE).
+          vaultUrlOf: (vault) => renderTemplate(config.azure.vaultUrlTemplate, { name: "", vault: vault.toLowerCase() }),
+          contentHashKey: config.contentHashKey,
+          budget,
+          ownSessionPrefix: config.ownSessionPrefix,
+        },
+        run,
       ),
     publisher,
     metrics,
@@ -95,10 +104,12 @@ async function main(): Promise<void> {
     concurrency: config.concurrency,
     maxDeliver: config.maxDeliver,
     ackWaitMs: config.ackWaitMs,
+    deadlineMs: config.mutationDeadlineMs,
     keyOf: (msg) => handlers.keyOf(msg),
-    // A quarantine holds the message (its cloud calls aborted, progress still signalled) and runs
-    // it again after the release: no acknowledgement, no delivery attempt spent.
-    handle: (msg) => gate.hold(() => handlers.handle(msg), shutdown.signal),
+    handle: (msg, deadline) => handlers.handle(msg, deadline),
+    // A quarantine holds the message between attempts (its cloud calls aborted, progress still
+    // signalled) and runs it again after the release: no acknowledgement, no delivery attempt spent.
+    hold: (attempt) => gate.hold(attempt, shutdown.signal),
     deadLetter: (msg, error) => handlers.deadLetter(msg, error),
     onRetry: (msg, error, delayMs) => handlers.onRetry(msg, error, delayMs),
     logger,

@@ -203,17 +203,16 @@ export function gatedVault(vault: VaultPort, gate: QuarantineGate, onAccessDenie
   };
   const gated: VaultPort = {
     cloud: vault.cloud,
+    tagsPerVersion: vault.tagsPerVersion,
+    read: (name, ctx) => run("read", ctx, (c) => vault.read(name, c)),
     get: (name, ctx, options) => run("get", ctx, (c) => vault.get(name, c, options)),
-    describe: (name, ctx) => run("describe", ctx, (c) => vault.describe(name, c)),
+    describe: (name, ctx, options) => run("describe", ctx, (c) => vault.describe(name, c, options)),
     put: (name, value, options, ctx) => run("put", ctx, (c) => vault.put(name, value, options, c)),
     delete: (name, options, ctx) => run("delete", ctx, (c) => vault.delete(name, options, c)),
     restore: (name, ctx) => run("restore", ctx, (c) => vault.restore(name, c)),
+    versions: (name, ctx, limit) => run("versions", ctx, (c) => vault.versions(name, c, limit)),
     list: (ctx, options) => gatedList(vault, gate, ctx, options),
   };
-  if (vault.versions) {
-    const versions = vault.versions.bind(vault);
-    gated.versions = (name, ctx, limit) => run("versions", ctx, (c) => versions(name, c, limit));
-  }
   return gated;
 }
 

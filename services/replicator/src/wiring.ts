@@ -167,7 +167,8 @@ function describeEntry(entry: { source: string; missing: readonly string[] }): s
 
 /**
  * Vault adapters, one per AWS account/region and per Key Vault URL, created on first use, each
- * behind its vault's rate limiter (README "Throttling").
+ * behind its vault's rate limiter (README "Throttling"), each call attempt bounded by
+ * `CREDMESH_CLOUD_ATTEMPT_TIMEOUT_MS` (the SDKs' own timeouts are unset; the adapters abort).
  */
 export function buildVaults(config: ReplicatorConfig, credentials: Pick<Credentials, "aws" | "azure">, metrics: Metrics) {
   const limits = new VaultRateLimits(config.throttle, metrics);
@@ -186,7 +187,7 @@ export function buildVaults(config: ReplicatorConfig, credentials: Pick<Credenti
         ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
       });
       awsClients.push(client);
-      vault = limits.wrap(new SecretsManagerVault(client, metrics), `aws/${awsAccount}/${region}`);
+      vault = limits.wrap(new SecretsManagerVault(client, metrics, { attemptTimeoutMs: config.cloudAttemptTimeoutMs }), `aws/${awsAccount}/${region}`);
       awsVaults.set(region, vault);
     }
     return vault;
@@ -200,7 +201,10 @@ export function buildVaults(config: ReplicatorConfig, credentials: Pick<Credenti
         ...(config.azure.caFile ? { caFile: config.azure.caFile } : {}),
         disableChallengeResourceVerification: config.azure.disableChallengeResourceVerification,
       });
-      vault = limits.wrap(new KeyVaultVault(client, { metrics, pollIntervalMs: config.azure.pollIntervalMs }), new URL(vaultUrl).host);
+      vault = limits.wrap(
+        new KeyVaultVault(client, { metrics, pollIntervalMs: config.azure.pollIntervalMs, attemptTimeoutMs: config.cloudAttemptTimeoutMs }),
+        new URL(vaultUrl).host,
+      );
       keyVaults.set(vaultUrl, vault);
     }
     return vault;

@@ -1,6 +1,6 @@
 import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { CredmeshError } from "@credmesh/errors";
+import { CredmeshError, abortError, toCredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
 import { KeyedExecutor } from "./keyed-executor.ts";
@@ -20,10 +20,26 @@ export interface ConsumerRunOptions {
   maxDeliver: number;
   /** The consumer's ack wait; long handlers signal progress at a third of it. */
   ackWaitMs: number;
+  /**
+   * How long one handler may run. Its signal aborts then, progress signals stop, and the message
+   * settles as a retryable `timeout` even if the handler ignored the signal, so no worker is held
+   * by a hung call. Keep it below the ack wait and the secret lease.
+   */
+  deadlineMs: number;
   /** Ordering key of a message (the secret it concerns). */
   keyOf: (msg: JsMsg) => string;
-  /** Does the work; throws a CredmeshError to have the message retried or dead-lettered. */
-  handle: (msg: JsMsg) => Promise<void>;
+  /**
+   * Does the work; throws a CredmeshError to have the message retried or dead-lettered. `signal`
+   * aborts when the deadline passes: every wait and cloud call the handler makes must honour it.
+   */
+  handle: (msg: JsMsg, signal: AbortSignal) => Promise<void>;
+  /**
+   * Runs each attempt of the handler, and may hold the message between attempts (the quarantine
+   * gate does: while the cell may not use its identity, the message waits, signalling progress,
+   * and runs again after the release). Each attempt gets a fresh deadline; a wait between
+   * attempts is not work and has none. Without it, the handler runs once.
+   */
+  hold?: (attempt: () => Promise<void>) => Promise<void>;
   /**
    * Records a message that will not be retried. Must resolve only once the record is durable;
    * if it throws, the message is nak'ed instead of terminated, so nothing is lost.
@@ -147,7 +163,9 @@ async function pull(messages: ConsumerMessages, executor: KeyedExecutor, options
       key = `seq:${msg.seq}`;
     }
     // Signal progress from arrival on, not from the start of processing: a message queued
-    // behind others of the same secret must not be redelivered while it waits its turn.
+    // behind others of the same secret must not be redelivered while it waits its turn. Every
+    // message ahead of it is bounded by the deadline, so the wait is too; once processing
+    // ends — at the latest when its deadline passes — progress stops.
     const progress = setInterval(() => msg.working(), Math.max(1_000, Math.floor(options.ackWaitMs / 3)));
     void executor.submit(key, () => process(msg, options).finally(() => clearInterval(progress)));
     // Back-pressure: stop pulling while many messages are queued behind the running ones. A
@@ -156,6 +174,29 @@ async function pull(messages: ConsumerMessages, executor: KeyedExecutor, options
     const pause = pausing();
     if (pause) await Promise.race([executor.waitForRoom(options.concurrency * 4), pause]);
   }
+}
+
+/**
+ * The work's result, or the deadline's `timeout` as soon as `signal` aborts, whichever comes
+ * first: a handler that ignores its signal cannot hold a worker past the deadline.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        // Aborted calls may fail with a foreign abort error; report the deadline's reason instead.
+        reject(error instanceof CredmeshError ? error : signal.aborted ? abortError(signal) : toCredmeshError(error));
+      },
+    );
+  });
 }
 
 function shuffled<T>(items: readonly T[]): T[] {
@@ -169,8 +210,12 @@ function shuffled<T>(items: readonly T[]): T[] {
 
 async function process(msg: JsMsg, options: ConsumerRunOptions): Promise<void> {
   let failure: unknown;
+  const attempt = async (): Promise<void> => {
+    const deadline = AbortSignal.timeout(options.deadlineMs);
+    await untilAborted(options.handle(msg, deadline), deadline);
+  };
   try {
-    await options.handle(msg);
+    await (options.hold ? options.hold(attempt) : attempt());
   } catch (error) {
     failure = error;
   }

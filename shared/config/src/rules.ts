@@ -69,6 +69,17 @@ const onForceDelete = z.enum(["soft-delete", "purge"]).default("soft-delete");
 const onDeletedDestination = z.enum(["recover", "fail"]).default("recover");
 /** Take over a destination secret credmesh does not manage (default false: refuse it). */
 const adoptUnmanaged = z.boolean().default(false);
+/**
+ * A replica changed by hand (its current version was not written by credmesh) where no rule
+ * carries the change back: overwrite it with the source (default: a replica is a failover copy of
+ * its source, and every overwrite is audited `overwrote_drift` naming the replaced version, counted
+ * and alerted on), or keep it (`skipped_drift`, counted, reported by the reconciler) until a person
+ * decides. The mutation path and the reconciler apply the same policy. See README "Ownership,
+ * monotonicity and ordering".
+ */
+export const DRIFT_POLICIES = ["overwrite", "keep"] as const;
+export type DriftPolicy = (typeof DRIFT_POLICIES)[number];
+const onDrift = z.enum(DRIFT_POLICIES).default("overwrite");
 
 export const awsToAzureRuleSchema = z.strictObject({
   id: ruleId,
@@ -79,6 +90,7 @@ export const awsToAzureRuleSchema = z.strictObject({
   onForceDelete,
   onDeletedDestination,
   adoptUnmanaged,
+  onDrift,
 });
 
 export const azureToAwsRuleSchema = z.strictObject({
@@ -90,6 +102,7 @@ export const azureToAwsRuleSchema = z.strictObject({
   onForceDelete,
   onDeletedDestination,
   adoptUnmanaged,
+  onDrift,
 });
 
 /** A rule replicates one direction; a bidirectional pair is two rules (see README). */

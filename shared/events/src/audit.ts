@@ -39,6 +39,8 @@ export const auditRecordSchema = z.object({
     name: z.string().max(512),
     /** The replica's version the decision left current, when known. */
     versionId: versionId.optional(),
+    /** A version someone else wrote that this decision replaced or deleted (drift), never its value. */
+    replacedVersionId: versionId.optional(),
   }),
   /** Why, in credmesh's own words (never a cloud's message text, never a value). */
   detail: z.string().max(1024).optional(),

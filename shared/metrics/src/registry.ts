@@ -62,6 +62,12 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["destination", "reason", "retryable"] as const,
       registers,
     }),
+    replicaDrift: new Counter({
+      name: METRIC.replicaDrift,
+      help: "Replicas found changed by hand (drift), by what the rule's onDrift policy did: overwritten or kept.",
+      labelNames: ["destination", "rule", "action"] as const,
+      registers,
+    }),
     deadLetters: new Counter({
       name: METRIC.deadLetters,
       help: "Mutations sent to the dead-letter subject.",

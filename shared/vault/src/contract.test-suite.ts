@@ -277,17 +277,35 @@ export function vaultContract(name: string, makeVault: () => VaultPort | Promise
       });
     });
 
-    describe("idempotent writes", () => {
-      it("writes once for a repeated Secrets Manager idempotency token", async ({ skip }) => {
+    describe("write stamps", () => {
+      it("hands a version's stamp back on read, describe, versions and list", async () => {
         const vault = await makeVault();
-        if (vault.cloud !== "aws") skip();
-        const secret = unique("idempotent");
-        const token = randomUUID().replaceAll("-", "");
-        const first = await vault.put(secret, sensitive("value"), { tags: {}, idempotencyToken: token }, ctx);
-        const again = await vault.put(secret, sensitive("value"), { tags: {}, idempotencyToken: token }, ctx);
-        expect(first.versionId).toBe(token);
-        expect(again.versionId).toBe(token);
-        expect((await vault.get(secret, ctx))?.versionId).toBe(token);
+        const secret = unique("stamped");
+        const stamp = `cm-${randomUUID().replaceAll("-", "")}`;
+        await vault.put(secret, sensitive("value"), { tags: { owner: "contract" }, versionTags: { note: "per-version" }, stamp }, ctx);
+        const read = await vault.read(secret, ctx);
+        expect(read.state === "active" ? read.version.stamp : undefined).toBe(stamp);
+        await expect(vault.describe(secret, ctx)).resolves.toMatchObject({ state: "active", currentStamp: stamp, tags: { owner: "contract" } });
+        expect((await vault.versions(secret, ctx)).map((version) => version.stamp)).toContain(stamp);
+        const listed = await listAll(vault, { namePrefix: secret });
+        expect(listed.map((entry) => entry.currentStamp)).toEqual([stamp]);
+      });
+
+      it("adds a version to a secret the caller read, keeping its tags", async () => {
+        const vault = await makeVault();
+        const secret = unique("existing");
+        const tags = { owner: "contract" };
+        await vault.put(secret, sensitive("one"), { tags, stamp: `cm-${randomUUID().replaceAll("-", "")}` }, ctx);
+        const second = `cm-${randomUUID().replaceAll("-", "")}`;
+        await vault.put(secret, sensitive("two"), { tags, stamp: second, existing: { tags } }, ctx);
+        const read = await vault.read(secret, ctx);
+        expect(read.state === "active" ? [read.version.value.reveal(), read.version.stamp] : []).toEqual(["two", second]);
+        await expect(vault.describe(secret, ctx)).resolves.toMatchObject({ tags });
+      });
+
+      it("reads a secret that does not exist as absent", async () => {
+        const vault = await makeVault();
+        await expect(vault.read(unique("absent"), ctx)).resolves.toStrictEqual({ state: "absent" });
       });
     });
   });

@@ -1,15 +1,18 @@
-export type {
-  DeleteOptions,
-  DeleteResult,
-  ListOptions,
-  ListedSecret,
-  PutOptions,
-  SecretDescription,
-  SecretState,
-  SecretVersion,
-  VaultContext,
-  VaultPort,
-  VersionInfo,
+export {
+  STAMP_TAG,
+  type DeleteOptions,
+  type DeleteResult,
+  type ListOptions,
+  type ListedSecret,
+  type PutOptions,
+  type SecretDescription,
+  type SecretRead,
+  type SecretState,
+  type SecretVersion,
+  type VaultContext,
+  type VaultPort,
+  type VersionInfo,
+  type WriteStamp,
 } from "./port.ts";
 export { MemoryVault } from "./memory-vault.ts";
 export { BINARY_CONTENT_TYPE, SecretsManagerVault, type SecretsManagerApi } from "./aws/secrets-manager-vault.ts";

@@ -52,7 +52,7 @@ export interface RuleStatus {
   at: string | undefined;
   secret: string | undefined;
   correlationId: string | undefined;
-  /** When this rule last wrote to its destination (applied, deleted, restored, recovered). */
+  /** When this rule last wrote to its destination (applied, overwrote_drift, deleted, restored, recovered). */
   lastWriteAt: string | undefined;
 }
 
@@ -206,7 +206,7 @@ function countFor(info: StreamInfo | undefined, destination: Cloud): number {
   return count;
 }
 
-const WRITES: ReadonlySet<string> = new Set([DECISION.applied, DECISION.deleted, DECISION.restored, DECISION.recovered]);
+const WRITES: ReadonlySet<string> = new Set([DECISION.applied, DECISION.overwroteDrift, DECISION.deleted, DECISION.restored, DECISION.recovered]);
 
 /**
  * The last audit record of each rule, from records in stream order, read with the audit record's

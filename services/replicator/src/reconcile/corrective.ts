@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { KEY_VAULT_VERSION } from "@credmesh/identifiers";
 import { buildMutationEvent, secretKeyOf, type MutationEvent, type Origin } from "@credmesh/events";
 import type { Cloud } from "@credmesh/bus-names";
 import type { OriginRef } from "@credmesh/replicas";
@@ -39,13 +38,7 @@ export function originOf(ref: OriginRef, versionId?: string): Origin {
       ...(versionId ? { versionId } : {}),
     };
   }
-  return {
-    cloud: "azure",
-    vaultName: ref.vault,
-    secretName: ref.name,
-    // Key Vault version ids are 32 hex digits; anything else (an emulator's) is left out.
-    ...(versionId && KEY_VAULT_VERSION.test(versionId) ? { versionId } : {}),
-  };
+  return { cloud: "azure", vaultName: ref.vault, secretName: ref.name, ...(versionId ? { versionId } : {}) };
 }
 
 export interface CorrectiveInput {

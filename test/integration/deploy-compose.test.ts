@@ -8,6 +8,7 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveIngestConfig } from "../../services/ingest/src/config.ts";
 import { resolveReplicatorConfig } from "../../services/replicator/src/config.ts";
+import { resolveWatcherConfig } from "../../services/identity-watcher/src/config.ts";
 import { ManagedProcess } from "../support/managed-process.ts";
 import { freePort } from "../support/ports.ts";
 import { REPO_ROOT } from "../support/services.ts";
@@ -40,6 +41,7 @@ const CREDMESH_SERVICES = {
   ingest: "services/ingest/src/main.ts",
   "replicator-azure": "services/replicator/src/main.ts",
   "replicator-aws": "services/replicator/src/main.ts",
+  "identity-watcher": "services/identity-watcher/src/main.ts",
 } as const;
 
 /**
@@ -64,7 +66,7 @@ describe("docker-compose.yml", () => {
   it("is valid for Compose v5, top-level name included", () => {
     expect(model.name).toBe("credmesh");
     expect(Object.keys(model.services).sort()).toEqual(
-      ["grafana", "ingest", "keyvault", "moto", "nats", "nats-exporter", "prometheus", "replicator-aws", "replicator-azure"].sort(),
+      ["grafana", "identity-watcher", "ingest", "keyvault", "moto", "nats", "nats-exporter", "prometheus", "replicator-aws", "replicator-azure"].sort(),
     );
   });
 
@@ -91,9 +93,13 @@ describe("docker-compose.yml", () => {
     const service = model.services[name];
     expect(service?.command).toEqual(["node", CREDMESH_SERVICES[name]]);
     const env = Object.fromEntries(Object.entries(service?.environment ?? {}).map(([key, value]) => [key, value ?? ""]));
-    // The rules file is the one compose mounts; other paths are read only when used.
-    const local = { ...env, CREDMESH_RULES_FILE: resolve(REPO_ROOT, "deploy", "local", "rules.yaml") };
-    const resolver: (env: Record<string, string | undefined>) => unknown = name === "ingest" ? resolveIngestConfig : resolveReplicatorConfig;
+    // The rules and cells files are the ones compose mounts; other paths are read only when used.
+    const local =
+      name === "identity-watcher"
+        ? { ...env, CREDMESH_IDENTITY_CELLS_FILE: resolve(REPO_ROOT, "deploy", "local", "cells.yaml") }
+        : { ...env, CREDMESH_RULES_FILE: resolve(REPO_ROOT, "deploy", "local", "rules.yaml") };
+    const resolver: (env: Record<string, string | undefined>) => unknown =
+      name === "ingest" ? resolveIngestConfig : name === "identity-watcher" ? resolveWatcherConfig : resolveReplicatorConfig;
     const { error, consulted } = resolveRecording(resolver, local);
     expect(error === undefined ? [] : ((error as { issues?: string[] }).issues ?? [(error as Error).message])).toEqual([]);
     expect(Object.keys(env).filter((variable) => !consulted.has(variable))).toEqual([]);
@@ -126,14 +132,14 @@ describe("docker-compose.yml", () => {
     const targets = config.scrape_configs.flatMap((job) => job.static_configs.flatMap((group) => group.targets));
     for (const name of Object.keys(CREDMESH_SERVICES)) {
       const env = model.services[name]?.environment ?? {};
-      const port = env.CREDMESH_INGEST_PORT ?? env.CREDMESH_REPLICATOR_OPS_PORT;
+      const port = env.CREDMESH_INGEST_PORT ?? env.CREDMESH_REPLICATOR_OPS_PORT ?? env.CREDMESH_IDENTITY_OPS_PORT;
       expect(targets, name).toContain(`${name}:${port}`);
     }
     const exporter = model.services["nats-exporter"];
     expect(exporter?.command).toContain("-jsz=all");
     expect(exporter?.command?.at(-1)).toBe("http://nats:8222");
     expect(targets).toContain(`nats-exporter:${exporter?.command?.find((arg) => arg.startsWith("-port="))?.slice("-port=".length)}`);
-    expect(config.rule_files).toContain("alerts.yml");
+    expect(config.rule_files).toEqual(expect.arrayContaining(["alerts.yml", "identity-alerts.yml"]));
     // Every scrape target is a compose service.
     for (const target of targets) expect(Object.keys(model.services), target).toContain(target.split(":")[0]);
   });

@@ -89,6 +89,7 @@ describe("deploy/helm/credmesh", () => {
     expect(names("default")).toEqual(["Deployment/credmesh-ingest", "PodDisruptionBudget/credmesh-ingest", "Service/credmesh-ingest", "ServiceAccount/ingest"]);
     expect(names("eks")).toEqual(
       [
+        "ConfigMap/credmesh-dashboard-credmesh-identity",
         "ConfigMap/credmesh-dashboard-credmesh-overview",
         "Deployment/credmesh-ingest",
         "Deployment/credmesh-replicator-aws",

@@ -140,7 +140,14 @@ export class SecretsManagerVault implements VaultPort {
 
   /** DescribeSecret's labelled versions (AWSCURRENT first, then AWSPREVIOUS, then the rest); no value, no per-version tags. */
   async versions(secretId: string, ctx: VaultContext, limit = 100): Promise<VersionInfo[]> {
-    const output = await this.#call<DescribeSecretCommandOutput>("DescribeSecret", ctx, () => new DescribeSecretCommand({ SecretId: secretId }));
+    let output: DescribeSecretCommandOutput;
+    try {
+      output = await this.#call<DescribeSecretCommandOutput>("DescribeSecret", ctx, () => new DescribeSecretCommand({ SecretId: secretId }));
+    } catch (error) {
+      // The port's contract: a secret that does not exist has no versions (as Key Vault answers).
+      if (error instanceof CredmeshError && error.reason === "not_found") return [];
+      throw error;
+    }
     const rank = (stages: string[]): number => (stages.includes("AWSCURRENT") ? 0 : stages.includes("AWSPREVIOUS") ? 1 : 2);
     return Object.entries(output.VersionIdsToStages ?? {})
       .sort(([, a], [, b]) => rank(a) - rank(b))

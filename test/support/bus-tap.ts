@@ -1,4 +1,4 @@
-import { decodeAuditRecord, type AuditRecord } from "@credmesh/events";
+import { decodeAuditRecord, decodeQuarantineAuditRecord, type AuditRecord, type QuarantineAuditRecord } from "@credmesh/events";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 
 export interface TappedMessage {
@@ -49,20 +49,35 @@ export class BusTap {
     });
   }
 
-  /** Audit records on credmesh.audit.>, read with the schema every consumer uses (a record that does not decode fails the test). */
+  /**
+   * The replicators' audit records (`credmesh.audit.<destination>.<decision>`), read with the schema
+   * every consumer uses (a record that does not decode fails the test).
+   */
   auditRecords(): AuditRecord[] {
-    return this.messages.filter((message) => message.subject.startsWith("credmesh.audit.")).map((message) => auditRecordOf(message));
+    return this.messages.filter((message) => isDecisionAudit(message.subject)).map((message) => auditRecordOf(message));
+  }
+
+  /** Quarantine and release records (`credmesh.audit.quarantine.<cell>`), read with their schema. */
+  quarantineAuditRecords(): QuarantineAuditRecord[] {
+    return this.messages
+      .filter((message) => message.subject.startsWith("credmesh.audit.quarantine."))
+      .map((message) => decodeQuarantineAuditRecord(new TextEncoder().encode(message.data)));
   }
 
   /** Waits for the audit record of the mutation whose CloudEvent id (EventBridge id) is `eventId`. */
   async auditFor(eventId: string, timeoutMs = 30_000): Promise<AuditRecord> {
-    const message = await this.waitFor((m) => m.subject.startsWith("credmesh.audit.") && auditRecordOf(m).eventId === eventId, timeoutMs);
+    const message = await this.waitFor((m) => isDecisionAudit(m.subject) && auditRecordOf(m).eventId === eventId, timeoutMs);
     return auditRecordOf(message);
   }
 
   stop(): void {
     this.#subscription.unsubscribe();
   }
+}
+
+/** A replicator decision's audit subject (destination aws or azure), not a quarantine record's. */
+function isDecisionAudit(subject: string): boolean {
+  return subject.startsWith("credmesh.audit.aws.") || subject.startsWith("credmesh.audit.azure.");
 }
 
 function auditRecordOf(message: TappedMessage): AuditRecord {

@@ -246,28 +246,42 @@ export function decodeQuarantineRecord(bytes: Uint8Array): QuarantineRecord {
   return decoded(quarantineRecordSchema, bytes, "quarantine record");
 }
 
-/** The audit record of a quarantine or release, on `credmesh.audit.quarantine.<cell>`. */
-export interface QuarantineAuditRecord {
-  decision: "quarantined" | "released";
-  at: string;
-  cell: string;
-  reason: string;
-  by: string;
-  trigger: QuarantineTrigger;
-  transitionId: string;
+/**
+ * The audit record of a quarantine or release, on `credmesh.audit.quarantine.<cell>` (stream
+ * CREDMESH_AUDIT, beside the replicators' decision records on `credmesh.audit.<destination>.*`):
+ * who, when, why, and what triggered it.
+ */
+export const quarantineAuditRecordSchema = z.strictObject({
+  decision: z.enum(["quarantined", "released"]),
+  at: time,
+  cell,
+  reason: text(1024),
+  by: text(256),
+  trigger: quarantineTriggerSchema,
+  transitionId: text(128),
+});
+export type QuarantineAuditRecord = z.infer<typeof quarantineAuditRecordSchema>;
+
+/** The audit record of the transition to `record` (validated). */
+export function quarantineAuditRecord(record: QuarantineRecord): QuarantineAuditRecord {
+  return validated(
+    quarantineAuditRecordSchema,
+    {
+      decision: record.state === "quarantined" ? "quarantined" : "released",
+      at: record.at,
+      cell: record.cell,
+      reason: record.reason,
+      by: record.by,
+      trigger: record.trigger,
+      transitionId: record.transitionId,
+    },
+    "quarantine audit record",
+  );
 }
 
-/** The audit record of the transition to `record`. */
-export function quarantineAuditRecord(record: QuarantineRecord): QuarantineAuditRecord {
-  return {
-    decision: record.state === "quarantined" ? "quarantined" : "released",
-    at: record.at,
-    cell: record.cell,
-    reason: record.reason,
-    by: record.by,
-    trigger: record.trigger,
-    transitionId: record.transitionId,
-  };
+/** Reads a quarantine audit record from the bus. Throws `InvalidEventError`. */
+export function decodeQuarantineAuditRecord(bytes: Uint8Array): QuarantineAuditRecord {
+  return decoded(quarantineAuditRecordSchema, bytes, "quarantine audit record");
 }
 
 function subjectDetail(data: IdentityEventData): string {

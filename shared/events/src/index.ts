@@ -55,6 +55,8 @@ export {
   identityEventSchema,
   identityEventType,
   quarantineAuditRecord,
+  quarantineAuditRecordSchema,
+  decodeQuarantineAuditRecord,
   quarantineRecordSchema,
   type AccessDeniedEventData,
   type BuildIdentityEventInput,

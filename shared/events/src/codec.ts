@@ -74,8 +74,10 @@ export function nameFromArn(arnOrName: string): string | undefined {
   return match?.[1];
 }
 
+const UTF8 = new TextEncoder();
+
 export function encodeEvent(event: MutationEvent): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(event));
+  return UTF8.encode(JSON.stringify(event));
 }
 
 /** Parses and validates bytes from the bus. Throws {@link InvalidEventError}. */
@@ -104,10 +106,15 @@ function sourceOf(origin: Origin): string {
     : `credmesh/ingest/azure/${origin.vaultName.toLowerCase()}`;
 }
 
+/**
+ * Freezes a tree of plain objects and arrays (what zod and JSON.parse return: no cycles, no
+ * prototypes with state). Children first, by `for…in`, with no allocation: this runs for every
+ * event ingest builds and every event a consumer decodes.
+ */
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+  if (typeof value === "object" && value !== null) {
+    for (const key in value) deepFreeze(value[key]);
     Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
 }

@@ -25,3 +25,4 @@ export { createMetrics, type Metrics } from "./registry.ts";
 export { createClientMetrics, type ClientMetrics } from "./client.ts";
 export { observeCall } from "./observe.ts";
 export { Registry } from "prom-client";
+export { childrenOf } from "./children.ts";

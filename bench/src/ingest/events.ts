@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { cloudTrailEvent, type SecretRef } from "../../test/support/eventbridge.ts";
-import { readFixture } from "../../test/support/fixtures.ts";
+import { cloudTrailEvent, type SecretRef } from "../../../test/support/eventbridge.ts";
+import { readFixture } from "../../../test/support/fixtures.ts";
 
 const FIXTURE = "aws-cloudtrail-putsecretvalue.json";
 

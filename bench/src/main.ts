@@ -9,6 +9,7 @@
  * @see ../README.md
  */
 import { clientSection } from "./client/client-bench.ts";
+import { endToEndSection } from "./e2e/section.ts";
 import { ingestSection } from "./ingest/section.ts";
 import { machineInfo } from "./machine.ts";
 import { markdownReport, writeResults, type BenchResults, type SectionRecord } from "./results.ts";
@@ -17,6 +18,7 @@ import { UsageError, parseSettings, usageOf, type SettingsOf, type SettingsTable
 
 const SECTIONS: readonly AnySection[] = [
   ingestSection,
+  endToEndSection,
   clientSection,
 ];
 

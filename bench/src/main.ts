@@ -12,13 +12,17 @@ import { clientSection } from "./client/client-bench.ts";
 import { endToEndSection } from "./e2e/section.ts";
 import { ingestSection } from "./ingest/section.ts";
 import { machineInfo } from "./machine.ts";
+import { quotaSection } from "./quota/section.ts";
 import { markdownReport, writeResults, type BenchResults, type SectionRecord } from "./results.ts";
 import { type AnySection, round } from "./section.ts";
 import { UsageError, parseSettings, usageOf, type SettingsOf, type SettingsTable } from "./settings.ts";
+import { throughputSection } from "./throughput/section.ts";
 
 const SECTIONS: readonly AnySection[] = [
   ingestSection,
   endToEndSection,
+  throughputSection,
+  quotaSection,
   clientSection,
 ];
 

@@ -53,13 +53,18 @@ export function floorTask(mesh: BenchMesh, direction: Direction, pool: readonly 
     const target = targets.names[index % targets.names.length] ?? "";
     await changeSource(mesh, direction, secret);
     const changedAt = performance.now();
-    if (direction === "aws-to-azure") {
-      const read = await mesh.sm.send(new GetSecretValueCommand({ SecretId: secret.id, VersionId: secret.version }));
-      await mesh.kv.setSecret(target, read.SecretString ?? "");
-    } else {
-      const read = await mesh.kv.getSecret(secret.name, { version: secret.version });
-      await mesh.sm.send(new PutSecretValueCommand({ SecretId: target, SecretString: read.value ?? "" }));
-    }
+    await floorCopy(mesh, direction, secret, target);
     return { latencyMs: performance.now() - changedAt, decision: "written" };
   };
+}
+
+/** What replication cannot do without: one direct read of the source's version, one direct write at the destination. */
+export async function floorCopy(mesh: BenchMesh, direction: Direction, secret: SourceSecret, target: string): Promise<void> {
+  if (direction === "aws-to-azure") {
+    const read = await mesh.sm.send(new GetSecretValueCommand({ SecretId: secret.id, VersionId: secret.version }));
+    await mesh.kv.setSecret(target, read.SecretString ?? "");
+  } else {
+    const read = await mesh.kv.getSecret(secret.name, { version: secret.version });
+    await mesh.sm.send(new PutSecretValueCommand({ SecretId: target, SecretString: read.value ?? "" }));
+  }
 }

@@ -33,6 +33,8 @@ export interface MeshOptions {
   replicatorEnv?: Record<string, string>;
   /** Where the replicators reach Secrets Manager and Key Vault, when a proxy stands in front of moto or the emulator. */
   awsEndpointForReplicators?: (motoEndpoint: string) => Promise<string>;
+  /** Where the replicators reach Key Vault (URL and the CA bundle to trust), when a proxy stands in front of the emulator. */
+  keyVaultForReplicators?: (emulator: { vaultUrl: string; caCertPath: string }, dir: string) => Promise<{ vaultUrl: string; caFile: string }>;
   /** Extra arguments of the Key Vault emulator (test/emulators/keyvault/main.ts). */
   keyVaultArgs?: string[];
   /** Which replicators to start (default both). */
@@ -85,6 +87,9 @@ export async function startBenchMesh(options: MeshOptions = {}): Promise<BenchMe
     const kvInfo = JSON.parse(await kvProcess.waitForLine(/^\{/)) as { vaultUrl: string; imdsEndpoint: string; caCertPath: string };
     const keyVault: KeyVaultProcess = { ...kvInfo, process: kvProcess };
     const awsEndpoint = options.awsEndpointForReplicators ? await options.awsEndpointForReplicators(moto.endpoint) : moto.endpoint;
+    const replicaVault = options.keyVaultForReplicators
+      ? await options.keyVaultForReplicators(keyVault, dir)
+      : { vaultUrl: keyVault.vaultUrl, caFile: keyVault.caCertPath };
 
     const rulesFile = join(dir, "rules.yaml");
     await writeFile(
@@ -99,7 +104,7 @@ export async function startBenchMesh(options: MeshOptions = {}): Promise<BenchMe
         `      namePrefixes: ["${AWS_PREFIX}"]`,
         "    destination:",
         "      cloud: azure",
-        `      vaultUrl: ${keyVault.vaultUrl}`,
+        `      vaultUrl: ${replicaVault.vaultUrl}`,
         "  - id: azure-to-aws",
         "    source:",
         "      cloud: azure",
@@ -148,10 +153,10 @@ export async function startBenchMesh(options: MeshOptions = {}): Promise<BenchMe
           CREDMESH_AWS_STS_REGION: REGION,
           CREDMESH_AWS_ENDPOINT: awsEndpoint,
           CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
-          CREDMESH_AZURE_CA_FILE: keyVault.caCertPath,
+          CREDMESH_AZURE_CA_FILE: replicaVault.caFile,
           CREDMESH_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: "true",
           CREDMESH_AZURE_POLL_INTERVAL_MS: "100",
-          CREDMESH_AZURE_VAULT_URL_TEMPLATE: keyVault.vaultUrl,
+          CREDMESH_AZURE_VAULT_URL_TEMPLATE: replicaVault.vaultUrl,
           // Anti-entropy only when the bench asks for it.
           CREDMESH_RECONCILE_INTERVAL_SECONDS: "0",
           ...options.replicatorEnv,

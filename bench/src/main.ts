@@ -13,6 +13,7 @@ import { endToEndSection } from "./e2e/section.ts";
 import { ingestSection } from "./ingest/section.ts";
 import { machineInfo } from "./machine.ts";
 import { quotaSection } from "./quota/section.ts";
+import { reconcileSection } from "./reconcile/section.ts";
 import { markdownReport, writeResults, type BenchResults, type SectionRecord } from "./results.ts";
 import { type AnySection, round } from "./section.ts";
 import { UsageError, parseSettings, usageOf, type SettingsOf, type SettingsTable } from "./settings.ts";
@@ -23,6 +24,7 @@ const SECTIONS: readonly AnySection[] = [
   endToEndSection,
   throughputSection,
   quotaSection,
+  reconcileSection,
   clientSection,
 ];
 

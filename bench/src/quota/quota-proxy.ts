@@ -17,16 +17,18 @@ export interface QuotaProxyOptions {
   tls?: { cert: string; key: string; upstreamCa: string };
 }
 
-/** A counted request the proxy accepted or throttled, and when (performance.now()). */
+/** A request the proxy saw, and when (performance.now()); `throttled` only for counted operations it refused. */
 export interface QuotaEvent {
   at: number;
   operation: string;
+  /** Whether the quota counts this operation. */
+  counted: boolean;
   throttled: boolean;
 }
 
 export interface QuotaProxy {
   endpoint: string;
-  /** Every counted request, in arrival order. */
+  /** Every request, in arrival order (the cloud calls its clients made, counted outside them). */
   readonly events: readonly QuotaEvent[];
   stop(): Promise<void>;
 }
@@ -36,6 +38,8 @@ export interface QuotaProxy {
  * of `windowMs` are answered as the throttled cloud answers (Secrets Manager 400 `ThrottlingException`,
  * Key Vault 429 `Throttled`; shapes from test/support/fault-proxy.ts) and not forwarded; refused
  * requests do not count toward the window (as Key Vault documents). Everything else is forwarded.
+ * Every request is recorded by operation, so it also counts a client's cloud calls from outside
+ * (with `limit: Infinity`, it only counts).
  */
 export async function startQuotaProxy(options: QuotaProxyOptions): Promise<QuotaProxy> {
   const upstream = new URL(options.target);
@@ -59,16 +63,15 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
-      if (options.counted.has(operation)) {
-        const now = performance.now();
-        const accepted = admit(now);
-        events.push({ at: now, operation, throttled: !accepted });
-        if (!accepted) {
-          const answer = errorAnswer(options.flavor, "throttle", undefined);
-          res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
-          res.end(answer.body);
-          return;
-        }
+      const now = performance.now();
+      const counted = options.counted.has(operation);
+      const accepted = !counted || admit(now);
+      events.push({ at: now, operation, counted, throttled: !accepted });
+      if (!accepted) {
+        const answer = errorAnswer(options.flavor, "throttle", undefined);
+        res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
+        res.end(answer.body);
+        return;
       }
       const send = secure ? httpsRequest : httpRequest;
       const outgoing = send(

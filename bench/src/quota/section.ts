@@ -1,15 +1,11 @@
-import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createTlsMaterial } from "../../../test/emulators/keyvault/tls.ts";
 import { openLoop, type OpenLoopResult } from "../e2e/open-loop.ts";
 import { credmeshTask } from "../e2e/tasks.ts";
-import { startBenchMesh, forgetOutput } from "../mesh/mesh.ts";
+import { forgetOutput } from "../mesh/mesh.ts";
 import { AuditWatch, poolNames, seedReplicated, type Direction } from "../mesh/mutations.ts";
 import { round, type RunContext, type Section } from "../section.ts";
 import type { SettingsOf } from "../settings.ts";
-import { startQuotaProxy, type QuotaProxy } from "./quota-proxy.ts";
+import { startProxiedMesh } from "./proxied-mesh.ts";
 
 const settings = {
   quota: { kind: "int", default: 20, min: 1, max: 200, env: "BENCH_QUOTA_WRITES_PER_SECOND", help: "the cloud's write quota and the limiter's setting, writes per second" },
@@ -19,16 +15,19 @@ const settings = {
 
 type QuotaSettings = SettingsOf<typeof settings>;
 
-/** Secrets Manager's write operations: its write quota counts them together. */
-const SECRETS_MANAGER_WRITES: ReadonlySet<string> = new Set([
-  "CreateSecret",
+/**
+ * The Secrets Manager operations whose rate AWS limits together, the quota a replica update meets:
+ * "combined rate of PutSecretValue, RemoveRegionsFromReplication, ReplicateSecretToRegion,
+ * StopReplicationToReplica, UpdateSecret and UpdateSecretVersionStage: 50 per second" (AWS Secrets
+ * Manager quotas, reference_limits). CreateSecret, TagResource and the others have quotas of their own.
+ */
+const SECRETS_MANAGER_PUT_QUOTA: ReadonlySet<string> = new Set([
   "PutSecretValue",
+  "RemoveRegionsFromReplication",
+  "ReplicateSecretToRegions",
+  "StopReplicationToReplica",
   "UpdateSecret",
   "UpdateSecretVersionStage",
-  "TagResource",
-  "UntagResource",
-  "DeleteSecret",
-  "RestoreSecret",
 ]);
 
 /** One cloud's limiter shape against that cloud's quota. */
@@ -72,7 +71,7 @@ export const quotaSection: Section<typeof settings, QuotaResult> = {
     "|---|---|---|---:|---:|---:|---:|",
     ...result.shapes.map(
       (shape) =>
-        `| ${shape.shape === "aws" ? "Secrets Manager (Azure → AWS)" : "Key Vault (AWS → Azure)"} | ${shape.quota.limit} ${shape.quota.operations.length > 1 ? "writes" : shape.quota.operations.join("")} per ${shape.quota.windowMs / 1_000} s | ` +
+        `| ${shape.shape === "aws" ? "Secrets Manager (Azure → AWS)" : "Key Vault (AWS → Azure)"} | ${shape.quota.limit} ${shape.quota.operations.length > 1 ? "PutSecretValue-group calls" : shape.quota.operations.join("")} per ${shape.quota.windowMs / 1_000} s | ` +
         `${Object.entries(shape.limiter).map(([key, value]) => `${key.replace("CREDMESH_RATE_LIMIT_", "")}=${value}`).join(", ")} | ${shape.offeredPerSecond} | ` +
         `${shape.acceptedPerSecond} (s ${shape.window.fromSecond}–${shape.window.toSecond}) | **${shape.percentOfQuota}** | ${shape.throttled === 0 ? "0" : `**${shape.throttled}** FAILED`} |`,
     ),
@@ -89,50 +88,22 @@ async function runShape(shape: "aws" | "azure", values: QuotaSettings, context: 
   const direction: Direction = shape === "aws" ? "azure-to-aws" : "aws-to-azure";
   const quota =
     shape === "aws"
-      ? { operations: [...SECRETS_MANAGER_WRITES], limit: values.quota, windowMs: 1_000 }
+      ? { operations: [...SECRETS_MANAGER_PUT_QUOTA], limit: values.quota, windowMs: 1_000 }
       : { operations: ["SetSecret"], limit: values.quota * 10, windowMs: 10_000 };
   const limiter: Record<string, string> =
     shape === "aws"
       ? { CREDMESH_RATE_LIMIT: "true", CREDMESH_RATE_LIMIT_AWS_WRITES_PER_SECOND: String(values.quota) }
       : { CREDMESH_RATE_LIMIT: "true", CREDMESH_RATE_LIMIT_KEYVAULT_CREATES_PER_10S: String(values.quota * 10) };
-  let proxy: QuotaProxy | undefined;
   context.progress(`quota ${shape}: starting the mesh with a ${quota.limit} per ${quota.windowMs / 1_000} s quota in front of the ${shape === "aws" ? "moto" : "Key Vault emulator"}`);
-  const mesh = await startBenchMesh({
+  const proxyQuota = { counted: new Set(quota.operations), limit: quota.limit, windowMs: quota.windowMs };
+  const { mesh, proxies } = await startProxiedMesh(context, shape === "aws" ? { aws: proxyQuota } : { azure: proxyQuota }, {
     destinations: [shape === "aws" ? "aws" : "azure"],
     replicatorEnv: limiter,
-    ...(shape === "aws"
-      ? {
-          awsEndpointForReplicators: async (moto) => {
-            proxy = await startQuotaProxy({ target: moto, flavor: "aws-json", counted: SECRETS_MANAGER_WRITES, limit: quota.limit, windowMs: quota.windowMs });
-            return proxy.endpoint;
-          },
-        }
-      : {
-          keyVaultForReplicators: async (emulator, dir) => {
-            const tlsDir = join(dir, "quota-proxy-tls");
-            await mkdir(tlsDir);
-            const tls = await createTlsMaterial(tlsDir);
-            const emulatorCa = readFileSync(emulator.caCertPath, "utf8");
-            const caFile = join(dir, "ca-bundle.pem");
-            await writeFile(caFile, `${emulatorCa}\n${readFileSync(tls.caCertPath, "utf8")}`);
-            proxy = await startQuotaProxy({
-              target: emulator.vaultUrl,
-              flavor: "keyvault",
-              counted: new Set(quota.operations),
-              limit: quota.limit,
-              windowMs: quota.windowMs,
-              tls: { cert: tls.cert, key: tls.key, upstreamCa: emulatorCa },
-            });
-            return { vaultUrl: proxy.endpoint, caFile };
-          },
-        }),
   });
-  context.defer(() => mesh.stop());
-  context.defer(async () => proxy?.stop());
   const watch = new AuditWatch(mesh);
   context.defer(async () => watch.stop());
-  if (proxy === undefined) throw new Error("the quota proxy did not start");
-  const counted = proxy;
+  const counted = proxies[shape];
+  if (counted === undefined) throw new Error("the quota proxy did not start");
 
   context.progress(`quota ${shape}: seeding ${values.pool} secrets (at the quota)`);
   const pool = await seedReplicated(mesh, watch, direction, poolNames(direction, "quota", values.pool), context.signal, 4);
@@ -146,7 +117,7 @@ async function runShape(shape: "aws" | "azure", values: QuotaSettings, context: 
   // Skip the first window and a few seconds of start; stop at the last arrival.
   const fromSecond = Math.ceil(quota.windowMs / 1_000) + 2;
   const toSecond = values.duration;
-  const inWindow = counted.events.filter((event) => !event.throttled && event.at >= startedAt + fromSecond * 1_000 && event.at < startedAt + toSecond * 1_000);
+  const inWindow = counted.events.filter((event) => event.counted && !event.throttled && event.at >= startedAt + fromSecond * 1_000 && event.at < startedAt + toSecond * 1_000);
   const perWindowLimit = quota.limit / (quota.windowMs / 1_000);
   const acceptedPerSecond = round(inWindow.length / (toSecond - fromSecond), 2);
   return {

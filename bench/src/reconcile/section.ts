@@ -1,0 +1,179 @@
+import { performance } from "node:perf_hooks";
+import { controlSubject } from "@credmesh/bus-names";
+import { waitForDrain } from "../../../test/support/replication-workload.ts";
+import type { BenchMesh } from "../mesh/mesh.ts";
+import { forgetOutput } from "../mesh/mesh.ts";
+import { DIRECTIONS, createSource, poolNames, type Direction } from "../mesh/mutations.ts";
+import { watchProcesses } from "../processes.ts";
+import { startProxiedMesh } from "../quota/proxied-mesh.ts";
+import type { QuotaProxy } from "../quota/quota-proxy.ts";
+import { round, type RunContext, type Section } from "../section.ts";
+import type { SettingsOf } from "../settings.ts";
+
+const settings = {
+  sizes: {
+    kind: "ints",
+    default: [1_000, 3_000, 10_000],
+    quick: [100, 300],
+    min: 1,
+    max: 100_000,
+    env: "BENCH_RECONCILE_SIZES",
+    help: "secrets per side at each step (ascending; each step adds sources, lets credmesh converge, then reconciles again)",
+  },
+} as const;
+
+type ReconcileSettings = SettingsOf<typeof settings>;
+
+/** Documented quotas the listing must stay under. */
+const QUOTAS = {
+  /** Secrets Manager ListSecrets: 100 requests per second per account and region (AWS, 2022-11). */
+  awsListPerSecond: 100,
+  /** Key Vault: 4,000 transactions per 10 s per vault. */
+  keyVaultPer10s: 4_000,
+};
+
+/** One reconcile run as the bench saw it. */
+export interface ReconcileRun {
+  durationMs: number;
+  /** The report's counts (sync, delete, orphan, conflict, unchanged, errors). */
+  counts: Record<string, number>;
+  /** Corrective mutations published (sync + delete). */
+  published: number;
+  /** Cloud calls during the run, per cloud and operation, counted by the proxies in front of the emulators. */
+  calls: { aws: Record<string, number>; azure: Record<string, number> };
+  /** Value reads among them (GetSecretValue, GetSecret of a version): must be 0. */
+  valueReads: number;
+  /** Highest call rate: Secrets Manager calls in any 1 s, Key Vault calls in any 10 s. */
+  peak: { awsPerSecond: number; keyVaultPer10s: number };
+  /** The replicator's RSS during the run, MiB. */
+  replicatorRssMiB: { mean: number; peak: number } | null;
+}
+
+export interface ReconcileStep {
+  direction: Direction;
+  /** Sources in scope (and replicas) at this step. */
+  secrets: number;
+  /** The run that found the new sources missing and published their corrections. */
+  first: ReconcileRun;
+  /** The run after credmesh converged: must publish nothing. */
+  second: ReconcileRun;
+}
+
+export interface ReconcileResult {
+  steps: ReconcileStep[];
+  quotas: typeof QUOTAS;
+}
+
+/**
+ * Anti-entropy at scale (issue 13 item 6): per direction, sources are created without events in
+ * steps (1k, 3k, 10k); a first reconcile finds the new ones missing and publishes their
+ * corrections, the replicator converges, and a second reconcile must publish nothing. Each run's
+ * wall time, cloud calls (counted by proxies in front of moto and the Key Vault emulator: list
+ * pages, no value reads), peak call rate against the quotas and the replicator's memory.
+ */
+export const reconcileSection: Section<typeof settings, ReconcileResult> = {
+  name: "reconcile",
+  title: "Anti-entropy at scale",
+  settings,
+  budgetSeconds: (values) => 600 + 2 * (values.sizes.at(-1) ?? 0) * 0.5,
+  run: runReconcile,
+  ok: (result) => result.steps.every((step) => step.second.published === 0 && step.first.valueReads === 0 && step.second.valueReads === 0),
+  report: reportReconcile,
+};
+
+async function runReconcile(values: ReconcileSettings, context: RunContext): Promise<ReconcileResult> {
+  const counting = { counted: new Set<string>(), limit: Number.POSITIVE_INFINITY, windowMs: 1_000 };
+  context.progress("reconcile: starting the mesh (limiters off) with counting proxies in front of moto and the Key Vault emulator");
+  const { mesh, proxies } = await startProxiedMesh(context, { aws: counting, azure: counting }, { replicatorEnv: { CREDMESH_RATE_LIMIT: "false" } });
+  const steps: ReconcileStep[] = [];
+  for (const direction of DIRECTIONS) {
+    const destination = direction === "aws-to-azure" ? "azure" : "aws";
+    let created = 0;
+    for (const size of [...values.sizes].sort((a, b) => a - b)) {
+      const names = poolNames(direction, "ae", size).slice(created);
+      context.progress(`reconcile ${direction}: creating ${names.length} sources (no events), ${size} in all`);
+      await createAll(mesh, direction, names);
+      created = size;
+      context.progress(`reconcile ${direction}: first run at ${size}`);
+      const first = await reconcile(mesh, destination, proxies, context);
+      context.progress(`reconcile ${direction}: the replicator applies ${first.published} corrections`);
+      await waitForDrain(mesh.bus, destination, 1_800_000);
+      forgetOutput(mesh);
+      context.progress(`reconcile ${direction}: second run at ${size}`);
+      const second = await reconcile(mesh, destination, proxies, context);
+      steps.push({ direction, secrets: size, first, second });
+    }
+  }
+  return { steps, quotas: QUOTAS };
+}
+
+async function createAll(mesh: BenchMesh, direction: Direction, names: readonly string[]): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < names.length) await createSource(mesh, direction, names[next++] ?? "");
+    }),
+  );
+}
+
+async function reconcile(mesh: BenchMesh, destination: "azure" | "aws", proxies: { aws?: QuotaProxy; azure?: QuotaProxy }, context: RunContext): Promise<ReconcileRun> {
+  const from = { aws: proxies.aws?.events.length ?? 0, azure: proxies.azure?.events.length ?? 0 };
+  const watch = watchProcesses({ replicator: destination === "azure" ? mesh.replicators.azure?.pid : mesh.replicators.aws?.pid }, 100);
+  const started = performance.now();
+  const reply = await mesh.bus.request(controlSubject("reconcile", destination), JSON.stringify({}), { timeout: 1_800_000 });
+  const durationMs = round(performance.now() - started);
+  const usage = watch.stop();
+  if (context.signal.aborted) throw new Error("aborted");
+  const report = JSON.parse(new TextDecoder().decode(reply.data)) as { counts?: Record<string, number>; error?: { message: string } };
+  if (report.counts === undefined) throw new Error(`reconcile of ${destination} answered ${report.error?.message ?? "no report"}`);
+  const aws = proxies.aws?.events.slice(from.aws) ?? [];
+  const azure = proxies.azure?.events.slice(from.azure) ?? [];
+  const tally = (events: ReadonlyArray<{ operation: string }>): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const event of events) counts[event.operation] = (counts[event.operation] ?? 0) + 1;
+    return counts;
+  };
+  const calls = { aws: tally(aws), azure: tally(azure) };
+  const rss = usage.rssMiB.replicator;
+  return {
+    durationMs,
+    counts: report.counts,
+    published: (report.counts.sync ?? 0) + (report.counts.delete ?? 0),
+    calls,
+    valueReads: (calls.aws.GetSecretValue ?? 0) + (calls.aws.BatchGetSecretValue ?? 0) + (calls.azure.GetSecret ?? 0),
+    peak: { awsPerSecond: peakIn(aws.map((event) => event.at), 1_000), keyVaultPer10s: peakIn(azure.map((event) => event.at), 10_000) },
+    replicatorRssMiB: rss === null || rss === undefined ? null : { mean: rss.mean, peak: rss.peak },
+  };
+}
+
+/** The most events in any window of `windowMs` (times ascending). */
+function peakIn(times: readonly number[], windowMs: number): number {
+  let peak = 0;
+  let start = 0;
+  for (let end = 0; end < times.length; end++) {
+    while ((times[end] ?? 0) - (times[start] ?? 0) >= windowMs) start++;
+    peak = Math.max(peak, end - start + 1);
+  }
+  return peak;
+}
+
+function reportReconcile(result: ReconcileResult): string[] {
+  const calls = (run: ReconcileRun): string =>
+    [...Object.entries(run.calls.aws).map(([op, n]) => `SM ${op} ${n}`), ...Object.entries(run.calls.azure).map(([op, n]) => `KV ${op} ${n}`)].join(", ") || "none";
+  return [
+    `Quotas: Secrets Manager ListSecrets ${result.quotas.awsListPerSecond}/s; Key Vault ${result.quotas.keyVaultPer10s} transactions per 10 s per vault. Limiters off.`,
+    "",
+    "| direction | secrets per side | run | wall s | published | unchanged | cloud calls (counted at the proxies) | value reads | peak SM calls/s | peak KV calls/10 s | replicator RSS peak MiB |",
+    "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|",
+    ...result.steps.flatMap((step) =>
+      (["first", "second"] as const).map((which) => {
+        const run = step[which];
+        return (
+          `| ${step.direction === "aws-to-azure" ? "AWS → Azure" : "Azure → AWS"} | ${step.secrets} | ${which === "first" ? "1st (new sources missing)" : "**2nd (converged)**"} | ` +
+          `${round(run.durationMs / 1_000, 2)} | ${which === "second" && run.published > 0 ? `**${run.published}** FAILED` : run.published} | ${run.counts.unchanged ?? 0} | ${calls(run)} | ` +
+          `${run.valueReads} | ${run.peak.awsPerSecond} | ${run.peak.keyVaultPer10s} | ${run.replicatorRssMiB?.peak ?? "?"} |`
+        );
+      }),
+    ),
+  ];
+}

@@ -8,8 +8,10 @@
  * a usage error, before anything starts.
  * @see ../README.md
  */
+import { callsSection } from "./calls/section.ts";
 import { clientSection } from "./client/client-bench.ts";
 import { endToEndSection } from "./e2e/section.ts";
+import { footprintSection } from "./footprint/section.ts";
 import { ingestSection } from "./ingest/section.ts";
 import { machineInfo } from "./machine.ts";
 import { quotaSection } from "./quota/section.ts";
@@ -21,10 +23,12 @@ import { throughputSection } from "./throughput/section.ts";
 
 const SECTIONS: readonly AnySection[] = [
   ingestSection,
+  callsSection,
   endToEndSection,
   throughputSection,
   quotaSection,
   reconcileSection,
+  footprintSection,
   clientSection,
 ];
 

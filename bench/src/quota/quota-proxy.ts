@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, createServer as createHttpsServer, request as http
 import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { errorAnswer, operationOf } from "../../../test/support/fault-proxy.ts";
+import { SlidingWindow } from "./window.ts";
 
 export interface QuotaProxyOptions {
   /** moto (`http://…`) or the Key Vault emulator (`https://…`). */
@@ -46,17 +47,9 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
   const secure = upstream.protocol === "https:";
   const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 64, ca: options.tls?.upstreamCa }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
   const events: QuotaEvent[] = [];
-  /** Times of the accepted counted requests still inside the window, oldest first. */
-  const window: number[] = [];
+  const window = new SlidingWindow(options.limit, options.windowMs);
   const sockets = new Set<Socket>();
   let origin = "";
-
-  const admit = (now: number): boolean => {
-    while (window.length > 0 && (window[0] ?? 0) <= now - options.windowMs) window.shift();
-    if (window.length >= options.limit) return false;
-    window.push(now);
-    return true;
-  };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const operation = operationOf(options.flavor, req);
@@ -65,7 +58,7 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
     req.on("end", () => {
       const now = performance.now();
       const counted = options.counted.has(operation);
-      const accepted = !counted || admit(now);
+      const accepted = !counted || window.admit(now);
       events.push({ at: now, operation, counted, throttled: !accepted });
       if (!accepted) {
         const answer = errorAnswer(options.flavor, "throttle", undefined);

@@ -7,6 +7,7 @@ import { DIRECTIONS, createSource, poolNames, type Direction } from "../mesh/mut
 import { watchProcesses } from "../processes.ts";
 import { startProxiedMesh } from "../quota/proxied-mesh.ts";
 import type { QuotaProxy } from "../quota/quota-proxy.ts";
+import { peakInWindow } from "../quota/window.ts";
 import { round, type RunContext, type Section } from "../section.ts";
 import type { SettingsOf } from "../settings.ts";
 
@@ -144,20 +145,9 @@ async function reconcile(mesh: BenchMesh, destination: "azure" | "aws", proxies:
     published: (report.counts.sync ?? 0) + (report.counts.delete ?? 0),
     calls,
     valueReads: (calls.aws.GetSecretValue ?? 0) + (calls.aws.BatchGetSecretValue ?? 0) + (calls.azure.GetSecret ?? 0),
-    peak: { awsPerSecond: peakIn(aws.map((event) => event.at), 1_000), keyVaultPer10s: peakIn(azure.map((event) => event.at), 10_000) },
+    peak: { awsPerSecond: peakInWindow(aws.map((event) => event.at), 1_000), keyVaultPer10s: peakInWindow(azure.map((event) => event.at), 10_000) },
     replicatorRssMiB: rss === null || rss === undefined ? null : { mean: rss.mean, peak: rss.peak },
   };
-}
-
-/** The most events in any window of `windowMs` (times ascending). */
-function peakIn(times: readonly number[], windowMs: number): number {
-  let peak = 0;
-  let start = 0;
-  for (let end = 0; end < times.length; end++) {
-    while ((times[end] ?? 0) - (times[start] ?? 0) >= windowMs) start++;
-    peak = Math.max(peak, end - start + 1);
-  }
-  return peak;
 }
 
 function reportReconcile(result: ReconcileResult): string[] {

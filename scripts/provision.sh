@@ -7,6 +7,11 @@
 #   nats (natscli)        built from the Go module proxy via scripts/lib/natscli
 #   moto[server]          Python venv from PyPI (AWS Secrets Manager emulator)
 #   prometheus, promtool  Debian's `prometheus` package (service never started)
+#   docker-compose        Compose v5, built from the Go module proxy via scripts/lib/compose
+#                         (validates docker-compose.yml with `config`; no engine needed)
+#   helm                  Helm v4, built from the Go module proxy (lint/template of deploy/helm)
+#   tofu                  OpenTofu, built from the Go module proxy via scripts/lib/opentofu
+#                         (`tofu fmt -check` of deploy/terraform)
 #   Lowkey Vault jar      Maven Central, optional (Azure Key Vault emulator)
 #   java                  newest local JDK that Lowkey Vault can run on
 #
@@ -41,6 +46,12 @@ NATS_SERVER_VERSION=2.12.15
 NATSCLI_VERSION=0.5.0         # newest the Go proxy serves; see scripts/lib/natscli/go.mod
 MOTO_VERSION=5.2.5
 PROMETHEUS_DEB_VERSION=2.42.0+ds-5+deb12u1   # Debian 12 (bookworm)
+COMPOSE_VERSION=5.6.0         # see scripts/lib/compose/go.mod
+HELM_VERSION=4.3.2
+OPENTOFU_VERSION=1.10.10      # see scripts/lib/opentofu/go.mod
+# Not provisioned: prometheus-nats-exporter. The Go module proxy refuses it (403 "This module
+# version is not available", for the version list and for v0.17.3), and no other registry we
+# reach serves it; docker-compose.yml and the nats Helm chart run its container image instead.
 LOWKEY_VAULT_VERSION=7.1.13
 LOWKEY_VAULT_MIN_JAVA=25      # Lowkey Vault 7.x is built for Java 25
 LOWKEY_RETRY_AFTER_S=86400    # re-try a failed Lowkey Vault download after a day
@@ -67,6 +78,7 @@ done
 # Results, filled in by the part functions and written to env.sh / env.json.
 NODE="" NODE_BIN_DIR="" NPM_CLI="" NPM_CMD="" NODE_VER="" NPM_VER=""
 NATS_SERVER="" NATS_CLI="" MOTO_SERVER="" PROMETHEUS="" PROMTOOL="" PROM_VER=""
+DOCKER_COMPOSE="" HELM="" TOFU=""
 JAVA="" JAVA_VER="" LOWKEY_JAR="" LOWKEY_VER=""
 MISSING=()          # --check: what is not there
 WARNINGS=()
@@ -222,26 +234,51 @@ write_npm_wrapper() {
   fi
 }
 
+# go_cli_part NAME VERSION BINARY STAMP BUILD_FN: the stamp/check/install frame of a Go-built
+# tool. BUILD_FN GO WORKDIR builds WORKDIR/out and checks the version it reports.
+go_cli_part() {
+  local name=$1 version=$2 binary=$3 want=$4 build=$5
+  if stamp_ok "$name" "$want" && [ -x "$binary" ]; then
+    say "$name $version: $HAVE"; return 0
+  fi
+  [ "$MODE" = check ] && { record_missing "$name $version ($binary)"; return 0; }
+  installing "$name $version"
+  local go work
+  go=$(find_go)
+  new_tmp_dir; work=$TMP_DIR
+  "$build" "$go" "$work"
+  mkdir -p "$TOOLS/bin"
+  mv -f "$work/out" "$binary"
+  write_stamp "$name" "$want"
+  installed
+}
+
+# build_from_lib GO WORK LIBDIR PACKAGE LDFLAGS: go build of PACKAGE from a copy of scripts/lib/LIBDIR.
+build_from_lib() {
+  local go=$1 work=$2 src="$LIB_DIR/$3" pkg=$4 ldflags=$5
+  cp "$src/go.mod" "$src/go.sum" "$src/tools.go" "$work/"
+  run "go build $pkg" env GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0 \
+    "$go" build -C "$work" -trimpath -ldflags "$ldflags" -o "$work/out" "$pkg"
+}
+
+# expect_version BINARY WANT ARGS...: the first line BINARY ARGS prints must be WANT.
+expect_version() {
+  local binary=$1 want=$2 got; shift 2
+  got=$("$binary" "$@" 2>>"$LOG" | head -n1)
+  [ "$got" = "$want" ] || die "the built binary reports \"$got\", not \"$want\""
+}
+
 # 2. nats-server, built from its tagged module (its own go.mod/go.sum pin all
 # dependencies, so `go install pkg@version` is reproducible).
+build_nats_server() {
+  run "go install nats-server" go_env GOBIN="$2" "$1" install -trimpath \
+    "github.com/nats-io/nats-server/v2@v$NATS_SERVER_VERSION"
+  mv -f "$2/nats-server" "$2/out"
+  expect_version "$2/out" "nats-server: v$NATS_SERVER_VERSION" --version
+}
 part_nats_server() {
   NATS_SERVER="$TOOLS/bin/nats-server"
-  if stamp_ok nats-server "$NATS_SERVER_VERSION" && [ -x "$NATS_SERVER" ]; then
-    say "nats-server $NATS_SERVER_VERSION: $HAVE"; return 0
-  fi
-  [ "$MODE" = check ] && { record_missing "nats-server $NATS_SERVER_VERSION ($NATS_SERVER)"; return 0; }
-  installing "nats-server $NATS_SERVER_VERSION"
-  local go gobin
-  go=$(find_go)
-  new_tmp_dir; gobin=$TMP_DIR
-  run "go install nats-server" go_env GOBIN="$gobin" "$go" install -trimpath \
-    "github.com/nats-io/nats-server/v2@v$NATS_SERVER_VERSION"
-  "$gobin/nats-server" --version 2>>"$LOG" | grep -q "v$NATS_SERVER_VERSION" \
-    || die "built nats-server does not report v$NATS_SERVER_VERSION"
-  mkdir -p "$TOOLS/bin"
-  mv -f "$gobin/nats-server" "$NATS_SERVER"
-  write_stamp nats-server "$NATS_SERVER_VERSION"
-  installed
+  go_cli_part nats-server "$NATS_SERVER_VERSION" "$NATS_SERVER" "$NATS_SERVER_VERSION" build_nats_server
 }
 
 # 3. The `nats` CLI. `go install github.com/nats-io/natscli/nats@vX` cannot
@@ -394,7 +431,47 @@ stop_prometheus_service() {
   fi
 }
 
-# 6. Lowkey Vault, optional. Its app jar should be on Maven Central, but from
+# 6. Go CLIs that check the deployment files: docker-compose (Compose v5), helm (v4), tofu
+# (OpenTofu). Compose and OpenTofu carry exclude/replace directives in their go.mod, which
+# `go install pkg@version` refuses, so each is built from a throwaway module in scripts/lib that
+# repeats those directives (its go.sum makes the build exact, -mod=readonly). Helm installs as is.
+# The version variables that the projects' own release builds set with -ldflags are set the same
+# way, so `--version` reports the pinned release.
+
+build_compose() {
+  build_from_lib "$1" "$2" compose github.com/docker/compose/v5/cmd \
+    "-s -w -X github.com/docker/compose/v5/internal.Version=v$COMPOSE_VERSION"
+  expect_version "$2/out" "Docker Compose version v$COMPOSE_VERSION" version
+}
+part_compose() {
+  DOCKER_COMPOSE="$TOOLS/bin/docker-compose"
+  go_cli_part docker-compose "$COMPOSE_VERSION" "$DOCKER_COMPOSE" \
+    "$COMPOSE_VERSION $(files_hash "$LIB_DIR/compose/go.mod" "$LIB_DIR/compose/go.sum" "$LIB_DIR/compose/tools.go")" build_compose
+}
+
+build_helm() {
+  run "go install helm" go_env GOBIN="$2" "$1" install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION"
+  mv -f "$2/helm" "$2/out"
+  expect_version "$2/out" "v$HELM_VERSION" version --template '{{.Version}}'
+}
+part_helm() {
+  HELM="$TOOLS/bin/helm"
+  go_cli_part helm "$HELM_VERSION" "$HELM" "$HELM_VERSION" build_helm
+}
+
+build_tofu() {
+  build_from_lib "$1" "$2" opentofu github.com/opentofu/opentofu/cmd/tofu \
+    "-s -w -X github.com/opentofu/opentofu/version.dev=no"
+  TF_CLI_CONFIG_FILE=/dev/null expect_version "$2/out" "OpenTofu v$OPENTOFU_VERSION" version
+}
+part_tofu() {
+  TOFU="$TOOLS/bin/tofu"
+  go_cli_part tofu "$OPENTOFU_VERSION" "$TOFU" \
+    "$OPENTOFU_VERSION $(files_hash "$LIB_DIR/opentofu/go.mod" "$LIB_DIR/opentofu/go.sum" "$LIB_DIR/opentofu/tools.go")" build_tofu
+}
+
+# 7. Lowkey Vault, optional. Its app jar should be on Maven Central, but from
 # our machines it is not obtainable (404), so failure here is a warning: the
 # test harness falls back to the in-repo Key Vault emulator. An operator can
 # point LOWKEY_VAULT_JAR at a jar obtained some other way.
@@ -487,7 +564,7 @@ java_major_of() {  # java_major_of /path/to/bin/java -> "25 25.0.3"
                  *)   printf '%s %s' "${ver%%[.+-]*}" "$ver" ;; esac
 }
 
-# 7. java: the oldest JDK/JRE on the machine that still meets Lowkey Vault's
+# 8. java: the oldest JDK/JRE on the machine that still meets Lowkey Vault's
 # requirement (25 for 7.x; a jar's Build-Jdk-Spec when we have the jar), i.e.
 # the one closest to what the jar was built and tested with. Older jars (Java 17) get Debian's
 # openjdk-17-jre-headless if no suitable java exists.
@@ -554,6 +631,9 @@ write_env_files() {
     printf 'export CREDMESH_MOTO_SERVER=%s\n' "$(sh_quote "$MOTO_SERVER")"
     printf 'export CREDMESH_PROMETHEUS=%s\n' "$(sh_quote "$PROMETHEUS")"
     printf 'export CREDMESH_PROMTOOL=%s\n' "$(sh_quote "$PROMTOOL")"
+    printf 'export CREDMESH_DOCKER_COMPOSE=%s\n' "$(sh_quote "$DOCKER_COMPOSE")"
+    printf 'export CREDMESH_HELM=%s\n' "$(sh_quote "$HELM")"
+    printf 'export CREDMESH_TOFU=%s\n' "$(sh_quote "$TOFU")"
     printf 'export CREDMESH_JAVA=%s\n' "$(sh_quote "$JAVA")"
     printf 'export CREDMESH_LOWKEY_VAULT_JAR=%s\n' "$(sh_quote "$LOWKEY_JAR")"
   } >"$sh.tmp"
@@ -562,8 +642,10 @@ write_env_files() {
   # JSON via node (always present by now) so every string is escaped properly.
   P_TOOLS=$TOOLS P_NODE=$NODE P_NPM=$NPM_CMD P_NATS_SERVER=$NATS_SERVER P_NATS_CLI=$NATS_CLI \
   P_MOTO=$MOTO_SERVER P_PROM=$PROMETHEUS P_PROMTOOL=$PROMTOOL P_JAVA=$JAVA P_LOWKEY=$LOWKEY_JAR \
+  P_COMPOSE=$DOCKER_COMPOSE P_HELM=$HELM P_TOFU=$TOFU \
   V_NODE=$NODE_VER V_NPM=$NPM_VER V_NATS_SERVER=$NATS_SERVER_VERSION V_NATS_CLI=$NATSCLI_VERSION \
   V_MOTO=$MOTO_VERSION V_PROM=$PROM_VER V_JAVA=$JAVA_VER V_LOWKEY=$LOWKEY_VER \
+  V_COMPOSE=$COMPOSE_VERSION V_HELM=$HELM_VERSION V_TOFU=$OPENTOFU_VERSION \
   "$NODE" -e '
     const e = process.env, v = (k) => (e[k] ? e[k] : null);
     const out = {
@@ -571,9 +653,11 @@ write_env_files() {
       natsServer: v("P_NATS_SERVER"), natsCli: v("P_NATS_CLI"), motoServer: v("P_MOTO"),
       prometheus: v("P_PROM"), promtool: v("P_PROMTOOL"), java: v("P_JAVA"),
       lowkeyVaultJar: v("P_LOWKEY"),
+      dockerCompose: v("P_COMPOSE"), helm: v("P_HELM"), tofu: v("P_TOFU"),
       versions: {
         node: v("V_NODE"), npm: v("V_NPM"), natsServer: v("V_NATS_SERVER"), natsCli: v("V_NATS_CLI"),
         moto: v("V_MOTO"), prometheus: v("V_PROM"), java: v("V_JAVA"), lowkeyVault: v("V_LOWKEY"),
+        dockerCompose: v("V_COMPOSE"), helm: v("V_HELM"), tofu: v("V_TOFU"),
       },
     };
     process.stdout.write(JSON.stringify(out, null, 2) + "\n");' >"$json.tmp"
@@ -610,6 +694,9 @@ main() {
   part_nats_cli
   part_moto
   part_prometheus
+  part_compose
+  part_helm
+  part_tofu
   part_lowkey
   part_java
 

@@ -107,7 +107,7 @@ describe("deletes, restores and ordering", () => {
     const order = versions.map((v) => v.versionId);
     const applied = tap
       .auditRecords()
-      .filter((a) => ids.includes(a.eventId as string) && a.decision === "applied")
+      .filter((a) => ids.includes(a.eventId) && a.decision === "applied")
       .map((a) => order.indexOf(a.originVersion as string));
     // Every write carried the newest version at the time; none went backwards.
     expect(applied.length).toBeGreaterThanOrEqual(1);

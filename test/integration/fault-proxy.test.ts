@@ -168,4 +168,40 @@ describe("fault proxy", () => {
     expect(faults).toBeLessThan(60);
     expect(new Set(first)).toEqual(new Set(["none", "throttle", "unavailable", "reset", "latency"]));
   }, 60_000);
+
+  it("hangs the requests it is told to: the adapter's per-attempt timeout fails them as a retryable timeout, attributed to the hang", async () => {
+    const proxy = await startFaultProxy({ target: awsEndpoint, flavor: "aws-json", rate: 0 });
+    proxies.push(proxy);
+    const client = new SecretsManagerClient({ region: "us-east-1", endpoint: proxy.endpoint, credentials: { accessKeyId: "t", secretAccessKey: "t" }, maxAttempts: 1 });
+    const vault = new SecretsManagerVault(client, undefined, { attemptTimeoutMs: 300 });
+    proxy.hangWhen((request) => request.secret === "hung");
+    await expect(vault.describe("hung", ctx)).rejects.toMatchObject({ reason: "timeout", retryable: true });
+    await expect(vault.describe("other", ctx)).resolves.toMatchObject({ state: "active" });
+    // The client gave up; the proxy saw it close the connection and counts the hang as the cause.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(proxy.log.map(({ secret, fault, outcome }) => ({ secret, fault, outcome }))).toEqual([
+      { secret: "hung", fault: "hang", outcome: "injected" },
+      { secret: "other", fault: "none", outcome: "ok" },
+    ]);
+    expect(proxy.failures()).toBe(1);
+    expect(proxy.unattributed()).toEqual({ upstreamErrors: 0, clientClosed: 0 });
+    client.destroy();
+  });
+
+  it("makes no further request once the caller aborted the operation (its deadline)", async () => {
+    const proxy = await startFaultProxy({ target: awsEndpoint, flavor: "aws-json", rate: 0 });
+    proxies.push(proxy);
+    const client = new SecretsManagerClient({ region: "us-east-1", endpoint: proxy.endpoint, credentials: { accessKeyId: "t", secretAccessKey: "t" }, maxAttempts: 1 });
+    const vault = new SecretsManagerVault(client);
+    proxy.hangWhen(() => true);
+    const deadline = new AbortController();
+    const call = vault.describe("slow", { ...ctx, signal: deadline.signal });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    deadline.abort(new Error("deadline"));
+    await expect(call).rejects.toMatchObject({ reason: "timeout" });
+    // Aborted calls make no further request.
+    await expect(vault.describe("after", { ...ctx, signal: deadline.signal })).rejects.toMatchObject({ reason: "timeout" });
+    expect(proxy.log).toHaveLength(1);
+    client.destroy();
+  });
 });

@@ -16,7 +16,8 @@ import { Registry, createMetrics } from "@credmesh/metrics";
 import { STREAMS } from "@credmesh/bus-names";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveReplicatorConfig } from "../../services/replicator/src/config.ts";
-import { buildCredentials, type ClockSkewEvent } from "../../services/replicator/src/wiring.ts";
+import { decodeIdentityEvent } from "@credmesh/events";
+import { buildCredentials } from "../../services/replicator/src/wiring.ts";
 import { startMoto, startNats, type MotoPart, type NatsPart } from "../support/parts.ts";
 import { startRecordingProxy, type RecordingProxy } from "../support/recording-proxy.ts";
 import { startServiceAccountIssuer, type ServiceAccountIssuer } from "../support/service-account-issuer.ts";
@@ -91,13 +92,14 @@ describe("a clock skew refusal reaches the identity stream", () => {
     await expect.poll(async () => (await jsm.streams.info(STREAMS.identity.name)).state.messages, { timeout: 10_000 }).toBe(2);
     const stored = await jsm.streams.getMessage(STREAMS.identity.name, { seq: 1 });
     expect(stored?.subject).toBe(`credmesh.identity.${CELL}.clock_skew`);
-    const event = stored?.json<ClockSkewEvent>();
+    const event = stored ? decodeIdentityEvent(stored.data) : undefined;
     expect(event).toMatchObject({
       specversion: "1.0",
       type: "io.credmesh.identity.clock_skew.v1",
       data: { cell: CELL, kind: "clock_skew", credentialSource: "aws/web-identity-token-file", action: "refused", toleranceSeconds: 300 },
     });
-    expect(Math.abs((event?.data.offsetSeconds ?? 0) - 600)).toBeLessThanOrEqual(2);
+    const offset = event?.data.kind === "clock_skew" ? event.data.offsetSeconds : Number.NaN;
+    expect(Math.abs(offset - 600)).toBeLessThanOrEqual(2);
     expect(lines.join("")).toContain("identity event published");
     expect(JSON.stringify(event)).not.toMatch(/eyJ/);
   });

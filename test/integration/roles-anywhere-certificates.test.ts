@@ -98,11 +98,13 @@ describe("checkCertificateChain", () => {
     const later = Date.now() + 11 * DAY; // after the lower CA's notAfter
     const expired = checkCertificateChain(input({ now: later }));
     expect(expired.problems).toEqual([
-      { kind: "expired", message: `intermediate CA certificate "O=credmesh-test, CN=Credmesh Lower CA" expired at ${new Date(Date.parse(x509(lower).validTo)).toISOString()}` },
+      { kind: "expired", message: `intermediate CA certificate "O=credmesh-test, CN=Credmesh Lower CA" expired at ${new Date(Date.parse(x509(lower).validTo)).toISOString()}`, certificate: "intermediate" },
     ]);
     const early = checkCertificateChain(input({ now: Date.now() - 2 * 3600_000 }));
     expect(early.problems.map((p) => p.kind)).toContain("not_yet_valid");
     expect(early.problems.find((p) => p.message.startsWith("certificate "))?.message).toMatch(/^certificate "O=credmesh-test, CN=cell-1" is not valid before /);
+    // The identity-watcher tells the leaf's own window from its chain's by this field.
+    expect(early.problems.find((p) => p.kind === "not_yet_valid")?.certificate).toBe("leaf");
   });
 
   it("requires exactly the cell's CN, compared unescaped", async () => {

@@ -1,3 +1,4 @@
+import { decodeAuditRecord, type AuditRecord } from "@credmesh/events";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 
 export interface TappedMessage {
@@ -48,23 +49,22 @@ export class BusTap {
     });
   }
 
-  /** Audit records (parsed) on credmesh.audit.>. */
-  auditRecords(): Array<Record<string, unknown> & { decision: string; correlationId: string }> {
-    return this.messages
-      .filter((message) => message.subject.startsWith("credmesh.audit."))
-      .map((message) => JSON.parse(message.data) as Record<string, unknown> & { decision: string; correlationId: string });
+  /** Audit records on credmesh.audit.>, read with the schema every consumer uses (a record that does not decode fails the test). */
+  auditRecords(): AuditRecord[] {
+    return this.messages.filter((message) => message.subject.startsWith("credmesh.audit.")).map((message) => auditRecordOf(message));
   }
 
   /** Waits for the audit record of the mutation whose CloudEvent id (EventBridge id) is `eventId`. */
-  async auditFor(eventId: string, timeoutMs = 30_000): Promise<Record<string, unknown> & { decision: string }> {
-    const message = await this.waitFor(
-      (m) => m.subject.startsWith("credmesh.audit.") && (JSON.parse(m.data) as { eventId?: string }).eventId === eventId,
-      timeoutMs,
-    );
-    return JSON.parse(message.data) as Record<string, unknown> & { decision: string };
+  async auditFor(eventId: string, timeoutMs = 30_000): Promise<AuditRecord> {
+    const message = await this.waitFor((m) => m.subject.startsWith("credmesh.audit.") && auditRecordOf(m).eventId === eventId, timeoutMs);
+    return auditRecordOf(message);
   }
 
   stop(): void {
     this.#subscription.unsubscribe();
   }
+}
+
+function auditRecordOf(message: TappedMessage): AuditRecord {
+  return decodeAuditRecord(new TextEncoder().encode(message.data));
 }

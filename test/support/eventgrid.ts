@@ -26,3 +26,14 @@ export function secretNewVersionCreated(vaultName: string, secretName: string, v
   };
   return [event];
 }
+
+/** Posts an Event Grid delivery (Event Grid schema) to ingest with a shared key, and insists on 200. */
+export async function postEventGrid(ingestUrl: string, sharedKey: string, events: readonly Json[]): Promise<void> {
+  const response = await fetch(`${ingestUrl}/webhooks/eventgrid`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "aeg-event-type": "Notification", authorization: sharedKey },
+    body: JSON.stringify(events),
+  });
+  await response.body?.cancel();
+  if (response.status !== 200) throw new Error(`ingest answered ${response.status} to an Event Grid delivery`);
+}

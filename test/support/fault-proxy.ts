@@ -11,11 +11,15 @@ import type { AddressInfo, Socket } from "node:net";
  * - `reset`: destroys the connection mid-request, before anything reaches the cloud;
  * - `latency`: forwards after a delay;
  * - `lost_response`: forwards, lets the cloud apply the request, then destroys the connection
- *   instead of answering — the client cannot tell it from `reset`, but the write happened.
+ *   instead of answering — the client cannot tell it from `reset`, but the write happened;
+ * - `hang`: accepts the request and never answers (a cloud that stopped responding), until the
+ *   client gives up or the proxy is told to {@link FaultProxy.releaseHung} or stops. Only through
+ *   {@link FaultProxy.hangWhen}, never drawn at random.
  */
-export type FaultKind = "throttle" | "unavailable" | "reset" | "latency" | "lost_response";
+export type FaultKind = "throttle" | "unavailable" | "reset" | "latency" | "lost_response" | "hang";
 
-export const FAULT_KINDS: readonly FaultKind[] = ["throttle", "unavailable", "reset", "latency", "lost_response"];
+/** The kinds drawn at random (weights); `hang` is only ever asked for explicitly. */
+export const FAULT_KINDS: readonly Exclude<FaultKind, "hang">[] = ["throttle", "unavailable", "reset", "latency", "lost_response"];
 
 export interface FaultProxyOptions {
   /** Where requests go: moto (`http://…`) or the Key Vault emulator (`https://…`). */
@@ -49,18 +53,44 @@ export interface ProxiedRequest {
   path: string;
   /** `GetSecretValue`, `SetSecret`, … (see {@link operationOf}). */
   operation: string;
+  /** The secret the request concerns, when it names one: the JSON body's `SecretId`, or the Key Vault path's name. Known once the body is in. */
+  secret?: string;
+}
+
+/**
+ * What became of one request, so every failure a client saw can be attributed to its cause:
+ * - `injected`: a fault of this proxy (any kind but latency);
+ * - `upstream_error`: the cloud (or the forwarder behind it) answered 429 or 5xx, or could not be reached;
+ * - `client_closed`: the client gave up (its timeout or deadline) before the answer;
+ * - `ok`: answered with the cloud's answer;
+ * - `pending`: not settled yet (a hung request still open).
+ */
+export type RequestOutcome = "injected" | "upstream_error" | "client_closed" | "ok" | "pending";
+
+export interface LoggedRequest extends ProxiedRequest {
+  fault: FaultKind | "none";
+  outcome: RequestOutcome;
+  /** When the proxy received it and when it settled (ms since the epoch). */
+  at: number;
+  settledAt?: number;
 }
 
 export interface FaultProxy {
   endpoint: string;
   /** Faults injected so far, per kind. */
   readonly injected: Readonly<Record<FaultKind, number>>;
-  /** Every request seen, in arrival order, with what was done to it. */
-  readonly log: ReadonlyArray<ProxiedRequest & { fault: FaultKind | "none" }>;
+  /** Every request seen, in arrival order, with what was done to it and what became of it. */
+  readonly log: ReadonlyArray<LoggedRequest>;
   /** Faults injected so far (all kinds but latency, which only slows a request). */
   failures(): number;
+  /** Requests the proxy forwarded whose answer was a failure it did not cause, or that the client abandoned. */
+  unattributed(): { upstreamErrors: number; clientClosed: number };
   /** Changes the fault rate from now on (0 turns faults off). */
   setRate(rate: number): void;
+  /** Hangs every request `predicate` picks from now on (`undefined` stops hanging new ones). */
+  hangWhen(predicate: ((request: ProxiedRequest) => boolean) | undefined): void;
+  /** Destroys the connections of hung requests still open. */
+  releaseHung(): void;
   stop(): Promise<void>;
 }
 
@@ -87,12 +117,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const secure = upstream.protocol === "https:";
   const random = seededRandom(options.seed ?? 1);
   let rate = options.rate ?? 0.2;
-  const weights: Record<FaultKind, number> = { throttle: 1, unavailable: 1, reset: 1, latency: 1, lost_response: 0, ...options.weights };
+  const weights: Record<FaultKind, number> = { throttle: 1, unavailable: 1, reset: 1, latency: 1, lost_response: 0, hang: 0, ...options.weights };
   const latency = options.latencyMs ?? { min: 100, max: 400 };
   const retryAfter = options.retryAfterSeconds ?? (options.flavor === "keyvault" ? 1 : undefined);
   const eligible = options.eligible ?? ((request: ProxiedRequest) => options.flavor === "keyvault" || request.operation !== "");
-  const injected: Record<FaultKind, number> = { throttle: 0, unavailable: 0, reset: 0, latency: 0, lost_response: 0 };
-  const log: Array<ProxiedRequest & { fault: FaultKind | "none" }> = [];
+  const injected: Record<FaultKind, number> = { throttle: 0, unavailable: 0, reset: 0, latency: 0, lost_response: 0, hang: 0 };
+  const log: LoggedRequest[] = [];
+  let hangPredicate: ((request: ProxiedRequest) => boolean) | undefined;
+  const hung = new Set<IncomingMessage>();
   const agent = secure
     ? new HttpsAgent({ keepAlive: true, maxSockets: 64, ca: options.tls?.upstreamCa })
     : new HttpAgent({ keepAlive: true, maxSockets: 64 });
@@ -124,22 +156,51 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     outgoing.end(body);
   };
 
+  const settle = (entry: LoggedRequest, outcome: RequestOutcome): void => {
+    if (entry.outcome !== "pending") return;
+    entry.outcome = outcome;
+    entry.settledAt = Date.now();
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const request: ProxiedRequest = { method: req.method ?? "GET", path: req.url ?? "/", operation: operationOf(options.flavor, req) };
-    const { fault, delayMs } = decide(request);
-    log.push({ ...request, fault });
-    if (fault !== "none") injected[fault]++;
+    const decided = decide(request);
+    let fault: FaultKind | "none" = decided.fault;
+    const entry: LoggedRequest = { ...request, fault, outcome: "pending", at: Date.now() };
+    log.push(entry);
     if (fault === "reset") {
+      injected.reset++;
+      settle(entry, "injected");
       // Mid-request: the headers are in, the body may still be on its way; nothing was forwarded.
       req.socket.destroy();
       return;
     }
+    // The client went away before an answer: its timeout or deadline (or a fault's own destroy).
+    res.on("close", () => {
+      if (!res.writableFinished) settle(entry, "client_closed");
+    });
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const body = Buffer.concat(chunks);
+      entry.secret = secretOf(options.flavor, request.path, body);
+      if (hangPredicate?.({ ...request, secret: entry.secret })) {
+        fault = "hang";
+        entry.fault = "hang";
+      }
+      if (fault !== "none") injected[fault]++;
+      if (fault === "hang") {
+        // Accept and never answer; counted as injected when the client gives up.
+        hung.add(req);
+        res.on("close", () => {
+          hung.delete(req);
+          if (entry.outcome === "client_closed") entry.outcome = "injected";
+        });
+        return;
+      }
       if (fault === "throttle" || fault === "unavailable") {
         const answer = errorAnswer(options.flavor, fault, retryAfter);
+        settle(entry, "injected");
         res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
         res.end(answer.body);
         return;
@@ -150,9 +211,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           body,
           (status, headers, payload) => {
             if (fault === "lost_response") {
+              settle(entry, "injected");
               res.socket?.destroy();
               return;
             }
+            settle(entry, status === 429 || status >= 500 ? "upstream_error" : "ok");
             // Key Vault puts its own origin into ids and nextLinks; keep follow-up calls on the proxy.
             const rewritten = options.flavor === "keyvault" && origin ? Buffer.from(payload.toString("utf8").replaceAll(upstream.origin, origin)) : payload;
             const { "content-length": _length, "transfer-encoding": _encoding, connection: _connection, ...rest } = headers;
@@ -160,18 +223,22 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
             res.end(rewritten);
           },
           () => {
+            settle(entry, "upstream_error");
             if (!res.headersSent) {
               res.writeHead(502);
               res.end();
             } else res.destroy();
           },
         );
-      if (fault === "latency") setTimeout(go, delayMs);
+      if (fault === "latency") setTimeout(go, decided.delayMs);
       else go();
     });
   };
 
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle) : createHttpServer(handle);
+  // Never close an idle keep-alive connection under a client: a client that reuses a socket the
+  // server is closing sees a reset that no fault caused (Node's default is 5 s).
+  server.keepAliveTimeout = 600_000;
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -183,9 +250,19 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     endpoint: origin,
     injected,
     log,
-    failures: () => injected.throttle + injected.unavailable + injected.reset + injected.lost_response,
+    failures: () => log.filter((entry) => entry.outcome === "injected").length,
+    unattributed: () => ({
+      upstreamErrors: log.filter((entry) => entry.outcome === "upstream_error").length,
+      clientClosed: log.filter((entry) => entry.outcome === "client_closed").length,
+    }),
     setRate(next) {
       rate = next;
+    },
+    hangWhen(predicate) {
+      hangPredicate = predicate;
+    },
+    releaseHung() {
+      for (const req of hung) req.socket.destroy();
     },
     stop: () =>
       new Promise((resolve) => {
@@ -194,6 +271,21 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         server.close(() => resolve());
       }),
   };
+}
+
+/** The secret a request names: Secrets Manager's `SecretId`/`Name` in the JSON body, Key Vault's `/secrets/{name}` segment. */
+export function secretOf(flavor: "aws-json" | "keyvault", path: string, body: Buffer): string | undefined {
+  if (flavor === "aws-json") {
+    try {
+      const parsed = JSON.parse(body.toString("utf8")) as { SecretId?: unknown; Name?: unknown };
+      const id = typeof parsed.SecretId === "string" ? parsed.SecretId : typeof parsed.Name === "string" ? parsed.Name : undefined;
+      return id;
+    } catch {
+      return undefined;
+    }
+  }
+  const [collection, name] = new URL(path, "https://vault").pathname.split("/").filter((segment) => segment !== "");
+  return (collection === "secrets" || collection === "deletedsecrets") && name ? decodeURIComponent(name) : undefined;
 }
 
 /** The cloud's operation: the JSON 1.1 target's action for AWS, the REST operation for Key Vault. */

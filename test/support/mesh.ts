@@ -3,10 +3,11 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { KeyVaultEmulator } from "../emulators/keyvault/index.ts";
+import type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
 import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.ts";
 import type { ManagedProcess } from "./managed-process.ts";
@@ -19,10 +20,21 @@ import { startService } from "./services.ts";
 export const AWS_ACCOUNT = "123456789012";
 export const AWS_REGION = "us-east-1";
 export const ROLE_ARN = `arn:aws:iam::${AWS_ACCOUNT}:role/credmesh-replicator`;
+/** The identity-watcher's own role (IAM calls to quarantine cells). */
+export const WATCHER_ROLE_ARN = `arn:aws:iam::${AWS_ACCOUNT}:role/credmesh-identity-watcher`;
+/** The identity-watcher's user-assigned identity in the emulated Entra tenant (Graph permission granted). */
+export const WATCHER_CLIENT_ID = "5a7e0c11-9d3f-4b2e-8c41-00000000f001";
+
+/** With an identity-watcher, each Azure replica's own user-assigned identity (its Entra principal). */
+export function cellClientId(replica: number): string {
+  return `5a7e0c11-9d3f-4b2e-8c41-${String(replica + 1).padStart(12, "0")}`;
+}
 
 export interface MeshOptions {
   /** Name prefixes in scope of the AWS → Azure rule. */
   namePrefixes?: string[];
+  /** Include the AWS → Azure rule (default true); false leaves only `azureToAws` (a one-way Azure → AWS rule set). */
+  awsToAzure?: boolean;
   /** Extra environment for the replicator (e.g. short credential lifetimes). */
   replicatorEnv?: Record<string, string>;
   /** Extra environment for ingest (e.g. Event Grid authentication). */
@@ -44,11 +56,23 @@ export interface MeshOptions {
    * emulator's). The test's own clients always talk to the clouds directly.
    */
   faults?: { aws?: FaultSettings; azure?: FaultSettings };
+  /** Behaviour of the emulated Key Vault (default: the real service's timing and limits). */
+  keyVault?: KeyVaultEmulatorOptions;
+  /** Policy settings of the AWS → Azure rule, e.g. `{ onForceDelete: "purge" }`. */
+  ruleSettings?: Record<string, string | boolean>;
+  /** Extra environment per Azure replica (index from 0), after `replicatorEnv`. */
+  replicaEnv?: (replica: number) => Record<string, string>;
+  /**
+   * Also run the identity-watcher, with this cells file (YAML). The cells' IAM role (ROLE_ARN) and
+   * the watcher's own role are created in moto; each Azure replica gets its own Entra principal
+   * ({@link cellClientId}); the watcher's ({@link WATCHER_CLIENT_ID}) may write service principals.
+   */
+  identityWatcher?: { cells: string; env?: Record<string, string> };
 }
 
-export type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
+type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
 
-export const AZURE_TO_AWS_RULE = "azure-to-aws";
+const AZURE_TO_AWS_RULE = "azure-to-aws";
 /** The role session of the replicator-aws cell, as CloudTrail records its writes. */
 export const AWS_CELL_SESSION_ARN = `arn:aws:sts::${AWS_ACCOUNT}:assumed-role/credmesh-replicator/credmesh-e2e-aws-1`;
 
@@ -73,6 +97,11 @@ export interface Mesh {
   faults: { aws?: FaultProxy; azure?: FaultProxy };
   /** The Key Vault URL the replicators write to (the fault proxy's, when there is one). */
   replicaVaultUrl: string;
+  /** The identity-watcher, when `identityWatcher` was requested. */
+  identityWatcher?: ManagedProcess;
+  identityWatcherOpsUrl?: string;
+  /** Starts another identity-watcher process with the same configuration (after the first was stopped). */
+  startIdentityWatcher(): Promise<ManagedProcess>;
   /** The Azure → AWS replicator, when `azureToAws` was requested. */
   replicatorAws?: ManagedProcess;
   ingestUrl: string;
@@ -90,7 +119,7 @@ export interface Mesh {
 
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const dir = await mkdtemp(join(tmpdir(), "credmesh-mesh-"));
-  const [nats, moto, keyVault] = await Promise.all([startNats(), startMoto(), startKeyVault()]);
+  const [nats, moto, keyVault] = await Promise.all([startNats(), startMoto(), startKeyVault(options.keyVault)]);
   const awsProxy = await startRecordingProxy(moto.endpoint);
   const faults: { aws?: FaultProxy; azure?: FaultProxy } = {};
   if (options.faults?.aws) {
@@ -121,15 +150,20 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     rulesFile,
     [
       "rules:",
-      `  - id: ${ruleId}`,
-      "    source:",
-      "      cloud: aws",
-      `      accounts: ["${AWS_ACCOUNT}"]`,
-      `      regions: ["${AWS_REGION}"]`,
-      `      namePrefixes: ${JSON.stringify(options.namePrefixes ?? ["prod/"])}`,
-      "    destination:",
-      "      cloud: azure",
-      `      vaultUrl: ${replicaVaultUrl}`,
+      ...(options.awsToAzure === false
+        ? []
+        : [
+            `  - id: ${ruleId}`,
+            "    source:",
+            "      cloud: aws",
+            `      accounts: ["${AWS_ACCOUNT}"]`,
+            `      regions: ["${AWS_REGION}"]`,
+            `      namePrefixes: ${JSON.stringify(options.namePrefixes ?? ["prod/"])}`,
+            "    destination:",
+            "      cloud: azure",
+            `      vaultUrl: ${replicaVaultUrl}`,
+            ...Object.entries(options.ruleSettings ?? {}).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`),
+          ]),
       ...(options.azureToAws
         ? [
             `  - id: ${AZURE_TO_AWS_RULE}`,
@@ -217,7 +251,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         CREDMESH_AWS_STS_REGION: AWS_REGION,
         CREDMESH_AWS_ENDPOINT: awsEndpoint,
         ...azureAccess,
+        ...(options.identityWatcher ? { CREDMESH_AZURE_CLIENT_ID: cellClientId(replica) } : {}),
         ...options.replicatorEnv,
+        ...options.replicaEnv?.(replica),
       },
       /replicator running/,
     );
@@ -238,6 +274,46 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   ]);
   const replicator = replicators[0];
   if (!replicator) throw new Error("replicas must be at least 1");
+
+  const watcherOpsPort = await freePort();
+  const cellsFile = join(dir, "cells.yaml");
+  const startIdentityWatcher = async (): Promise<ManagedProcess> => {
+    if (!options.identityWatcher) throw new Error("the mesh was started without identityWatcher");
+    return startService(
+      "identity-watcher",
+      {
+        ...common,
+        CREDMESH_IDENTITY_CELLS_FILE: cellsFile,
+        CREDMESH_IDENTITY_OPS_PORT: String(watcherOpsPort),
+        CREDMESH_IDENTITY_SCAN_INTERVAL_MS: "500",
+        CREDMESH_AWS_IDENTITY: "web-identity-token-file",
+        CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        CREDMESH_AWS_ROLE_ARN: WATCHER_ROLE_ARN,
+        CREDMESH_AWS_STS_REGION: AWS_REGION,
+        CREDMESH_AWS_ENDPOINT: awsProxy.endpoint,
+        CREDMESH_AZURE_IDENTITY: "managed-identity",
+        CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
+        CREDMESH_AZURE_CLIENT_ID: WATCHER_CLIENT_ID,
+        CREDMESH_AZURE_CA_FILE: keyVault.caCertPath,
+        CREDMESH_GRAPH_ENDPOINT: keyVault.vaultUrl,
+        ...options.identityWatcher.env,
+      },
+      /identity-watcher running/,
+    );
+  };
+  let identityWatcher: ManagedProcess | undefined;
+  if (options.identityWatcher) {
+    await writeFile(cellsFile, options.identityWatcher.cells);
+    const iam = new IAMClient({ region: AWS_REGION, endpoint: moto.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
+    const trust = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Federated: "oidc" }, Action: "sts:AssumeRoleWithWebIdentity" }] });
+    for (const arn of [ROLE_ARN, WATCHER_ROLE_ARN]) {
+      await iam.send(new CreateRoleCommand({ RoleName: arn.split("/").at(-1), AssumeRolePolicyDocument: trust, Tags: [{ Key: "CellStatus", Value: "Active" }] }));
+    }
+    iam.destroy();
+    for (let replica = 0; replica < replicas; replica++) keyVault.registerServicePrincipal(cellClientId(replica), `credmesh cell e2e-azure-${replica + 1}`);
+    keyVault.grantGraphRole(WATCHER_CLIENT_ID, "Application.ReadWrite.All");
+    identityWatcher = await startIdentityWatcher();
+  }
 
   const awsReplicator = await replicatorAws;
   const secretsManager = new SecretsManagerClient({
@@ -275,6 +351,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     faults,
     replicaVaultUrl,
     ...(awsReplicator ? { replicatorAws: awsReplicator } : {}),
+    ...(identityWatcher ? { identityWatcher, identityWatcherOpsUrl: `http://127.0.0.1:${watcherOpsPort}` } : {}),
+    startIdentityWatcher,
     ingestUrl: `http://127.0.0.1:${ingestPort}`,
     replicatorOpsUrl: `http://127.0.0.1:${opsPorts[0]}`,
     apiKey,
@@ -288,7 +366,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     async stop() {
       await bus.close().catch(() => undefined);
       secretsManager.destroy();
-      await Promise.allSettled([ingest.stop(), ...replicators.map((process) => process.stop()), awsReplicator?.stop()]);
+      await Promise.allSettled([ingest.stop(), ...replicators.map((process) => process.stop()), awsReplicator?.stop(), identityWatcher?.stop()]);
       stopProjection?.();
       await Promise.allSettled([nats.stop(), moto.stop(), keyVault.stop(), awsProxy.stop(), issuer?.stop(), faults.aws?.stop(), faults.azure?.stop()]);
       await rm(dir, { recursive: true, force: true });

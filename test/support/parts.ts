@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startKeyVaultEmulator, type KeyVaultEmulator } from "../emulators/keyvault/index.ts";
+import { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
 import { IMAGES, partsRuntime } from "./container-runtime.ts";
 import { ManagedProcess } from "./managed-process.ts";
 import { freePort } from "./ports.ts";
@@ -82,8 +82,11 @@ export async function startMoto(options: { port?: number; env?: Record<string, s
 
 /**
  * Azure Key Vault and its managed-identity endpoint. Lowkey Vault's jar is not obtainable from
- * this machine's Maven Central, so the in-repo emulator (test/emulators/keyvault) stands in.
+ * this machine's Maven Central, so the in-repo emulator (test/emulators/keyvault) stands in. It
+ * behaves like the real service by default — a delete takes seconds to finish, a recovered secret
+ * refuses writes for a while after it reads as present, list pages may be empty — so tests wait on
+ * conditions, never on tuned delays.
  */
-export async function startKeyVault(): Promise<KeyVaultEmulator> {
-  return startKeyVaultEmulator({ recoveryDelayMs: 200, deletionDelayMs: 200 });
+export async function startKeyVault(options: KeyVaultEmulatorOptions = {}): Promise<KeyVaultEmulator> {
+  return startKeyVaultEmulator(options);
 }

@@ -109,6 +109,9 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
           method: req.method,
           path: req.url,
           headers: { ...req.headers, host: destination.host, "x-forwarded-host": req.headers.host ?? "" },
+          // A fresh connection per request: a pooled one that moto closes while idle would turn
+          // into a reset no test caused.
+          agent: false,
         },
         (response) => {
           recorded.status = response.statusCode;
@@ -163,6 +166,8 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
     return answer;
   }
 
+  // Never close an idle keep-alive connection under a client (see fault-proxy.ts).
+  server.keepAliveTimeout = 600_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

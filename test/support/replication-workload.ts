@@ -4,6 +4,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { STREAMS, replicatorDurable } from "@credmesh/bus-names";
 import { parsePrometheusText, type Scrape } from "../integration/support/prometheus-text.ts";
+import type { AuditRecord } from "@credmesh/events";
 import type { BusTap } from "./bus-tap.ts";
 import { cloudTrailEvent } from "./eventbridge.ts";
 import { AWS_ACCOUNT, AWS_REGION, type Mesh } from "./mesh.ts";
@@ -36,15 +37,8 @@ export interface WorkloadOptions {
   onPosted?: (posted: number) => void;
 }
 
-export interface AuditRecord {
-  decision: string;
-  eventId: string;
-  correlationId: string;
-  originVersion?: string;
-  cell: string;
-  at: string;
-  destination: { vault: string; name: string; versionId?: string };
-}
+/** Audit records as the replicator publishes them (@credmesh/events' schema). */
+export type { AuditRecord } from "@credmesh/events";
 
 /** Posts an EventBridge delivery to ingest and insists on 202. */
 export async function postEventBridge(mesh: Mesh, body: unknown): Promise<void> {
@@ -108,7 +102,7 @@ export async function runWorkload(mesh: Mesh, options: WorkloadOptions): Promise
 
 /** Audit records seen by a tap on `credmesh.audit.>`, in arrival order. */
 export function auditRecords(tap: BusTap): AuditRecord[] {
-  return tap.auditRecords() as unknown as AuditRecord[];
+  return tap.auditRecords();
 }
 
 /** Waits until every event id has at least one audit record. */

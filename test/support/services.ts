@@ -8,7 +8,7 @@ export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
  * Starts a credmesh service exactly as an operator would: `node services/<name>/src/main.ts`
  * with configuration in the environment, listening on real sockets.
  */
-export async function startService(name: "ingest" | "replicator", env: Record<string, string>, ready: RegExp): Promise<ManagedProcess> {
+export async function startService(name: "ingest" | "replicator" | "identity-watcher", env: Record<string, string>, ready: RegExp): Promise<ManagedProcess> {
   const tools = loadTools();
   const child = new ManagedProcess(name, tools.node, [`services/${name}/src/main.ts`], {
     cwd: REPO_ROOT,

@@ -15,9 +15,15 @@ export interface Tools {
   promtool: string | null;
   java: string | null;
   lowkeyVaultJar: string | null;
+  /** Compose v5 (`docker-compose config` validates without an engine). */
+  dockerCompose?: string | null;
+  /** Helm v4 (lint and template of deploy/helm). */
+  helm?: string | null;
+  /** OpenTofu (`tofu fmt -check` of deploy/terraform). */
+  tofu?: string | null;
 }
 
-export function toolsDir(): string {
+function toolsDir(): string {
   return process.env.CREDMESH_TOOLS_DIR ?? join(homedir(), ".cache", "credmesh", "tools");
 }
 
@@ -32,4 +38,11 @@ export function loadTools(): Tools {
     throw new Error(`${file} not found: run scripts/provision.sh first (the README's test command does)`);
   }
   return cached;
+}
+
+/** The path of a provisioned tool, or an error that says how to install it. */
+export function requireTool(name: "dockerCompose" | "helm" | "tofu" | "promtool" | "natsServer"): string {
+  const path = loadTools()[name];
+  if (!path) throw new Error(`${name} is not provisioned: run scripts/provision.sh (it writes ${join(toolsDir(), "env.json")})`);
+  return path;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { secretNameOfArn } from "@credmesh/identifiers";
 import { cloudTrailEvent, type SecretRef } from "../../../test/support/eventbridge.ts";
 import { readFixture } from "../../../test/support/fixtures.ts";
 
@@ -15,7 +16,7 @@ const fixture = readFixture<PutSecretValueFixture>(FIXTURE);
 /** The secret the fixture's PutSecretValue names (the name is the ARN's without AWS's 6-character suffix). */
 export const BENCH_SECRET: SecretRef = {
   arn: fixture.detail.requestParameters.secretId,
-  name: fixture.detail.requestParameters.secretId.split(":secret:")[1]?.replace(/-[A-Za-z0-9]{6}$/, "") ?? "",
+  name: secretNameOfArn(fixture.detail.requestParameters.secretId) ?? "",
   account: fixture.account,
   region: fixture.region,
 };

@@ -1,10 +1,13 @@
-# Secrets Manager change events → ingest (README "Pointing AWS EventBridge at ingest"): a rule on
-# the default bus for the CloudTrail records of the mutating calls that succeeded, an API
-# destination with an API-key connection, and a target with a retry policy and an SQS dead-letter
-# queue. The whole event is sent (no input transformer). CloudTrail must record management events
-# in this account and region.
+# Secrets Manager change events → ingest (README "Pointing AWS EventBridge at ingest"): rules on the
+# default bus for the CloudTrail records of the mutating calls that succeeded and for Secrets
+# Manager's own "Secret Label Updated" event, an API destination with an API-key connection, and a
+# target per rule with a retry policy and an SQS dead-letter queue. The whole event is sent (no
+# input transformer). CloudTrail must record management events in this account and region.
+# test/integration/terraform-aws.test.ts checks these patterns against what ingest replicates
+# (services/ingest/src/eventbridge/event-names.ts and envelope.ts).
 
 locals {
+  # The Secrets Manager calls ingest turns into mutations; every other call it would only ignore.
   replicated_event_names = [
     "CreateSecret",
     "PutSecretValue",
@@ -14,22 +17,48 @@ locals {
     "RotationSucceeded",
     "UpdateSecretVersionStage",
   ]
-}
 
-resource "aws_cloudwatch_event_rule" "secret_changes" {
-  name        = "${var.name_prefix}-secret-changes"
-  description = "Successful Secrets Manager mutations, for credmesh ingest."
-  event_pattern = jsonencode({
+  cloudtrail_event_pattern = {
     source        = ["aws.secretsmanager"]
     "detail-type" = ["AWS API Call via CloudTrail", "AWS Service Event via CloudTrail"]
     detail = {
       eventSource = ["secretsmanager.amazonaws.com"]
       eventName   = local.replicated_event_names
-      # Failed calls changed nothing.
+      # A record with an errorCode is a call that failed: it changed nothing.
       errorCode = [{ exists = false }]
     }
-  })
-  tags = local.tags
+  }
+
+  # Sent by Secrets Manager itself when a staging label moves; the only event that carries the
+  # version id that became AWSCURRENT (ingest ignores the other labels).
+  label_event_pattern = {
+    source        = ["aws.secretsmanager"]
+    "detail-type" = ["Secret Label Updated"]
+    detail = {
+      labelUpdated = ["AWSCURRENT"]
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "secret_changes" {
+  name          = "${var.name_prefix}-secret-changes"
+  description   = "Successful Secrets Manager mutations, for credmesh ingest."
+  event_pattern = jsonencode(local.cloudtrail_event_pattern)
+  tags          = local.tags
+}
+
+resource "aws_cloudwatch_event_rule" "secret_label_updated" {
+  name          = "${var.name_prefix}-secret-label-updated"
+  description   = "AWSCURRENT moved to another Secrets Manager version, for credmesh ingest."
+  event_pattern = jsonencode(local.label_event_pattern)
+  tags          = local.tags
+}
+
+locals {
+  ingest_rules = {
+    secret_changes       = aws_cloudwatch_event_rule.secret_changes
+    secret_label_updated = aws_cloudwatch_event_rule.secret_label_updated
+  }
 }
 
 resource "aws_cloudwatch_event_connection" "ingest" {
@@ -111,7 +140,7 @@ data "aws_iam_policy_document" "ingest_dead_letters" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.secret_changes.arn]
+      values   = [for rule in local.ingest_rules : rule.arn]
     }
   }
 }
@@ -122,7 +151,8 @@ resource "aws_sqs_queue_policy" "ingest_dead_letters" {
 }
 
 resource "aws_cloudwatch_event_target" "ingest" {
-  rule      = aws_cloudwatch_event_rule.secret_changes.name
+  for_each  = local.ingest_rules
+  rule      = each.value.name
   target_id = "credmesh-ingest"
   arn       = aws_cloudwatch_event_api_destination.ingest.arn
   role_arn  = aws_iam_role.eventbridge_ingest.arn
@@ -135,4 +165,10 @@ resource "aws_cloudwatch_event_target" "ingest" {
   dead_letter_config {
     arn = aws_sqs_queue.ingest_dead_letters.arn
   }
+}
+
+# The CloudTrail rule's target was a single resource before the label rule existed.
+moved {
+  from = aws_cloudwatch_event_target.ingest
+  to   = aws_cloudwatch_event_target.ingest["secret_changes"]
 }

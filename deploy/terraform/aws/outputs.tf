@@ -28,11 +28,27 @@ output "quarantine_operator_policy_arn" {
   value       = aws_iam_policy.quarantine_operator.arn
 }
 
-output "eventbridge_rule_arn" {
-  value = aws_cloudwatch_event_rule.secret_changes.arn
+output "eventbridge_rule_arns" {
+  description = "The EventBridge rules that deliver Secrets Manager events to ingest, by name."
+  value       = { for key, rule in local.ingest_rules : key => rule.arn }
 }
 
 output "ingest_dead_letter_queue_url" {
   description = "Deliveries ingest never accepted, after the retry policy gave up."
   value       = aws_sqs_queue.ingest_dead_letters.id
+}
+
+output "roles_anywhere_trust_anchor_arn" {
+  description = "CREDMESH_AWS_ROLES_ANYWHERE_TRUST_ANCHOR_ARN. Null without Roles Anywhere."
+  value       = local.roles_anywhere ? aws_rolesanywhere_trust_anchor.cells[0].arn : null
+}
+
+output "roles_anywhere_profile_arn" {
+  description = "CREDMESH_AWS_ROLES_ANYWHERE_PROFILE_ARN. Null without Roles Anywhere."
+  value       = local.roles_anywhere ? aws_rolesanywhere_profile.cells[0].arn : null
+}
+
+output "roles_anywhere_role_arn" {
+  description = "CREDMESH_AWS_ROLE_ARN of replicator-azure cells that authenticate with Roles Anywhere. Null without Roles Anywhere."
+  value       = local.roles_anywhere ? aws_iam_role.replicator_azure_roles_anywhere[0].arn : null
 }

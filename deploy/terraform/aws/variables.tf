@@ -173,3 +173,22 @@ variable "event_retry_maximum_attempts" {
   type        = number
   default     = 185
 }
+
+# --- IAM Roles Anywhere (optional) ---------------------------------------------------------------
+
+variable "roles_anywhere_ca_certificate_pem" {
+  description = "PEM of the CA that issues the cells' certificates (the Roles Anywhere trust anchor). Null: no Roles Anywhere resources."
+  type        = string
+  default     = null
+}
+
+variable "roles_anywhere_cell_common_names" {
+  description = "Subject CNs of the cell certificates that may assume the Roles Anywhere role (CREDMESH_AWS_ROLES_ANYWHERE_EXPECTED_CN of each cell)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = var.roles_anywhere_ca_certificate_pem == null || length(var.roles_anywhere_cell_common_names) > 0
+    error_message = "roles_anywhere_cell_common_names needs at least one CN when roles_anywhere_ca_certificate_pem is set."
+  }
+}

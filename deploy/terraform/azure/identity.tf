@@ -20,6 +20,19 @@ resource "azurerm_role_assignment" "replicator_azure_writes" {
   description          = "credmesh replicator-azure writes replicas into ${each.key}."
 }
 
+# Cells on AKS use the same identity through Azure Workload Identity: a federated identity
+# credential for the cluster's issuer and the cell's service account (Helm:
+# replicators.azure.azure.identity = [client-assertion], workloadIdentity = true).
+resource "azurerm_federated_identity_credential" "replicator_azure_aks" {
+  count               = var.aks_oidc_issuer_url == null ? 0 : 1
+  name                = "${var.name_prefix}-replicator-azure-aks"
+  resource_group_name = var.resource_group_name
+  parent_id           = azurerm_user_assigned_identity.replicator_azure.id
+  audience            = [local.token_exchange_audience]
+  issuer              = var.aks_oidc_issuer_url
+  subject             = "system:serviceaccount:${var.replicator_azure_namespace}:${var.replicator_azure_service_account}"
+}
+
 # --- replicator-aws: runs on EKS; an app registration with federated identity credentials ---------
 
 resource "azuread_application" "replicator_aws" {

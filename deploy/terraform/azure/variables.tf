@@ -40,6 +40,26 @@ variable "lifecycle_key_vaults" {
   default     = {}
 }
 
+# --- replicator-azure on AKS (Azure Workload Identity) ---------------------------------------------
+
+variable "aks_oidc_issuer_url" {
+  description = "OIDC issuer of the AKS cluster running replicator-azure (az aks show --query oidcIssuerProfile.issuerUrl). Null: the cells run with the managed identity itself (VM, container instance), no federated credential."
+  type        = string
+  default     = null
+}
+
+variable "replicator_azure_namespace" {
+  description = "Kubernetes namespace of the replicator-azure service account."
+  type        = string
+  default     = "credmesh"
+}
+
+variable "replicator_azure_service_account" {
+  description = "Kubernetes service account of replicator-azure."
+  type        = string
+  default     = "replicator-azure"
+}
+
 # --- replicator-aws: federated identity credentials ----------------------------------------------
 
 variable "eks_oidc_issuer_url" {

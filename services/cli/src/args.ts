@@ -13,14 +13,15 @@ export class UsageError extends Error {
   }
 }
 
-export type HelpTopic = "" | "dlq" | "dlq list" | "dlq replay" | "reconcile" | "status";
+export type HelpTopic = "" | "dlq" | "dlq list" | "dlq replay" | "reconcile" | "status" | "quarantine" | "release";
 
 export type Command =
   | { name: "help"; topic: HelpTopic }
   | { name: "dlq list"; destination: Cloud | undefined; limit: number }
   | { name: "dlq replay"; select: { seqs: number[] } | { all: true }; destination: Cloud | undefined; dryRun: boolean; limit: number }
   | { name: "reconcile"; destination: Cloud | undefined; dryRun: boolean }
-  | { name: "status"; auditWindow: number };
+  | { name: "status"; auditWindow: number }
+  | { name: "quarantine" | "release"; cell: string; reason: string; by: string | undefined };
 
 /** What the command line asked for, before the environment fills in connection defaults. */
 export interface Invocation {
@@ -59,6 +60,8 @@ const COMMAND_OPTIONS = {
   },
   reconcile: { destination, "dry-run": { type: "boolean" } },
   status: { "audit-window": { type: "string" } },
+  quarantine: { reason: { type: "string" }, by: { type: "string" } },
+  release: { reason: { type: "string" }, by: { type: "string" } },
 } as const;
 
 type CommandName = keyof typeof COMMAND_OPTIONS;
@@ -83,17 +86,17 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     if (second !== "list" && second !== "replay") throw new UsageError(`unknown dlq command "${second}" (expected list or replay)`, "dlq");
     name = `dlq ${second}`;
     rest = argv.slice(2);
-  } else if (first === "reconcile" || first === "status") {
+  } else if (first === "reconcile" || first === "status" || first === "quarantine" || first === "release") {
     name = first;
     rest = argv.slice(1);
   } else {
     throw new UsageError(`unknown command "${first}"`);
   }
 
-  const values = parseFlags(name, rest);
+  const { values, positionals } = parseFlags(name, rest);
   if (values.help === true) return { ...base, command: { name: "help", topic: name } };
   return {
-    command: buildCommand(name, values),
+    command: buildCommand(name, values, positionals),
     servers: values.server === undefined ? undefined : serverList(values.server as string),
     credsFile: values.creds === undefined ? undefined : nonEmpty("--creds", values.creds as string, name),
     json: values.json === true,
@@ -103,15 +106,18 @@ export function parseInvocation(argv: readonly string[]): Invocation {
 
 type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
-function parseFlags(name: CommandName, args: readonly string[]): FlagValues {
+/** Commands that take one positional argument (the cell). */
+const WITH_CELL: ReadonlySet<CommandName> = new Set(["quarantine", "release"]);
+
+function parseFlags(name: CommandName, args: readonly string[]): { values: FlagValues; positionals: string[] } {
   try {
-    const { values } = parseArgs({
+    const { values, positionals } = parseArgs({
       args: [...args],
       options: { ...GLOBAL_OPTIONS, ...COMMAND_OPTIONS[name] },
       strict: true,
-      allowPositionals: false,
+      allowPositionals: WITH_CELL.has(name),
     });
-    return values as FlagValues;
+    return { values: values as FlagValues, positionals };
   } catch (error) {
     // node:util explains at length how to pass positionals; the first sentence is the point.
     const message = error instanceof Error ? (error.message.split(/\.(\s|$)/)[0] ?? error.message) : "invalid arguments";
@@ -119,8 +125,20 @@ function parseFlags(name: CommandName, args: readonly string[]): FlagValues {
   }
 }
 
-function buildCommand(name: CommandName, values: FlagValues): Command {
+function buildCommand(name: CommandName, values: FlagValues, positionals: readonly string[]): Command {
   switch (name) {
+    case "quarantine":
+    case "release": {
+      const [cell, ...extra] = positionals;
+      if (cell === undefined) throw new UsageError(`say which cell: credmesh ${name} <cell> --reason TEXT`, name);
+      if (extra.length > 0) throw new UsageError(`one cell at a time (got ${positionals.length})`, name);
+      if (!/^[A-Za-z0-9_.@-]{2,64}$/.test(cell)) throw new UsageError(`"${cell}" is not a cell id (letters, digits and _.@-, 2 to 64)`, name);
+      const reason = values.reason === undefined ? "" : String(values.reason).trim();
+      if (reason === "") throw new UsageError(`--reason is required: say why (it is audited)`, name);
+      if (reason.length > 1024) throw new UsageError("--reason must be at most 1024 characters", name);
+      const by = values.by === undefined ? undefined : nonEmpty("--by", String(values.by), name).trim().slice(0, 256);
+      return { name, cell, reason, by };
+    }
     case "dlq list":
       return {
         name,
@@ -153,7 +171,7 @@ function buildCommand(name: CommandName, values: FlagValues): Command {
 }
 
 function helpTopic(text: string): HelpTopic {
-  const topics: readonly HelpTopic[] = ["dlq", "dlq list", "dlq replay", "reconcile", "status"];
+  const topics: readonly HelpTopic[] = ["dlq", "dlq list", "dlq replay", "reconcile", "status", "quarantine", "release"];
   return topics.find((topic) => topic === text) ?? "";
 }
 

@@ -7,6 +7,7 @@ import { connectCli } from "./bus/connection.ts";
 import { dlqList } from "./commands/dlq-list.ts";
 import { dlqReplay } from "./commands/dlq-replay.ts";
 import { reconcile } from "./commands/reconcile.ts";
+import { quarantine } from "./commands/quarantine.ts";
 import { status } from "./commands/status.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { CliFailure } from "./failure.ts";
@@ -56,7 +57,7 @@ export async function runCli(argv: readonly string[], io: Io, env: NodeJS.Proces
   let nc: NatsConnection | undefined;
   try {
     nc = await connectCli({ servers, credsFile, timeoutMs: Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS) });
-    return await dispatch({ nc, io, json: invocation.json, timeoutMs, partitions }, command);
+    return await dispatch({ nc, io, json: invocation.json, timeoutMs, partitions }, command, env);
   } catch (error) {
     io.err(`credmesh: ${describeFailure(error, timeoutMs)}`);
     return 1;
@@ -65,8 +66,11 @@ export async function runCli(argv: readonly string[], io: Io, env: NodeJS.Proces
   }
 }
 
-function dispatch(ctx: CommandContext, command: Exclude<Command, { name: "help" }>): Promise<0 | 1> {
+function dispatch(ctx: CommandContext, command: Exclude<Command, { name: "help" }>, env: NodeJS.ProcessEnv): Promise<0 | 1> {
   switch (command.name) {
+    case "quarantine":
+    case "release":
+      return quarantine(ctx, command, env);
     case "dlq list":
       return dlqList(ctx, command);
     case "dlq replay":

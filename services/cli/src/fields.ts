@@ -1,6 +1,6 @@
 /**
- * Reading JSON from the bus without trusting its shape: records are data written by other
- * processes (or by anyone with publish rights), so every field the CLI shows is type-checked here.
+ * Reading JSON without a shared schema (the reconcile reply) without trusting its shape: every
+ * field the CLI shows is type-checked here. Events and records have their schemas in @credmesh/events.
  */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -12,10 +12,6 @@ export function text(value: unknown): string | undefined {
   return value.length > 512 ? `${value.slice(0, 509)}...` : value;
 }
 
-/** A non-negative safe integer (sequences, counts). */
-export function count(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-}
 
 /** JSON.parse of UTF-8 bytes; undefined when the bytes are not JSON. */
 export function parseJson(data: Uint8Array): unknown {

@@ -17,7 +17,9 @@ Commands:
   dlq list                show the dead letters (CREDMESH_DLQ) without consuming them
   dlq replay              republish dead-lettered mutations once their cause is fixed
   reconcile               ask the replicators to compare sources and destinations now
-  status                  consumer backlog, stream sizes, last audit record per rule
+  status                  consumer backlog, stream sizes, last audit record per rule, quarantined cells
+  quarantine <cell>       stop a cell now: replicators stop using its identity, its clouds revoke it
+  release <cell>          end a cell's quarantine (never automatic; audited)
 
 Run "credmesh <command> --help" for its flags.
 
@@ -61,10 +63,35 @@ credmesh.control.reconcile.<destination>). Prints the report: actions, counts, e
   --dry-run            report what would be corrected, publish nothing
 
 ${CONNECTION}`,
+  quarantine: `credmesh quarantine <cell> --reason TEXT [--by NAME]
+
+The kill switch of a cell. Asks the identity-watcher (credmesh.control.quarantine.<cell>) to mark the
+cell quarantined in the JetStream KV bucket credmesh-quarantine: within a second every replicator of
+that cell stops using its identity (in-flight work is abandoned unacknowledged and redone after the
+release). Then the cloud layers: the cell's IAM role is tagged CellStatus=Quarantined and denied the
+sessions issued before now; its Entra service principal is disabled. Prints what each layer did.
+Quarantining a quarantined cell changes nothing and says so.
+
+  --reason TEXT        why (required; audited on credmesh.audit.quarantine.<cell>)
+  --by NAME            who asks (default: $CREDMESH_OPERATOR, else user@host)
+
+${CONNECTION}`,
+  release: `credmesh release <cell> --reason TEXT [--by NAME]
+
+Ends a cell's quarantine (credmesh.control.release.<cell>): the replicators resume with fresh
+credentials and redo what they had abandoned; the IAM role is tagged CellStatus=Active (sessions
+issued before the quarantine stay revoked) and the service principal is enabled again. Never
+automatic. Releasing a cell that is not quarantined changes nothing and says so.
+
+  --reason TEXT        why (required; audited)
+  --by NAME            who asks (default: $CREDMESH_OPERATOR, else user@host)
+
+${CONNECTION}`,
   status: `credmesh status [--audit-window N]
 
 Per destination: the replicator consumers' pending and ack-pending counts and the dead letters
-waiting; the credmesh streams' sizes; the last audit record per rule.
+waiting; the credmesh streams' sizes; the last audit record per rule; every cell's quarantine
+state (credmesh-quarantine bucket).
 
   --audit-window N     read the last N audit records for the per-rule summary (default 10000)
 

@@ -10,8 +10,8 @@ import { DEFAULT_ALLOWED_ORIGINS } from "./eventgrid/abuse-protection.ts";
  * @see ../../../../shared/FORMATS.md section D
  */
 
-export const EVENTGRID_AUTH_MODES = ["entra", "shared-key"] as const;
-export type EventGridAuthMode = (typeof EVENTGRID_AUTH_MODES)[number];
+const EVENTGRID_AUTH_MODES = ["entra", "shared-key"] as const;
+type EventGridAuthMode = (typeof EVENTGRID_AUTH_MODES)[number];
 
 /** The Microsoft.EventGrid first-party application in Azure Public (FORMATS.md D). */
 export const EVENTGRID_APP_ID_AZURE_PUBLIC = "4962773b-9cdb-44cf-a8bf-237846a00ab7";
@@ -19,7 +19,7 @@ export const EVENTGRID_APP_ID_AZURE_PUBLIC = "4962773b-9cdb-44cf-a8bf-237846a00a
 export const EVENTGRID_WEBHOOK_ROLE = "AzureEventGridSecureWebhookSubscriber";
 
 /** Signature algorithms an operator may allow. `none` and the HMAC family are never accepted. */
-export const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"] as const;
+const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"] as const;
 
 export interface EntraAuthConfig {
   readonly mode: "entra";
@@ -77,7 +77,7 @@ const ENTRA_SETTINGS = [
 const SHARED_KEY_SETTINGS = ["CREDMESH_EVENTGRID_SHARED_KEY_HEADER", "CREDMESH_EVENTGRID_SHARED_KEYS", "CREDMESH_EVENTGRID_SHARED_KEYS_FILE"] as const;
 
 /** A static key must resist guessing: 32 characters is e.g. 24 random bytes in base64. */
-export const MIN_SHARED_KEY_LENGTH = 32;
+const MIN_SHARED_KEY_LENGTH = 32;
 
 const TENANT_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;

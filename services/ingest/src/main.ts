@@ -50,10 +50,9 @@ async function main(): Promise<void> {
             logger,
           },
         }),
-    ops: opsRoutes(metrics.registry, {
-      ...busReadinessChecks(nc),
-      configuration: () => true,
-    }),
+    // Configuration is not a readiness check: it was validated before anything started, and an
+    // invalid one stopped the process with a fatal log line, so a check here could only say true.
+    ops: opsRoutes(metrics.registry, busReadinessChecks(nc)),
   });
   server.listen(config.port, config.host);
   await once(server, "listening");

@@ -1,12 +1,12 @@
+import { createHash } from "node:crypto";
 import type { BusPublisher, JsMsg } from "@credmesh/bus";
-import type { CredmeshError } from "@credmesh/errors";
-import { InvalidEventError, decodeMutationEvent, type MutationEvent } from "@credmesh/events";
+import { abortError, type CredmeshError } from "@credmesh/errors";
+import { InvalidEventError, buildAuditRecord, buildDeadLetterRecord, decodeMutationEvent, type MutationEvent } from "@credmesh/events";
 import { CredmeshError as Failure } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
-import { DECISION, type Metrics } from "@credmesh/metrics";
+import { DECISION, DRIFT_ACTION, type Metrics } from "@credmesh/metrics";
 import { STREAMS, auditSubject, deadLetterSubject, type Cloud } from "@credmesh/bus-names";
-import type { Outcome } from "./converge/apply.ts";
-import type { AuditRecord, DeadLetterRecord } from "./records.ts";
+import type { MutationRun, Outcome } from "./converge/apply.ts";
 import type { SecretLeases } from "./secret-lease.ts";
 
 export interface HandlerDeps {
@@ -14,7 +14,8 @@ export interface HandlerDeps {
   /** Per-secret leases across replicas; omitted when this process is the only replica. */
   leases?: SecretLeases;
   cell: string;
-  apply: (event: MutationEvent, logger: Logger) => Promise<Outcome>;
+  /** Converges one mutation; every cloud call and wait honours `run.signal`. */
+  apply: (event: MutationEvent, run: MutationRun) => Promise<Outcome>;
   publisher: BusPublisher;
   metrics: Metrics;
   logger: Logger;
@@ -44,21 +45,17 @@ export function createHandlers(deps: HandlerDeps) {
   };
 
   const audit = async (event: MutationEvent, outcome: Outcome): Promise<void> => {
-    const record: AuditRecord = {
-      decision: outcome.decision,
-      at: now().toISOString(),
-      correlationId: event.correlationid,
-      eventId: event.id,
-      rule: event.data.rule,
-      kind: event.data.kind,
-      origin: event.data.origin,
-      ...(outcome.originVersion ? { originVersion: outcome.originVersion } : {}),
-      destination: { cloud: deps.destination, ...outcome.destination },
-      ...(outcome.detail ? { detail: outcome.detail } : {}),
-      cell: deps.cell,
-    };
     try {
-      await deps.publisher.publishRecord(STREAMS.audit.name, auditSubject(deps.destination, outcome.decision), record);
+      const record = buildAuditRecord({
+        event,
+        decision: outcome.decision,
+        at: now(),
+        cell: deps.cell,
+        originVersion: outcome.originVersion,
+        destination: { cloud: deps.destination, ...outcome.destination },
+        detail: outcome.detail,
+      });
+      await deps.publisher.publishRecord(STREAMS.audit.name, auditSubject(deps.destination, outcome.decision), record, auditMessageId(deps.destination, event, outcome));
     } catch (error) {
       deps.logger.error({ err: error, correlationId: event.correlationid }, "audit record not published");
     }
@@ -70,18 +67,37 @@ export function createHandlers(deps: HandlerDeps) {
       return decode(msg).subject;
     },
 
-    async handle(msg: JsMsg): Promise<void> {
+    /**
+     * `deadline` is the consumer's: it aborts the work when the mutation's deadline passes. Losing
+     * the secret's lease aborts it too, so no cloud call follows the loss; either way the message
+     * is handed back to the bus (retryable) and the lease is released or left to expire.
+     */
+    async handle(msg: JsMsg, deadline: AbortSignal): Promise<void> {
       const event = decode(msg);
       const logger = deps.logger.child({ correlationId: event.correlationid, eventId: event.id, rule: event.data.rule });
       const lease = await deps.leases?.acquire(event.subject);
+      const signal = lease ? AbortSignal.any([deadline, lease.lost]) : deadline;
       let outcome: Outcome;
       try {
-        outcome = await deps.apply(event, logger);
+        outcome = await deps.apply(event, { logger, signal, deliveries: msg.info.deliveryCount });
+      } catch (error) {
+        // An SDK aborted by the signal reports its own abort error: say why it was aborted.
+        if (signal.aborted) {
+          const reason = abortError(signal);
+          logger.warn({ reason: reason.reason, leaseLost: lease?.lost.aborted ?? false }, "mutation abandoned before its next cloud call");
+          throw reason;
+        }
+        throw error;
       } finally {
         await lease?.release();
       }
       deps.metrics.replicationDecisions.inc({ destination: deps.destination, decision: outcome.decision });
-      if (outcome.decision === DECISION.applied || outcome.decision === DECISION.deleted || outcome.decision === DECISION.restored) {
+      const drift = outcome.decision === DECISION.skippedDrift ? DRIFT_ACTION.kept : outcome.destination.replacedVersionId ? DRIFT_ACTION.overwritten : undefined;
+      if (drift) {
+        deps.metrics.replicaDrift.inc({ destination: deps.destination, rule: event.data.rule, action: drift });
+        logger.warn({ destination: outcome.destination, action: drift }, "replica changed by hand in the destination (drift)");
+      }
+      if (outcome.decision === DECISION.applied || outcome.decision === DECISION.overwroteDrift || outcome.decision === DECISION.deleted || outcome.decision === DECISION.restored) {
         const lagSeconds = (now().getTime() - Date.parse(event.data.trigger.eventTime)) / 1000;
         deps.metrics.replicationLag.observe({ destination: deps.destination }, Math.max(0, lagSeconds));
       }
@@ -105,8 +121,8 @@ export function createHandlers(deps: HandlerDeps) {
       } catch {
         event = undefined;
       }
-      const record: DeadLetterRecord = {
-        at: now().toISOString(),
+      const record = buildDeadLetterRecord({
+        at: now(),
         cell: deps.cell,
         deliveries: msg.info.deliveryCount,
         stream: msg.info.stream,
@@ -114,7 +130,7 @@ export function createHandlers(deps: HandlerDeps) {
         subject: msg.subject,
         error: error.toRecord(),
         event,
-      };
+      });
       // The stream sequence makes the record's id unique per message and stable across retries.
       await deps.publisher.publishRecord(STREAMS.deadLetters.name, deadLetterSubject(deps.destination), record, `dlq:${msg.info.stream}:${msg.seq}`);
       deps.metrics.replicationFailures.inc({ destination: deps.destination, reason: error.reason, retryable: String(error.retryable) });
@@ -133,4 +149,15 @@ export function createHandlers(deps: HandlerDeps) {
       }
     },
   };
+}
+
+/**
+ * The audit record's JetStream message id, derived from the decision: the destination, the event,
+ * what was decided and which versions it concerns. A redelivery that reaches the same decision —
+ * a write confirmed after its response was lost, an ack lost after the record was published —
+ * publishes the same id, and JetStream keeps one record inside its duplicate window.
+ */
+export function auditMessageId(destination: string, event: MutationEvent, outcome: Outcome): string {
+  const facts = [destination, event.id, outcome.decision, outcome.destination.vault, outcome.destination.name, outcome.destination.versionId ?? "", outcome.originVersion ?? ""];
+  return `audit:${createHash("sha256").update(JSON.stringify(facts)).digest("hex").slice(0, 48)}`;
 }

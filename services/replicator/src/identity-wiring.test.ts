@@ -7,7 +7,11 @@ import { CredmeshError } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { Registry, createMetrics } from "@credmesh/metrics";
 import { resolveReplicatorConfig } from "./config.ts";
-import { IdentityEventSink, buildCredentials, type ClockSkewEvent } from "./wiring.ts";
+import type { ClockSkewEventData, IdentityEvent } from "@credmesh/events";
+import { IdentityEventSink } from "./identity-events.ts";
+import { buildCredentials } from "./wiring.ts";
+
+type ClockSkewEvent = IdentityEvent & { data: ClockSkewEventData };
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
 
@@ -98,6 +102,20 @@ describe("IdentityEventSink", () => {
     sink.attach({ publishRecord: vi.fn(async () => Promise.reject(new CredmeshError("bus_unavailable", "publish to x was not acknowledged"))) });
     expect(() => sink.clockSkew(observation("aws/web-identity-token-file"))).not.toThrow();
     await vi.waitFor(() => expect(lines.map((line) => line["msg"])).toContain("identity event not published"));
+  });
+});
+
+describe("IdentityEventSink.accessDenied", () => {
+  it("publishes each denial for the watcher to count, capped per cloud and interval", async () => {
+    const { publisher, published } = fakePublisher();
+    const sink = new IdentityEventSink("cell-1", capture().logger, { now: () => NOW, maxAccessDeniedPerInterval: 3 });
+    sink.attach(publisher);
+    for (let i = 0; i < 5; i += 1) sink.accessDenied({ cloud: "aws", operation: "GetSecretValue", code: "AccessDeniedException" });
+    sink.accessDenied({ cloud: "azure", operation: "SetSecret", code: "Forbidden" });
+    await vi.waitFor(() => expect(published).toHaveLength(4));
+    expect(published.map((p) => p.subject)).toEqual([...Array(3).fill("credmesh.identity.cell-1.access_denied"), "credmesh.identity.cell-1.access_denied"]);
+    expect(new Set(published.map((p) => p.msgId)).size).toBe(4);
+    expect(published[3]?.record).toMatchObject({ type: "io.credmesh.identity.access_denied.v1", data: { cloud: "azure", operation: "SetSecret", code: "Forbidden" } });
   });
 });
 

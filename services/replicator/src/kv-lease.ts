@@ -1,3 +1,4 @@
+import { CredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import type { KV } from "@nats-io/kv";
 
@@ -8,7 +9,10 @@ import type { KV } from "@nats-io/kv";
  * per-secret leases.
  */
 export interface KvLease {
-  /** Aborted when a renewal failed: someone else may hold the lease now. */
+  /**
+   * Aborted when a renewal failed: someone else may hold the lease now. Its reason is a retryable
+   * `operation_in_progress` CredmeshError, so work aborted by it is handed back to the bus.
+   */
   readonly lost: AbortSignal;
   release(): Promise<void>;
 }
@@ -32,7 +36,7 @@ export async function takeKvLease(kv: KV, key: string, value: Uint8Array, ttlMs:
       (error: unknown) => {
         clearInterval(renew);
         logger.warn({ err: error }, `${what} could not be renewed`);
-        lost.abort(new Error(`${what} lost`));
+        lost.abort(new CredmeshError("operation_in_progress", `${what} lost: another holder may have it`, { cause: error, retryAfterMs: Math.min(5_000, Math.ceil(ttlMs / 6)) }));
       },
     );
   }, Math.max(1_000, Math.floor(ttlMs / 3)));

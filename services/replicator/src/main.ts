@@ -6,6 +6,7 @@ import {
   busReadinessChecks,
   openBus,
   ensureReplicatorConsumers,
+  openQuarantineBucket,
   runConsumer,
   type NatsConnection,
   type RunningConsumer,
@@ -15,6 +16,7 @@ import { RetryBudget } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
+import { renderTemplate } from "@credmesh/replicas";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
@@ -22,6 +24,8 @@ import { KvSecretLeases } from "./secret-lease.ts";
 import { buildCredentials, buildVaults } from "./wiring.ts";
 import { createHandlers } from "./consumer-handler.ts";
 import { startReconciler } from "./reconcile/index.ts";
+import { QuarantineGate, dropCredentialsOnChange, gatedCredentials, gatedVaults } from "./quarantine-gate.ts";
+import { watchQuarantine } from "./quarantine-watch.ts";
 
 /** Boots a replicator cell for its destination cloud. */
 async function main(): Promise<void> {
@@ -36,7 +40,13 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
 
   const credentials = buildCredentials(config, metrics, logger);
-  const vaults = buildVaults(config, credentials, metrics);
+  // Everything that uses the cell's identity passes the quarantine gate (closed until the state
+  // has been read): credential fetches, every vault call, and the mutations that drive them.
+  const gate = new QuarantineGate(config.cell, { metrics });
+  const vaultClients = buildVaults(config, gatedCredentials(credentials, gate), metrics);
+  const vaults = gatedVaults(vaultClients, gate, (observation) => credentials.identityEvents.accessDenied(observation));
+  dropCredentialsOnChange(gate, credentials, () => vaultClients.reset(), logger);
+  const shutdown = new AbortController();
 
   let nc: NatsConnection;
   let durables: string[];
@@ -48,6 +58,12 @@ async function main(): Promise<void> {
       maxAckPending: config.maxAckPending,
       pinTimeoutMs: config.pinTimeoutMs,
     });
+  } catch (error) {
+    exitOnBootFailure(logger, error);
+  }
+  let quarantineWatch;
+  try {
+    quarantineWatch = await watchQuarantine(nc, await openQuarantineBucket(nc, config.streamReplicas), gate, logger, { recheckMs: config.quarantineRecheckMs });
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
@@ -63,11 +79,19 @@ async function main(): Promise<void> {
     destination: config.destination,
     cell: config.cell,
     ...(leases ? { leases } : {}),
-    apply: (event, log) =>
+    apply: (event, run) =>
       applyMutation(
         event,
-        { rules: config.rules, ...vaults, contentHashKey: config.contentHashKey, budget, ownSessionPrefix: config.ownSessionPrefix },
-        log,
+        {
+          rules: config.rules,
+          ...vaults,
+          // The same resolution as the cell's source vaults (CREDMESH_AZURE_VAULT_URL_TEMPLATE).
+          vaultUrlOf: (vault) => renderTemplate(config.azure.vaultUrlTemplate, { name: "", vault: vault.toLowerCase() }),
+          contentHashKey: config.contentHashKey,
+          budget,
+          ownSessionPrefix: config.ownSessionPrefix,
+        },
+        run,
       ),
     publisher,
     metrics,
@@ -80,13 +104,25 @@ async function main(): Promise<void> {
     concurrency: config.concurrency,
     maxDeliver: config.maxDeliver,
     ackWaitMs: config.ackWaitMs,
+    deadlineMs: config.mutationDeadlineMs,
     keyOf: (msg) => handlers.keyOf(msg),
-    handle: (msg) => handlers.handle(msg),
+    handle: (msg, deadline) => handlers.handle(msg, deadline),
+    // A quarantine holds the message between attempts (its cloud calls aborted, progress still
+    // signalled) and runs it again after the release: no acknowledgement, no delivery attempt spent.
+    hold: (attempt) => gate.hold(attempt, shutdown.signal),
     deadLetter: (msg, error) => handlers.deadLetter(msg, error),
     onRetry: (msg, error, delayMs) => handlers.onRetry(msg, error, delayMs),
     logger,
     metrics,
   });
+
+  // Stop pulling while the gate is closed: nothing is delivered to a cell that cannot work, and
+  // the pins of its partitions move to other replicas (other cells) after the pin timeout.
+  const followGate = (): void => {
+    void (gate.isOpen ? consumer.resume() : consumer.pause()).catch((error: unknown) => logger.error({ err: error }, "consumer pause/resume failed"));
+  };
+  gate.onChange(followGate);
+  followGate();
 
   let reconciler;
   try {
@@ -95,9 +131,11 @@ async function main(): Promise<void> {
     exitOnBootFailure(logger, error);
   }
 
+  // Configuration is not a readiness check: it was validated at boot, and an invalid one stopped
+  // the process before it listened, so a check here could only say true.
   const ops = opsRoutes(metrics.registry, {
     ...busReadinessChecks(nc),
-    configuration: () => true,
+    quarantine: () => gate.readiness(),
   });
   const server = createServer((req, res) => {
     void ops.handle(req, res).then((handled) => {
@@ -110,6 +148,9 @@ async function main(): Promise<void> {
   logger.info({ opsPort: address.port, destination: config.destination, rules: config.rules.map((rule) => rule.id) }, "replicator running");
 
   onShutdown(logger, async () => {
+    // Mutations held by a quarantine give up their wait and are handed back (retryable).
+    shutdown.abort();
+    await quarantineWatch.stop();
     // A run stops publishing and releases its lock; the next run picks up what it left.
     await reconciler.stop();
     // Finish and settle in-flight mutations; anything not acknowledged is redelivered later.

@@ -19,6 +19,8 @@ import { takeKvLease } from "./kv-lease.ts";
 export const SECRET_LEASE_BUCKET = "credmesh-secret-leases";
 
 export interface SecretLease {
+  /** Aborted when the lease could not be renewed: stop before the next cloud call. */
+  readonly lost: AbortSignal;
   release(): Promise<void>;
 }
 

@@ -1,6 +1,4 @@
-import { randomUUID } from "node:crypto";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { BusPublisher } from "@credmesh/bus";
 import { isAwsToAzure, type Rule } from "@credmesh/config";
 import type { Origin } from "@credmesh/events";
 import {
@@ -24,15 +22,14 @@ import {
   type ChainSource,
   type ChainedAwsCredentials,
   type ChainedTokenCredential,
-  type ClockSkewObservation,
   type EntraApplication,
 } from "@credmesh/identity";
 import type { Logger, Sensitive } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
-import { STREAMS, identitySubject } from "@credmesh/bus-names";
 import { renderTemplate } from "@credmesh/replicas";
 import { KeyVaultVault, SecretsManagerVault, VaultRateLimits, createKeyVaultClient, type VaultPort } from "@credmesh/vault";
 import type { ReplicatorConfig } from "./config.ts";
+import { IdentityEventSink } from "./identity-events.ts";
 
 /** The cell's credentials: one per cloud, each an explicit chain of sources. */
 export interface Credentials {
@@ -168,109 +165,18 @@ function describeEntry(entry: { source: string; missing: readonly string[] }): s
   return entry.missing.length === 0 ? entry.source : `${entry.source} (not configured: ${entry.missing.join(", ")})`;
 }
 
-/** The identity event the identity-watcher receives for a clock skew refusal (a CloudEvent 1.0). */
-export interface ClockSkewEvent {
-  specversion: "1.0";
-  id: string;
-  source: string;
-  type: "io.credmesh.identity.clock_skew.v1";
-  subject: string;
-  time: string;
-  datacontenttype: "application/json";
-  data: {
-    cell: string;
-    kind: "clock_skew";
-    /** The credential source whose token was refused, e.g. `aws/web-identity-token-file`. */
-    credentialSource: string;
-    claim: "iat" | "nbf";
-    claimedAt: string;
-    observedAt: string;
-    offsetSeconds: number;
-    toleranceSeconds: number;
-    action: "refused";
-  };
-}
-
-/**
- * Publishes the cell's identity events on `credmesh.identity.<cell>.<kind>` (stream
- * CREDMESH_IDENTITY) for the identity-watcher, which may quarantine the cell (SPEC section 2).
- * Events are built from identifiers and times only. A failing source is tried again for every
- * mutation, so events are limited to one per source and kind per `minIntervalMs` (default one
- * minute), and the message id repeats within that minute so JetStream keeps one even across
- * replicas. Until a publisher is attached (the bus opens after the credentials are built), events
- * are only logged. Publishing never blocks or fails the caller.
- */
-export class IdentityEventSink {
-  readonly #cell: string;
-  readonly #logger: Logger;
-  readonly #now: () => number;
-  readonly #minIntervalMs: number;
-  readonly #last = new Map<string, number>();
-  #publisher: Pick<BusPublisher, "publishRecord"> | undefined;
-
-  constructor(cell: string, logger: Logger, options: { now?: () => number; minIntervalMs?: number } = {}) {
-    this.#cell = cell;
-    this.#logger = logger;
-    this.#now = options.now ?? Date.now;
-    this.#minIntervalMs = options.minIntervalMs ?? 60_000;
-  }
-
-  /** Starts publishing on the bus. */
-  attach(publisher: Pick<BusPublisher, "publishRecord">): void {
-    this.#publisher = publisher;
-  }
-
-  /** Reports a clock skew refusal. */
-  clockSkew(observation: ClockSkewObservation): void {
-    const now = this.#now();
-    const key = `clock_skew:${observation.source}`;
-    const last = this.#last.get(key);
-    if (last !== undefined && now - last < this.#minIntervalMs) return;
-    this.#last.set(key, now);
-    const event: ClockSkewEvent = {
-      specversion: "1.0",
-      id: randomUUID(),
-      source: `credmesh/replicator/${this.#cell}`,
-      type: "io.credmesh.identity.clock_skew.v1",
-      subject: `${this.#cell}/${observation.source}`,
-      time: observation.observedAt.toISOString(),
-      datacontenttype: "application/json",
-      data: {
-        cell: this.#cell,
-        kind: "clock_skew",
-        credentialSource: observation.source,
-        claim: observation.claim,
-        claimedAt: observation.claimedAt.toISOString(),
-        observedAt: observation.observedAt.toISOString(),
-        offsetSeconds: observation.offsetSeconds,
-        toleranceSeconds: observation.toleranceSeconds,
-        action: "refused",
-      },
-    };
-    const subject = identitySubject(this.#cell, "clock_skew");
-    const publisher = this.#publisher;
-    if (!publisher) {
-      this.#logger.warn({ subject, event: event.data }, "identity event not published: the bus is not attached yet");
-      return;
-    }
-    const msgId = `${this.#cell}:${key}:${Math.floor(now / this.#minIntervalMs)}`;
-    publisher.publishRecord(STREAMS.identity.name, subject, event, msgId).then(
-      () => this.#logger.info({ subject, credentialSource: observation.source, offsetSeconds: observation.offsetSeconds }, "identity event published"),
-      (error: unknown) => this.#logger.error({ err: error, subject }, "identity event not published"),
-    );
-  }
-}
-
 /**
  * Vault adapters, one per AWS account/region and per Key Vault URL, created on first use, each
- * behind its vault's rate limiter (README "Throttling").
+ * behind its vault's rate limiter (README "Throttling"), each call attempt bounded by
+ * `CREDMESH_CLOUD_ATTEMPT_TIMEOUT_MS` (the SDKs' own timeouts are unset; the adapters abort).
  */
-export function buildVaults(config: ReplicatorConfig, credentials: ReturnType<typeof buildCredentials>, metrics: Metrics) {
+export function buildVaults(config: ReplicatorConfig, credentials: Pick<Credentials, "aws" | "azure">, metrics: Metrics) {
   const limits = new VaultRateLimits(config.throttle, metrics);
   // The cell's AWS calls all run in its role's account: Secrets Manager quotas are per account and region.
   const awsAccount = config.aws.roleArn.split(":")[4] ?? "";
   const awsVaults = new Map<string, VaultPort>();
   const keyVaults = new Map<string, VaultPort>();
+  const awsClients: SecretsManagerClient[] = [];
   const awsVault = (region: string): VaultPort => {
     let vault = awsVaults.get(region);
     if (!vault) {
@@ -280,7 +186,8 @@ export function buildVaults(config: ReplicatorConfig, credentials: ReturnType<ty
         maxAttempts: 1,
         ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
       });
-      vault = limits.wrap(new SecretsManagerVault(client, metrics), `aws/${awsAccount}/${region}`);
+      awsClients.push(client);
+      vault = limits.wrap(new SecretsManagerVault(client, metrics, { attemptTimeoutMs: config.cloudAttemptTimeoutMs }), `aws/${awsAccount}/${region}`);
       awsVaults.set(region, vault);
     }
     return vault;
@@ -294,12 +201,25 @@ export function buildVaults(config: ReplicatorConfig, credentials: ReturnType<ty
         ...(config.azure.caFile ? { caFile: config.azure.caFile } : {}),
         disableChallengeResourceVerification: config.azure.disableChallengeResourceVerification,
       });
-      vault = limits.wrap(new KeyVaultVault(client, { metrics, pollIntervalMs: config.azure.pollIntervalMs }), new URL(vaultUrl).host);
+      vault = limits.wrap(
+        new KeyVaultVault(client, { metrics, pollIntervalMs: config.azure.pollIntervalMs, attemptTimeoutMs: config.cloudAttemptTimeoutMs }),
+        new URL(vaultUrl).host,
+      );
       keyVaults.set(vaultUrl, vault);
     }
     return vault;
   };
   return {
+    /**
+     * Forgets every adapter and SDK client, so the next call builds new ones: SDK clients memoise
+     * the last credentials they were given, which a quarantine must not outlive.
+     */
+    reset(): void {
+      awsClients.forEach((client) => client.destroy());
+      awsClients.length = 0;
+      awsVaults.clear();
+      keyVaults.clear();
+    },
     sourceFor(origin: Origin): VaultPort {
       return origin.cloud === "aws"
         ? awsVault(origin.region)

@@ -6,6 +6,7 @@ export {
   STREAMS,
   assertToken,
   auditSubject,
+  cellToken,
   controlSubject,
   deadLetterSubject,
   identitySubject,
@@ -16,3 +17,18 @@ export {
   replicatorDurable,
   type StreamKey,
 } from "./subjects.ts";
+export {
+  IDENTITY_WATCHER_DURABLES,
+  IDENTITY_WATCHER_GROUP,
+  KV_BUCKETS,
+  LIFECYCLE_CERTIFICATE_FILTER,
+  OBSERVATION_KINDS,
+  QUARANTINE_COMMANDS,
+  cellKey,
+  observationFilters,
+  quarantineAuditSubject,
+  quarantineControlFilter,
+  quarantineControlSubject,
+  type ObservationKind,
+  type QuarantineCommand,
+} from "./identity.ts";

@@ -12,6 +12,9 @@ import type { Cloud } from "./clouds.ts";
  *   credmesh.identity.<cell>.<kind>          identity events of a cell (clock skew refusals, ...)
  *                                            for the identity-watcher
  *
+ *   credmesh.control.<command>.<target>     operator requests over core NATS (reconcile, quarantine, release)
+ *   credmesh.audit.quarantine.<cell>         quarantine and release of a cell, who, when and why
+ *
  * @see ../../../README.md#the-bus
  */
 export const PREFIX = "credmesh";
@@ -99,6 +102,13 @@ export function controlSubject(command: string, destination: Cloud): string {
  * character becomes `_` (the event body carries the exact cell id).
  */
 export function identitySubject(cell: string, kind: string): string {
-  const token = cell.replace(/[^A-Za-z0-9_-]/g, "_");
-  return `${PREFIX}.identity.${assertToken(token, "cell")}.${assertToken(kind, "identity event kind")}`;
+  return `${PREFIX}.identity.${cellToken(cell)}.${assertToken(kind, "identity event kind")}`;
+}
+
+/**
+ * A cell id as one subject token: `.` and `@` (allowed in cell ids, not in tokens) become `_`.
+ * Not injective (`a.b` and `a_b` share a token): messages carry the exact cell id in their body.
+ */
+export function cellToken(cell: string): string {
+  return assertToken(cell.replace(/[^A-Za-z0-9_-]/g, "_"), "cell");
 }

@@ -1,6 +1,6 @@
-import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { CredmeshError } from "@credmesh/errors";
+import { CredmeshError, abortError, toCredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
 import { KeyedExecutor } from "./keyed-executor.ts";
@@ -20,10 +20,26 @@ export interface ConsumerRunOptions {
   maxDeliver: number;
   /** The consumer's ack wait; long handlers signal progress at a third of it. */
   ackWaitMs: number;
+  /**
+   * How long one handler may run. Its signal aborts then, progress signals stop, and the message
+   * settles as a retryable `timeout` even if the handler ignored the signal, so no worker is held
+   * by a hung call. Keep it below the ack wait and the secret lease.
+   */
+  deadlineMs: number;
   /** Ordering key of a message (the secret it concerns). */
   keyOf: (msg: JsMsg) => string;
-  /** Does the work; throws a CredmeshError to have the message retried or dead-lettered. */
-  handle: (msg: JsMsg) => Promise<void>;
+  /**
+   * Does the work; throws a CredmeshError to have the message retried or dead-lettered. `signal`
+   * aborts when the deadline passes: every wait and cloud call the handler makes must honour it.
+   */
+  handle: (msg: JsMsg, signal: AbortSignal) => Promise<void>;
+  /**
+   * Runs each attempt of the handler, and may hold the message between attempts (the quarantine
+   * gate does: while the cell may not use its identity, the message waits, signalling progress,
+   * and runs again after the release). Each attempt gets a fresh deadline; a wait between
+   * attempts is not work and has none. Without it, the handler runs once.
+   */
+  hold?: (attempt: () => Promise<void>) => Promise<void>;
   /**
    * Records a message that will not be retried. Must resolve only once the record is durable;
    * if it throws, the message is nak'ed instead of terminated, so nothing is lost.
@@ -38,7 +54,16 @@ export interface ConsumerRunOptions {
 export interface RunningConsumer {
   /** Stops pulling, lets in-flight messages finish and settle, then resolves. */
   stop(): Promise<void>;
-  /** Resolves when the consume loop ends (after stop, or if the consumer fails). */
+  /**
+   * Stops pulling without stopping: no new pull request is sent, so the server delivers nothing
+   * more to this process (its pins move to other replicas after the pin timeout) and no message is
+   * delivered again and again while the process cannot work. Messages already received still reach
+   * the handler, and keep signalling progress until they settle. Idempotent.
+   */
+  pause(): Promise<void>;
+  /** Pulls again after {@link pause}. Idempotent. */
+  resume(): Promise<void>;
+  /** Resolves once {@link stop} has let every in-flight message settle. */
   readonly done: Promise<void>;
 }
 
@@ -51,18 +76,13 @@ export interface RunningConsumer {
 export async function runConsumer(nc: NatsConnection, options: ConsumerRunOptions): Promise<RunningConsumer> {
   const executor = new KeyedExecutor(options.concurrency);
   const js = jetstream(nc);
-  const loops: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
   const timers: NodeJS.Timeout[] = [];
   // Replicas started together pull the partitions in different orders, so the server's pins
   // spread over them instead of all landing on whichever replica asked first.
+  const consumers: Array<{ durable: string; consumer: Consumer }> = [];
   for (const durable of shuffled(options.durables)) {
     const consumer = await js.consumers.get(options.stream, durable);
-    const messages = await consumer.consume({
-      max_messages: Math.max(Math.ceil((options.concurrency * 2) / options.durables.length), 4),
-      ...(options.group ? { group: options.group } : {}),
-    });
-    void watchStatus(messages, durable, options);
-    loops.push({ messages, done: pull(messages, executor, options) });
+    consumers.push({ durable, consumer });
     if (options.metrics) {
       const timer = setInterval(() => {
         consumer
@@ -74,18 +94,67 @@ export async function runConsumer(nc: NatsConnection, options: ConsumerRunOption
       timers.push(timer);
     }
   }
-  const done = Promise.all(loops.map((loop) => loop.done)).then(() => executor.idle());
+  let loops: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
+  let paused = false;
+  let stopped = false;
+  // Settles when a pause begins, so a loop waiting for room stops waiting and drains.
+  let pausing = Promise.withResolvers<void>();
+  const start = async (): Promise<void> => {
+    loops = [];
+    for (const { durable, consumer } of consumers) {
+      const messages = await consumer.consume({
+        max_messages: Math.max(Math.ceil((options.concurrency * 2) / options.durables.length), 4),
+        ...(options.group ? { group: options.group } : {}),
+      });
+      void watchStatus(messages, durable, options);
+      const done = pull(messages, executor, options, () => (paused ? undefined : pausing.promise)).catch((error: unknown) => {
+        options.logger.error({ err: error, consumer: durable }, "consume loop ended");
+      });
+      loops.push({ messages, done });
+    }
+  };
+  const closeLoops = async (): Promise<void> => {
+    const current = loops;
+    await Promise.all(current.map((loop) => loop.messages.close()));
+    await Promise.all(current.map((loop) => loop.done));
+  };
+  await start();
+  let ended: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => {
+    ended = resolve;
+  });
   return {
     done,
+    async pause() {
+      if (paused || stopped) return;
+      paused = true;
+      pausing.resolve();
+      await closeLoops();
+    },
+    async resume() {
+      if (!paused || stopped) return;
+      paused = false;
+      pausing = Promise.withResolvers<void>();
+      await start();
+    },
     async stop() {
+      if (stopped) return done;
+      stopped = true;
+      pausing.resolve();
       for (const timer of timers) clearInterval(timer);
-      await Promise.all(loops.map((loop) => loop.messages.close()));
-      await done;
+      await closeLoops();
+      await executor.idle();
+      ended();
+      return done;
     },
   };
 }
 
-async function pull(messages: ConsumerMessages, executor: KeyedExecutor, options: ConsumerRunOptions): Promise<void> {
+/**
+ * One consume loop. `pausing()` is undefined once the process paused (or stops): the loop then only
+ * drains what the client already received; otherwise it settles when a pause begins.
+ */
+async function pull(messages: ConsumerMessages, executor: KeyedExecutor, options: ConsumerRunOptions, pausing: () => Promise<void> | undefined): Promise<void> {
   for await (const msg of messages) {
     let key: string;
     try {
@@ -94,12 +163,40 @@ async function pull(messages: ConsumerMessages, executor: KeyedExecutor, options
       key = `seq:${msg.seq}`;
     }
     // Signal progress from arrival on, not from the start of processing: a message queued
-    // behind others of the same secret must not be redelivered while it waits its turn.
+    // behind others of the same secret must not be redelivered while it waits its turn. Every
+    // message ahead of it is bounded by the deadline, so the wait is too; once processing
+    // ends — at the latest when its deadline passes — progress stops.
     const progress = setInterval(() => msg.working(), Math.max(1_000, Math.floor(options.ackWaitMs / 3)));
     void executor.submit(key, () => process(msg, options).finally(() => clearInterval(progress)));
-    // Back-pressure: stop pulling while many messages are queued behind the running ones.
-    await executor.waitForRoom(options.concurrency * 4);
+    // Back-pressure: stop pulling while many messages are queued behind the running ones. A
+    // paused loop only drains what the client already received, so it hands everything over at
+    // once (each message signalling progress) rather than leaving some to be redelivered.
+    const pause = pausing();
+    if (pause) await Promise.race([executor.waitForRoom(options.concurrency * 4), pause]);
   }
+}
+
+/**
+ * The work's result, or the deadline's `timeout` as soon as `signal` aborts, whichever comes
+ * first: a handler that ignores its signal cannot hold a worker past the deadline.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        // Aborted calls may fail with a foreign abort error; report the deadline's reason instead.
+        reject(error instanceof CredmeshError ? error : signal.aborted ? abortError(signal) : toCredmeshError(error));
+      },
+    );
+  });
 }
 
 function shuffled<T>(items: readonly T[]): T[] {
@@ -113,8 +210,12 @@ function shuffled<T>(items: readonly T[]): T[] {
 
 async function process(msg: JsMsg, options: ConsumerRunOptions): Promise<void> {
   let failure: unknown;
+  const attempt = async (): Promise<void> => {
+    const deadline = AbortSignal.timeout(options.deadlineMs);
+    await untilAborted(options.handle(msg, deadline), deadline);
+  };
   try {
-    await options.handle(msg);
+    await (options.hold ? options.hold(attempt) : attempt());
   } catch (error) {
     failure = error;
   }

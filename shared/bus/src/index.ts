@@ -16,3 +16,4 @@ export { BusPublisher, type PublishResult, type PublisherOptions } from "./publi
 export { settle, type Settlement } from "./settlement.ts";
 export { KeyedExecutor } from "./keyed-executor.ts";
 export { runConsumer, type ConsumerRunOptions, type JsMsg, type RunningConsumer } from "./consumer.ts";
+export { openQuarantineBucket, quarantineOf, readQuarantine, type KV, type KvEntry } from "./quarantine-kv.ts";

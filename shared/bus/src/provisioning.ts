@@ -61,6 +61,9 @@ export function streamConfigs(settings: StreamSettings): Record<StreamKey, Named
       ...base,
       name: STREAMS.audit.name,
       subjects: [...STREAMS.audit.subjects],
+      // Audit records carry ids derived from the decision: a redelivered mutation that decides
+      // the same again is recorded once.
+      duplicate_window: nanos(settings.duplicateWindowMs),
       max_age: nanos(settings.maxAgeMs),
     },
     lifecycle: {

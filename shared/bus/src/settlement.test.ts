@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CredmeshError, type BackoffPolicy } from "@credmesh/errors";
+import { CredmeshError, RETRY_AFTER_MAX_MS, type BackoffPolicy } from "@credmesh/errors";
 import { settle } from "./settlement.ts";
 
 const policy: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000, random: () => 0 };
@@ -31,8 +31,12 @@ describe("settle", () => {
     expect(settle(throttled(12_000), 1, MAX_DELIVER, policy)).toMatchObject({ verb: "nak", delayMs: 12_000 });
   });
 
-  it("caps a very long Retry-After at the policy maximum", () => {
-    expect(settle(throttled(3_600_000), 1, MAX_DELIVER, policy)).toMatchObject({ verb: "nak", delayMs: 60_000 });
+  it("never naks for less than the cloud's Retry-After, even beyond the backoff's cap", () => {
+    expect(settle(throttled(90_000), 1, MAX_DELIVER, policy)).toMatchObject({ verb: "nak", delayMs: 90_000 });
+  });
+
+  it("reads an absurd Retry-After (a broken header) as the honoured bound", () => {
+    expect(settle(throttled(86_400_000), 1, MAX_DELIVER, policy)).toMatchObject({ verb: "nak", delayMs: RETRY_AFTER_MAX_MS });
   });
 
   it("terminates and dead-letters a permanent failure on its first delivery", () => {

@@ -2,6 +2,7 @@ export { busSettings, readCommonConfig, type CommonConfig } from "./common.ts";
 export { ConfigError } from "./config-error.ts";
 export { EnvReader } from "./env-reader.ts";
 export {
+  DRIFT_POLICIES,
   EXCLUDED_AWS_NAME_PREFIXES,
   loadRules,
   awsToAzureRuleSchema,
@@ -18,6 +19,7 @@ export {
   type AwsToAzureRule,
   type AzureSecretRef,
   type AzureToAwsRule,
+  type DriftPolicy,
   type Rule,
   type RuleSet,
   type ScopeDecision,

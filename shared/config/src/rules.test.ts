@@ -62,6 +62,7 @@ describe("parseRules", () => {
       onForceDelete: "soft-delete",
       onDeletedDestination: "recover",
       adoptUnmanaged: false,
+      onDrift: "overwrite",
     });
   });
 

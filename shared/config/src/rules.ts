@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { AWS_ACCOUNT_ID, AWS_REGION, RULE_ID, VAULT_NAME } from "@credmesh/identifiers";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./config-error.ts";
@@ -9,14 +10,16 @@ import { ConfigError } from "./config-error.ts";
  * @see ../../../README.md#replication-rules
  */
 
-const ruleId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "rule ids use letters, digits, _ and -, up to 64");
+const ruleId = z.string().regex(RULE_ID, "rule ids use letters, digits, _ and -, up to 64");
+const awsAccount = z.string().regex(AWS_ACCOUNT_ID, "an AWS account id has 12 digits");
+const awsRegion = z.string().regex(AWS_REGION, "not an AWS region");
 
 const awsSource = z.strictObject({
   cloud: z.literal("aws"),
   /** Accounts in scope; at least one. */
-  accounts: z.array(z.string().regex(/^\d{12}$/, "an AWS account id has 12 digits")).min(1),
+  accounts: z.array(awsAccount).min(1),
   /** Regions in scope; at least one. */
-  regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "not an AWS region")).min(1),
+  regions: z.array(awsRegion).min(1),
   /** Secret name prefixes in scope; "" selects every name. At least one, to make scope explicit. */
   namePrefixes: z.array(z.string().max(512)).min(1),
 });
@@ -35,15 +38,15 @@ const azureDestination = z.strictObject({
 const azureSource = z.strictObject({
   cloud: z.literal("azure"),
   /** Key Vault names in scope (the <vault> of https://<vault>.vault.azure.net); at least one. */
-  vaults: z.array(z.string().regex(/^[0-9a-zA-Z-]{3,24}$/, "not a Key Vault name")).min(1),
+  vaults: z.array(z.string().regex(VAULT_NAME, "not a Key Vault name")).min(1),
   /** Secret name prefixes in scope, compared case-insensitively as Key Vault does; "" selects all. */
   namePrefixes: z.array(z.string().max(127)).min(1),
 });
 
 const awsDestination = z.strictObject({
   cloud: z.literal("aws"),
-  account: z.string().regex(/^\d{12}$/, "an AWS account id has 12 digits"),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "not an AWS region"),
+  account: awsAccount,
+  region: awsRegion,
   /**
    * Destination name template. Placeholders: {name} (the Key Vault name), {vault}. A secret that
    * is itself a replica of an AWS secret goes back to its original name, whatever the template.
@@ -66,6 +69,17 @@ const onForceDelete = z.enum(["soft-delete", "purge"]).default("soft-delete");
 const onDeletedDestination = z.enum(["recover", "fail"]).default("recover");
 /** Take over a destination secret credmesh does not manage (default false: refuse it). */
 const adoptUnmanaged = z.boolean().default(false);
+/**
+ * A replica changed by hand (its current version was not written by credmesh) where no rule
+ * carries the change back: overwrite it with the source (default: a replica is a failover copy of
+ * its source, and every overwrite is audited `overwrote_drift` naming the replaced version, counted
+ * and alerted on), or keep it (`skipped_drift`, counted, reported by the reconciler) until a person
+ * decides. The mutation path and the reconciler apply the same policy. See README "Ownership,
+ * monotonicity and ordering".
+ */
+export const DRIFT_POLICIES = ["overwrite", "keep"] as const;
+export type DriftPolicy = (typeof DRIFT_POLICIES)[number];
+const onDrift = z.enum(DRIFT_POLICIES).default("overwrite");
 
 export const awsToAzureRuleSchema = z.strictObject({
   id: ruleId,
@@ -76,6 +90,7 @@ export const awsToAzureRuleSchema = z.strictObject({
   onForceDelete,
   onDeletedDestination,
   adoptUnmanaged,
+  onDrift,
 });
 
 export const azureToAwsRuleSchema = z.strictObject({
@@ -87,6 +102,7 @@ export const azureToAwsRuleSchema = z.strictObject({
   onForceDelete,
   onDeletedDestination,
   adoptUnmanaged,
+  onDrift,
 });
 
 /** A rule replicates one direction; a bidirectional pair is two rules (see README). */

@@ -85,6 +85,8 @@ export const CLOUD_CODE_REASONS: Readonly<Record<string, ReasonCode>> = {
   // Azure Key Vault.
   Throttled: "throttled",
   ObjectIsBeingDeleted: "operation_in_progress",
+  // A recovered secret refuses writes for a while after it reads as present (azure-sdk-for-net#31581).
+  ObjectIsBeingRecovered: "operation_in_progress",
   SecretNotFound: "not_found",
   SecretDisabled: "access_denied",
   Forbidden: "access_denied",

@@ -18,7 +18,10 @@ export {
 } from "./classification.ts";
 export {
   DEFAULT_BACKOFF,
+  RETRY_AFTER_MAX_MS,
   RetryBudget,
+  abortError,
+  honouredRetryAfterMs,
   retryDelayMs,
   sleep,
   withRetry,

@@ -13,6 +13,7 @@ export const REASONS = {
   operation_in_progress: { retryable: true, summary: "a previous operation on the object is still in progress" },
   bus_unavailable: { retryable: true, summary: "the message bus cannot take the message now" },
   identity_unavailable: { retryable: true, summary: "the identity provider is unreachable" },
+  quarantined: { retryable: true, summary: "the cell is quarantined: its identity is not used until an operator releases it" },
   // Permanent: retrying the same request cannot help; a person or a rule change must.
   access_denied: { retryable: false, summary: "the identity is not allowed to do this" },
   unauthenticated: { retryable: false, summary: "the identity was not accepted" },

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CredmeshError } from "./credmesh-error.ts";
-import { RetryBudget, retryDelayMs, sleep, withRetry, type BackoffPolicy } from "./retry.ts";
+import { RETRY_AFTER_MAX_MS, RetryBudget, abortError, retryDelayMs, sleep, withRetry, type BackoffPolicy } from "./retry.ts";
 
 const lowest: BackoffPolicy = { baseMs: 100, maxMs: 10_000, random: () => 0 };
 const highest: BackoffPolicy = { baseMs: 100, maxMs: 10_000, random: () => 1 - Number.EPSILON };
@@ -15,8 +15,12 @@ describe("retryDelayMs", () => {
     expect(retryDelayMs(5, highest, 250)).toBe(250);
   });
 
-  it("caps a server's Retry-After at the policy maximum", () => {
-    expect(retryDelayMs(1, lowest, 3_600_000)).toBe(10_000);
+  it("never shortens a server's Retry-After to the policy maximum: the cloud is never called sooner than it asked", () => {
+    expect(retryDelayMs(1, lowest, 45_000)).toBe(45_000);
+  });
+
+  it("reads a Retry-After beyond the honoured bound (a broken header) as that bound", () => {
+    expect(retryDelayMs(1, lowest, 3_600_000)).toBe(RETRY_AFTER_MAX_MS);
   });
 
   it("treats a negative Retry-After as no wait", () => {
@@ -204,10 +208,10 @@ describe("withRetry", () => {
   it("gives up during the wait as soon as the signal aborts", async () => {
     const controller = new AbortController();
     const operation = vi.fn(async () => {
-      throw throttled(60_000);
+      throw throttled(5_000);
     });
     const result = withRetry(operation, { maxAttempts: 5, policy: lowest, signal: controller.signal });
-    const settled = expect(result).rejects.toMatchObject({ reason: "timeout", message: "operation aborted" });
+    const settled = expect(result).rejects.toMatchObject({ reason: "timeout", message: "operation aborted: its deadline passed" });
 
     await vi.advanceTimersByTimeAsync(1_000);
     controller.abort();
@@ -225,6 +229,39 @@ describe("withRetry", () => {
       withRetry(operation, { maxAttempts: 5, policy: lowest, signal: AbortSignal.abort() }),
     ).rejects.toMatchObject({ reason: "timeout" });
     expect(operation).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("withRetry: Retry-After longer than an in-process retry should hold a worker", () => {
+  it("throws at once with the cloud's Retry-After intact, so the caller hands the wait to the bus", async () => {
+    const error = throttled(30_000);
+    const operation = vi.fn(async () => {
+      throw error;
+    });
+    const onRetry = vi.fn();
+    await expect(withRetry(operation, { maxAttempts: 5, policy: lowest, maxDelayMs: 2_000, onRetry })).rejects.toBe(error);
+    expect(error.retryAfterMs).toBe(30_000);
+    expect(operation).toHaveBeenCalledTimes(1);
+    expect(onRetry).not.toHaveBeenCalled();
+  });
+
+  it("does not spend the retry budget on a wait it hands back", async () => {
+    const budget = new RetryBudget({ capacity: 10, retryCost: 5 });
+    await expect(withRetry(async () => Promise.reject(throttled(30_000)), { maxAttempts: 5, policy: lowest, maxDelayMs: 2_000, budget })).rejects.toMatchObject({
+      reason: "throttled",
+    });
+    expect(budget.available).toBe(10);
+  });
+});
+
+describe("abortError", () => {
+  it("reports a deadline as a retryable timeout", () => {
+    expect(abortError(AbortSignal.abort(new Error("deadline")))).toMatchObject({ reason: "timeout", retryable: true });
+  });
+
+  it("reports the signal's own CredmeshError reason (a lost lease) as it is", () => {
+    const lost = new CredmeshError("operation_in_progress", "the secret lease was lost");
+    expect(abortError(AbortSignal.abort(lost))).toBe(lost);
   });
 });
 

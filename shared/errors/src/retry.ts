@@ -13,11 +13,24 @@ export interface BackoffPolicy {
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 60_000 };
 
 /**
+ * The longest Retry-After credmesh honours. No cloud asks for more than a few seconds to minutes;
+ * a longer value (an HTTP-date far in the future) is a broken header, read as this bound so one
+ * bad answer cannot park a message or a vault for days.
+ */
+export const RETRY_AFTER_MAX_MS = 600_000;
+
+/** A server's Retry-After as credmesh honours it: never negative, at most {@link RETRY_AFTER_MAX_MS}. */
+export function honouredRetryAfterMs(retryAfterMs: number): number {
+  return Math.min(Math.max(retryAfterMs, 0), RETRY_AFTER_MAX_MS);
+}
+
+/**
  * Delay before retry number `attempt` (1-based). A server's Retry-After wins over the computed
- * backoff (but is capped at `maxMs`), so we never retry sooner than the cloud asked.
+ * backoff and is never shortened by the policy's cap: credmesh never calls a cloud sooner than it
+ * asked (README "Errors, retries and dead letters"). Only {@link RETRY_AFTER_MAX_MS} bounds it.
  */
 export function retryDelayMs(attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF, retryAfterMs?: number): number {
-  if (retryAfterMs !== undefined) return Math.min(Math.max(retryAfterMs, 0), policy.maxMs);
+  if (retryAfterMs !== undefined) return honouredRetryAfterMs(retryAfterMs);
   const random = policy.random ?? Math.random;
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
@@ -76,14 +89,26 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function abortError(signal: AbortSignal | undefined): CredmeshError {
-  return new CredmeshError("timeout", "operation aborted", { cause: signal?.reason });
+/**
+ * The error an aborted wait or call reports: the signal's reason when it is already a
+ * CredmeshError (a lost lease says so), else `timeout` (a deadline passed).
+ */
+export function abortError(signal: AbortSignal | undefined): CredmeshError {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof CredmeshError) return reason;
+  return new CredmeshError("timeout", "operation aborted: its deadline passed", { cause: reason });
 }
 
 export interface RetryOptions {
   /** Attempts in total, including the first. */
   maxAttempts: number;
   policy?: BackoffPolicy;
+  /**
+   * The longest wait an in-process retry may hold the caller (default: the policy's `maxMs`). A
+   * failure whose Retry-After asks for more is thrown at once, its `retryAfterMs` intact, so the
+   * caller hands the wait to something that does not hold a worker (JetStream's nak delay).
+   */
+  maxDelayMs?: number;
   budget?: RetryBudget;
   signal?: AbortSignal;
   /** Called before each wait, for metrics and logs. */
@@ -103,8 +128,11 @@ export async function withRetry<T>(operation: (attempt: number) => Promise<T>, o
     } catch (error) {
       if (!(error instanceof CredmeshError) || !error.retryable) throw error;
       if (attempt >= options.maxAttempts) throw error;
-      if (options.budget && !options.budget.tryAcquire()) throw error;
+      // Aborted by the caller's deadline (or a lost lease): retrying cannot help.
+      if (options.signal?.aborted) throw abortError(options.signal);
       const delay = retryDelayMs(attempt, options.policy, error.retryAfterMs);
+      if (delay > (options.maxDelayMs ?? options.policy?.maxMs ?? DEFAULT_BACKOFF.maxMs)) throw error;
+      if (options.budget && !options.budget.tryAcquire()) throw error;
       options.onRetry?.(error, attempt, delay);
       await sleep(delay, options.signal);
     }

@@ -1,12 +1,12 @@
 import fc from "fast-check";
+import { rejection } from "./test-support.ts";
+import { InvalidEventError } from "./wire.ts";
 import { describe, expect, it } from "vitest";
 import {
-  InvalidEventError,
   buildMutationEvent,
   decodeMutationEvent,
   destinationOf,
   encodeEvent,
-  nameFromArn,
   partitionOfEvent,
   secretKeyOf,
 } from "./codec.ts";
@@ -67,15 +67,7 @@ function tampered(event: MutationEvent, ...edits: Array<[path: string, value: un
 }
 
 /** The error decode raises for `input`; fails the test if it decodes. */
-function rejection(input: Uint8Array): InvalidEventError {
-  try {
-    decodeMutationEvent(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidEventError);
-    return error as InvalidEventError;
-  }
-  throw new Error("expected the event to be rejected");
-}
+const rejectionOf = (input: Uint8Array): InvalidEventError => rejection(() => decodeMutationEvent(input));
 
 describe("buildMutationEvent", () => {
   it("builds a CloudEvents 1.0 envelope whose id is the sender's event id", () => {
@@ -132,15 +124,7 @@ describe("buildMutationEvent", () => {
   it("refuses invalid input with the path of each problem", () => {
     const data = awsData({ rule: "no spaces allowed" });
     (data.origin as { account: string }).account = "12345";
-    const error = (() => {
-      try {
-        buildMutationEvent({ data });
-      } catch (caught) {
-        return caught as InvalidEventError;
-      }
-      throw new Error("expected a rejection");
-    })();
-    expect(error).toBeInstanceOf(InvalidEventError);
+    const error = rejection(() => buildMutationEvent({ data }));
     expect(error.issues.some((issue) => issue.startsWith("data.rule:"))).toBe(true);
     expect(error.issues).toContain("data.origin.account: an AWS account id has 12 digits");
   });
@@ -183,7 +167,7 @@ describe("encodeEvent / decodeMutationEvent", () => {
     ["invalid UTF-8", new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])],
     ["empty", new Uint8Array()],
   ])("rejects a body that is %s", (_, input) => {
-    expect(rejection(input).issues).toEqual(["body is not UTF-8 JSON"]);
+    expect(rejectionOf(input).issues).toEqual(["body is not UTF-8 JSON"]);
   });
 
   it.each([
@@ -191,41 +175,41 @@ describe("encodeEvent / decodeMutationEvent", () => {
     ["an array", []],
     ["a string", "event"],
   ])("rejects JSON that is %s", (_, value) => {
-    expect(rejection(bytes(value)).issues[0]).toMatch(/^\(root\): /);
+    expect(rejectionOf(bytes(value)).issues[0]).toMatch(/^\(root\): /);
   });
 
   const event = buildMutationEvent({ data: awsData() });
 
   it("rejects another event type", () => {
-    const error = rejection(tampered(event, ["type", "io.credmesh.secret.mutation.v2"]));
+    const error = rejectionOf(tampered(event, ["type", "io.credmesh.secret.mutation.v2"]));
     expect(error.issues[0]).toMatch(/^type: /);
   });
 
   it("rejects another spec version", () => {
-    expect(rejection(tampered(event, ["specversion", "0.3"])).issues[0]).toMatch(/^specversion: /);
+    expect(rejectionOf(tampered(event, ["specversion", "0.3"])).issues[0]).toMatch(/^specversion: /);
   });
 
   it("rejects a bad account id and a bad region", () => {
-    const error = rejection(
+    const error = rejectionOf(
       tampered(event, ["data.origin.account", "1234567890123"], ["data.origin.region", "US-EAST-1"]),
     );
     expect(error.issues).toEqual(["data.origin.account: an AWS account id has 12 digits", "data.origin.region: not an AWS region"]);
   });
 
   it("rejects an unknown kind and an unknown destination cloud", () => {
-    const error = rejection(
+    const error = rejectionOf(
       tampered(event, ["data.kind", "purge"], ["data.destination.cloud", "gcp"]),
     );
     expect(error.issues.map((issue) => issue.split(":")[0])).toEqual(["data.kind", "data.destination.cloud"]);
   });
 
   it("rejects a time without a zone", () => {
-    expect(rejection(tampered(event, ["time", "2025-06-01T12:00:00"])).issues[0]).toMatch(/^time: /);
+    expect(rejectionOf(tampered(event, ["time", "2025-06-01T12:00:00"])).issues[0]).toMatch(/^time: /);
   });
 
   it("rejects an Azure version id that is not 32 hex digits", () => {
     const azure = buildMutationEvent({ data: azureData() });
-    expect(rejection(tampered(azure, ["data.origin.versionId", "v1"])).issues[0]).toMatch(/^data\.origin\.versionId: /);
+    expect(rejectionOf(tampered(azure, ["data.origin.versionId", "v1"])).issues[0]).toMatch(/^data\.origin\.versionId: /);
   });
 
   describe("a secret value cannot be smuggled into an event", () => {
@@ -235,7 +219,7 @@ describe("encodeEvent / decodeMutationEvent", () => {
 
     for (const place of places) {
       it.each(fields)(`rejects a "%s" field in ${place || "the envelope"}, without echoing it`, (field) => {
-        const error = rejection(tampered(event, [`${place}${field}`, SECRET]));
+        const error = rejectionOf(tampered(event, [`${place}${field}`, SECRET]));
         expect(error.message).not.toContain(SECRET);
         expect(error.issues.join("\n")).not.toContain(SECRET);
       });
@@ -243,45 +227,22 @@ describe("encodeEvent / decodeMutationEvent", () => {
 
     it("rejects a value in data.deletion", () => {
       const azure = buildMutationEvent({ data: azureData() });
-      const error = rejection(tampered(azure, ["data.deletion.value", SECRET]));
+      const error = rejectionOf(tampered(azure, ["data.deletion.value", SECRET]));
       expect(error.message).not.toContain(SECRET);
     });
 
     it("rejects a value carried as a CloudEvents extension attribute", () => {
-      const error = rejection(tampered(event, ["credmeshvalue", SECRET]));
+      const error = rejectionOf(tampered(event, ["credmeshvalue", SECRET]));
       expect(error.message).not.toContain(SECRET);
     });
 
     it("never echoes a bad value in its issues", () => {
-      const error = rejection(
+      const error = rejectionOf(
         tampered(event, ["data.origin.account", SECRET], ["data.rule", `${SECRET}!`], ["correlationid", `${SECRET} `]),
       );
       expect(error.issues).toHaveLength(3);
       expect(error.message).not.toContain(SECRET);
     });
-  });
-});
-
-describe("nameFromArn", () => {
-  it.each([
-    [ARN, "prod/payments/db-credentials"],
-    ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:my-app-db-password-AbC123", "my-app-db-password"],
-    ["arn:aws:secretsmanager:us-east-1:123456789012:secret:a-000000", "a"],
-    ["arn:aws:secretsmanager:us-east-1:123456789012:secret:name+=.@_-zZ9zZ9", "name+=.@_"],
-    ["arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:gov-secret-abcdef", "gov-secret"],
-    ["arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:cn-secret-abcdef", "cn-secret"],
-  ])("reads the name in %s", (arn, name) => {
-    expect(nameFromArn(arn)).toBe(name);
-  });
-
-  it.each([
-    ["a plain name", "prod/payments/db-credentials"],
-    ["an ARN of another service", "arn:aws:ssm:us-east-1:123456789012:parameter/db-abcdef"],
-    ["an ARN without the 6-character suffix", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db"],
-    ["an ARN with a short account id", "arn:aws:secretsmanager:us-east-1:12345678901:secret:db-abcdef"],
-    ["an empty string", ""],
-  ])("returns undefined for %s", (_, input) => {
-    expect(nameFromArn(input)).toBeUndefined();
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { partitionOf, type Cloud } from "@credmesh/bus-names";
-import { type z } from "zod";
+import { secretNameOfArn } from "@credmesh/identifiers";
 import {
   MUTATION_EVENT_TYPE,
   SPEC_VERSION,
@@ -9,17 +9,8 @@ import {
   type MutationEvent,
   type Origin,
 } from "./schema.ts";
-
-/** Raised when bytes or an object are not a valid mutation event. Carries paths, never values. */
-export class InvalidEventError extends Error {
-  readonly issues: readonly string[];
-
-  constructor(issues: readonly string[]) {
-    super(`invalid mutation event: ${issues.join("; ")}`);
-    this.name = "InvalidEventError";
-    this.issues = issues;
-  }
-}
+import type { LifecycleEvent } from "./lifecycle.ts";
+import { decoded, encoded, validated } from "./wire.ts";
 
 export interface BuildMutationInput {
   /** Unique event id; defaults to the trigger's event id, else a random UUID. */
@@ -45,13 +36,13 @@ export function buildMutationEvent(input: BuildMutationInput): MutationEvent {
     correlationid: input.correlationId ?? id,
     data: input.data,
   };
-  return deepFreeze(validate(candidate));
+  return validated(mutationEventSchema, candidate, "mutation event");
 }
 
 /** The key a secret is known by at its origin; also the ordering / partitioning key. */
 export function secretKeyOf(origin: Origin): string {
   if (origin.cloud === "aws") {
-    return `aws/${origin.account}/${origin.region}/${origin.secretName ?? nameFromArn(origin.secretId) ?? origin.secretId}`;
+    return `aws/${origin.account}/${origin.region}/${origin.secretName ?? secretNameOfArn(origin.secretId) ?? origin.secretId}`;
   }
   return `azure/${origin.vaultName.toLowerCase()}/${origin.secretName.toLowerCase()}`;
 }
@@ -65,56 +56,18 @@ export function destinationOf(event: MutationEvent): Cloud {
   return event.data.destination.cloud;
 }
 
-/**
- * The secret name inside a Secrets Manager ARN (`...:secret:<name>-<6 chars>`). AWS appends six
- * random characters; the name itself may contain dashes, so only the last suffix is removed.
- */
-export function nameFromArn(arnOrName: string): string | undefined {
-  const match = /^arn:aws[a-z-]*:secretsmanager:[^:]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arnOrName);
-  return match?.[1];
-}
-
-const UTF8 = new TextEncoder();
-
-export function encodeEvent(event: MutationEvent): Uint8Array {
-  return UTF8.encode(JSON.stringify(event));
+/** The bytes of an event (mutation or lifecycle) on the bus. */
+export function encodeEvent(event: MutationEvent | LifecycleEvent): Uint8Array {
+  return encoded(event);
 }
 
 /** Parses and validates bytes from the bus. Throws {@link InvalidEventError}. */
 export function decodeMutationEvent(bytes: Uint8Array): MutationEvent {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    throw new InvalidEventError(["body is not UTF-8 JSON"]);
-  }
-  return deepFreeze(validate(parsed));
-}
-
-function validate(candidate: unknown): z.infer<typeof mutationEventSchema> {
-  const result = mutationEventSchema.safeParse(candidate);
-  if (!result.success) {
-    // Paths and zod's own messages only; never echo the offending input.
-    throw new InvalidEventError(result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`));
-  }
-  return result.data;
+  return decoded(mutationEventSchema, bytes, "mutation event");
 }
 
 function sourceOf(origin: Origin): string {
   return origin.cloud === "aws"
     ? `credmesh/ingest/aws/${origin.account}/${origin.region}`
     : `credmesh/ingest/azure/${origin.vaultName.toLowerCase()}`;
-}
-
-/**
- * Freezes a tree of plain objects and arrays (what zod and JSON.parse return: no cycles, no
- * prototypes with state). Children first, by `for…in`, with no allocation: this runs for every
- * event ingest builds and every event a consumer decodes.
- */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null) {
-    for (const key in value) deepFreeze(value[key]);
-    Object.freeze(value);
-  }
-  return value;
 }

@@ -13,12 +13,10 @@ export {
   type Trigger,
 } from "./schema.ts";
 export {
-  InvalidEventError,
   buildMutationEvent,
   decodeMutationEvent,
   destinationOf,
   encodeEvent,
-  nameFromArn,
   partitionOfEvent,
   secretKeyOf,
   type BuildMutationInput,
@@ -34,3 +32,43 @@ export {
   type LifecycleData,
   type LifecycleEvent,
 } from "./lifecycle.ts";
+export { auditRecordSchema, buildAuditRecord, decodeAuditRecord, type AuditInput, type AuditRecord } from "./audit.ts";
+export {
+  buildDeadLetterRecord,
+  deadLetterRecordSchema,
+  decodeDeadLetterRecord,
+  type DeadLetterInput,
+  type DeadLetterRecord,
+} from "./dead-letter.ts";
+export { InvalidEventError } from "./wire.ts";
+export {
+  CERTIFICATE_STATES,
+  IDENTITY_EVENT_KINDS,
+  IDENTITY_EVENT_TYPES,
+  QUARANTINE_POLICIES,
+  buildIdentityEvent,
+  certificateFactsSchema,
+  certificateSourceSchema,
+  decodeIdentityEvent,
+  decodeQuarantineRecord,
+  encodeQuarantineRecord,
+  identityEventSchema,
+  identityEventType,
+  quarantineAuditRecord,
+  quarantineRecordSchema,
+  type AccessDeniedEventData,
+  type BuildIdentityEventInput,
+  type CertificateEventData,
+  type CertificateFacts,
+  type CertificateSource,
+  type CertificateState,
+  type ClockSkewEventData,
+  type IdentityEvent,
+  type IdentityEventData,
+  type IdentityEventKind,
+  type QuarantineAuditRecord,
+  type QuarantineEventData,
+  type QuarantinePolicy,
+  type QuarantineRecord,
+  type QuarantineTrigger,
+} from "./identity.ts";

@@ -1,5 +1,6 @@
+import { CORRELATION_ID, KEY_VAULT_OBJECT_NAME, KEY_VAULT_VERSION, VAULT_NAME } from "@credmesh/identifiers";
 import { z } from "zod";
-import { InvalidEventError } from "./codec.ts";
+import { decoded, validated } from "./wire.ts";
 
 /**
  * Canonical lifecycle event: something happened to a Key Vault object that is not a secret value
@@ -15,9 +16,9 @@ export const LIFECYCLE_OBJECTS = ["secret", "key", "certificate", "vault"] as co
 export const lifecycleDataSchema = z.strictObject({
   kind: z.enum(LIFECYCLE_KINDS),
   objectType: z.enum(LIFECYCLE_OBJECTS),
-  vaultName: z.string().regex(/^[0-9a-zA-Z-]{3,24}$/),
-  objectName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/).optional(),
-  version: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  vaultName: z.string().regex(VAULT_NAME, "not a Key Vault name"),
+  objectName: z.string().regex(KEY_VAULT_OBJECT_NAME, "not a Key Vault object name").optional(),
+  version: z.string().regex(KEY_VAULT_VERSION, "not a Key Vault version (32 lowercase hex digits)").optional(),
   notBefore: z.iso.datetime({ offset: true }).optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   trigger: z.strictObject({
@@ -37,14 +38,14 @@ export const lifecycleEventSchema = z.strictObject({
   subject: z.string().min(1).max(1024),
   time: z.iso.datetime({ offset: true }),
   datacontenttype: z.literal("application/json"),
-  correlationid: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
+  correlationid: z.string().regex(CORRELATION_ID),
   data: lifecycleDataSchema,
 });
 
 export type LifecycleData = z.infer<typeof lifecycleDataSchema>;
 export type LifecycleEvent = Readonly<z.infer<typeof lifecycleEventSchema>>;
 
-/** Builds and validates a lifecycle event; the id is the Event Grid event id. */
+/** Builds, validates and freezes a lifecycle event; the id is the Event Grid event id. */
 export function buildLifecycleEvent(data: LifecycleData): LifecycleEvent {
   const id = data.trigger.eventId;
   const vault = data.vaultName.toLowerCase();
@@ -59,23 +60,10 @@ export function buildLifecycleEvent(data: LifecycleData): LifecycleEvent {
     correlationid: id.replace(/[^A-Za-z0-9._:-]/g, "-").slice(0, 128),
     data,
   };
-  const result = lifecycleEventSchema.safeParse(candidate);
-  if (!result.success) {
-    throw new InvalidEventError(result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`));
-  }
-  return Object.freeze(result.data);
+  return validated(lifecycleEventSchema, candidate, "lifecycle event");
 }
 
+/** Parses and validates bytes from the bus. Throws {@link InvalidEventError}. */
 export function decodeLifecycleEvent(bytes: Uint8Array): LifecycleEvent {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    throw new InvalidEventError(["body is not UTF-8 JSON"]);
-  }
-  const result = lifecycleEventSchema.safeParse(parsed);
-  if (!result.success) {
-    throw new InvalidEventError(result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`));
-  }
-  return Object.freeze(result.data);
+  return decoded(lifecycleEventSchema, bytes, "lifecycle event");
 }

@@ -1,3 +1,4 @@
+import { AWS_ACCOUNT_ID, AWS_REGION, CORRELATION_ID, KEY_VAULT_OBJECT_NAME, KEY_VAULT_VERSION, RULE_ID, VAULT_NAME } from "@credmesh/identifiers";
 import { z } from "zod";
 
 /**
@@ -15,10 +16,10 @@ export type MutationKind = (typeof MUTATION_KINDS)[number];
 const nonEmpty = z.string().min(1).max(2048);
 const cloud = z.enum(["aws", "azure"]);
 
-export const awsOriginSchema = z.strictObject({
+const awsOriginSchema = z.strictObject({
   cloud: z.literal("aws"),
-  account: z.string().regex(/^\d{12}$/, "an AWS account id has 12 digits"),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "not an AWS region"),
+  account: z.string().regex(AWS_ACCOUNT_ID, "an AWS account id has 12 digits"),
+  region: z.string().regex(AWS_REGION, "not an AWS region"),
   /** The full ARN when known (preferred), else the name as the caller typed it. */
   secretId: nonEmpty,
   /** The secret's name when the event tells it. */
@@ -27,16 +28,16 @@ export const awsOriginSchema = z.strictObject({
   versionId: z.string().min(1).max(64).optional(),
 });
 
-export const azureOriginSchema = z.strictObject({
+const azureOriginSchema = z.strictObject({
   cloud: z.literal("azure"),
-  vaultName: z.string().regex(/^[0-9a-zA-Z-]{3,24}$/),
-  secretName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/),
-  versionId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  vaultName: z.string().regex(VAULT_NAME, "not a Key Vault name"),
+  secretName: z.string().regex(KEY_VAULT_OBJECT_NAME, "not a Key Vault secret name"),
+  versionId: z.string().regex(KEY_VAULT_VERSION, "not a Key Vault version (32 lowercase hex digits)").optional(),
 });
 
 export const originSchema = z.discriminatedUnion("cloud", [awsOriginSchema, azureOriginSchema]);
 
-export const triggerSchema = z.strictObject({
+const triggerSchema = z.strictObject({
   /** Which sender produced the event. */
   source: z.enum(["aws.eventbridge", "aws.eventbridge.transformer", "azure.eventgrid", "reconciler", "replay"]),
   /** The sender's event id (EventBridge id, Event Grid id); also the JetStream message id. */
@@ -57,7 +58,7 @@ export const triggerSchema = z.strictObject({
 export const mutationDataSchema = z.strictObject({
   kind: z.enum(MUTATION_KINDS),
   /** The replication rule that put this secret in scope. */
-  rule: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  rule: z.string().regex(RULE_ID),
   destination: z.strictObject({ cloud }),
   origin: originSchema,
   /** For deletes: whether the origin can still recover the secret. */
@@ -80,7 +81,7 @@ export const mutationEventSchema = z.strictObject({
   time: z.iso.datetime({ offset: true }),
   datacontenttype: z.literal("application/json"),
   /** Follows one mutation from webhook to vault write, across logs, audit and dead letters. */
-  correlationid: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
+  correlationid: z.string().regex(CORRELATION_ID),
   data: mutationDataSchema,
 });
 

@@ -28,7 +28,7 @@ export const AADSTS_REASONS: Readonly<Record<number, { reason: ReasonCode; hint:
 };
 
 /** OAuth 2.0 / Entra `error` values (RFC 6749 §5.2), used when no AADSTS number is known. */
-export const OAUTH_ERROR_REASONS: Readonly<Record<string, ReasonCode>> = {
+const OAUTH_ERROR_REASONS: Readonly<Record<string, ReasonCode>> = {
   invalid_client: "unauthenticated",
   unauthorized_client: "unauthenticated",
   invalid_grant: "unauthenticated",
@@ -40,7 +40,7 @@ export const OAUTH_ERROR_REASONS: Readonly<Record<string, ReasonCode>> = {
 };
 
 /** MSAL client-side error codes (`AuthError.errorCode`) that are not answers from Entra. */
-export const MSAL_CLIENT_ERROR_REASONS: Readonly<Record<string, ReasonCode>> = {
+const MSAL_CLIENT_ERROR_REASONS: Readonly<Record<string, ReasonCode>> = {
   // The authority's OpenID configuration could not be fetched or parsed.
   openid_config_error: "identity_unavailable",
   endpoints_resolution_error: "identity_unavailable",
@@ -54,7 +54,7 @@ export const MSAL_CLIENT_ERROR_REASONS: Readonly<Record<string, ReasonCode>> = {
 };
 
 /** Node.js TLS verification failures, as the HTTP pipeline reports them in `RestError.code`. */
-export const TLS_ERROR_CODES: ReadonlySet<string> = new Set([
+const TLS_ERROR_CODES: ReadonlySet<string> = new Set([
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
   "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
   "SELF_SIGNED_CERT_IN_CHAIN",

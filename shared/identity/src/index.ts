@@ -41,6 +41,7 @@ export {
   type EntraAssertionDeps,
 } from "./client-assertion.ts";
 export { AADSTS_REASONS } from "./entra-errors.ts";
+export { CELL_STATUS_TAG, type CellStatus } from "./cell-status.ts";
 export { tokenFromFile, type TokenFile } from "./token-file.ts";
 export {
   rolesAnywhereCredentials,
@@ -53,6 +54,8 @@ export {
   CERTIFICATE_PROBLEM_REASONS,
   certificateCheckError,
   checkCertificateChain,
+  commonNamesOf,
+  dn,
   type CertificateChainInput,
   type CertificateCheck,
   type CertificateProblem,

@@ -4,6 +4,7 @@ export {
   CLIENT_METRIC,
   CLOUD,
   DECISION,
+  DRIFT_ACTION,
   INGEST_OUTCOME,
   METRIC,
   RECONCILE_ACTION,
@@ -14,6 +15,7 @@ export {
   type CallOutcome,
   type CloudLabel,
   type Decision,
+  type DriftAction,
   type IngestOutcome,
   type ReconcileAction,
   type ReconcileOutcome,
@@ -23,6 +25,7 @@ export {
 } from "./labels.ts";
 export { createMetrics, type Metrics } from "./registry.ts";
 export { createClientMetrics, type ClientMetrics } from "./client.ts";
+export { GATE_STATE, IDENTITY_METRIC, QUARANTINE_LAYER, type GateState, type QuarantineLayer } from "./identity-labels.ts";
 export { observeCall } from "./observe.ts";
 export { Registry } from "prom-client";
 export { childrenOf } from "./children.ts";

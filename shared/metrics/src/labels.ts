@@ -1,3 +1,5 @@
+import { IDENTITY_METRIC } from "./identity-labels.ts";
+
 /**
  * Metric names and label values shared with the dashboards and alert rules in deploy/. Changing a
  * value here means changing deploy/prometheus/alerts.yml and the Grafana dashboards too.
@@ -24,6 +26,8 @@ export const METRIC = {
   rateLimitWaits: "credmesh_rate_limit_waits_total",
   rateLimitWaitDuration: "credmesh_rate_limit_wait_seconds",
   rateLimitPauses: "credmesh_rate_limit_pauses_total",
+  ...IDENTITY_METRIC,
+  replicaDrift: "credmesh_replica_drift_total",
 } as const;
 
 export const CLOUD = { aws: "aws", azure: "azure" } as const;
@@ -79,6 +83,10 @@ export type ReconcileAction = (typeof RECONCILE_ACTION)[keyof typeof RECONCILE_A
 export const RECONCILE_OUTCOME = { ok: "ok", errors: "errors", failed: "failed" } as const;
 export type ReconcileOutcome = (typeof RECONCILE_OUTCOME)[keyof typeof RECONCILE_OUTCOME];
 
+/** What became of a replica changed by hand (drift). */
+export const DRIFT_ACTION = { overwritten: "overwritten", kept: "kept" } as const;
+export type DriftAction = (typeof DRIFT_ACTION)[keyof typeof DRIFT_ACTION];
+
 /** What a replicator decided for one mutation; also the audit subjects' last token. */
 export const DECISION = {
   applied: "applied",
@@ -89,6 +97,10 @@ export const DECISION = {
   skippedConflict: "skipped_conflict",
   skippedAbsent: "skipped_absent",
   skippedStale: "skipped_stale",
+  /** A replica changed by hand was overwritten with its source (rule `onDrift: overwrite`). */
+  overwroteDrift: "overwrote_drift",
+  /** A replica changed by hand was left as it is (rule `onDrift: keep`). */
+  skippedDrift: "skipped_drift",
   recovered: "recovered",
   reconciled: "reconciled",
   retried: "retried",

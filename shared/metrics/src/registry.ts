@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { LATENCY_BUCKETS, cloudCallMetrics } from "./cloud-calls.ts";
+import { identityMetrics } from "./identity-metrics.ts";
 import { METRIC } from "./labels.ts";
 
 /** Replication lag buckets: 50 ms to 1 h. */
@@ -59,6 +60,12 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       name: METRIC.replicationFailures,
       help: "Failed mutation attempts by destination, reason and retryability.",
       labelNames: ["destination", "reason", "retryable"] as const,
+      registers,
+    }),
+    replicaDrift: new Counter({
+      name: METRIC.replicaDrift,
+      help: "Replicas found changed by hand (drift), by what the rule's onDrift policy did: overwritten or kept.",
+      labelNames: ["destination", "rule", "action"] as const,
       registers,
     }),
     deadLetters: new Counter({
@@ -136,6 +143,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["cloud", "vault", "bucket"] as const,
       registers,
     }),
+    ...identityMetrics(registers),
   };
 }
 

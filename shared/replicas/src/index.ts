@@ -1,7 +1,4 @@
 export {
-  KEY_VAULT_NAME,
-  KEY_VAULT_NAME_MAX,
-  SECRETS_MANAGER_NAME,
   renderTemplate,
   sameKeyVaultName,
   toKeyVaultName,

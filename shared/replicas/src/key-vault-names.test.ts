@@ -1,10 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CredmeshError } from "@credmesh/errors";
+import { KEY_VAULT_OBJECT_NAME as KEY_VAULT_NAME, KEY_VAULT_OBJECT_NAME_MAX as KEY_VAULT_NAME_MAX, SECRETS_MANAGER_NAME } from "@credmesh/identifiers";
 import {
-  KEY_VAULT_NAME,
-  KEY_VAULT_NAME_MAX,
-  SECRETS_MANAGER_NAME,
   renderTemplate,
   sameKeyVaultName,
   toKeyVaultName,

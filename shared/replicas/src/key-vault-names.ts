@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { CredmeshError } from "@credmesh/errors";
+import { KEY_VAULT_OBJECT_NAME, KEY_VAULT_OBJECT_NAME_MAX, SECRETS_MANAGER_NAME } from "@credmesh/identifiers";
 
 /**
  * Mapping of source names to Azure Key Vault secret names.
@@ -18,8 +19,6 @@ import { CredmeshError } from "@credmesh/errors";
  * @see ../../../README.md#name-mapping
  */
 
-export const KEY_VAULT_NAME = /^[0-9a-zA-Z-]{1,127}$/;
-export const KEY_VAULT_NAME_MAX = 127;
 const HASH_HEX_DIGITS = 10;
 
 export interface TemplateVariables {
@@ -43,13 +42,13 @@ export function renderTemplate(template: string, variables: TemplateVariables): 
 /** The Key Vault name for a source secret, per the documented mapping. */
 export function toKeyVaultName(template: string, variables: TemplateVariables): string {
   const rendered = renderTemplate(template, variables);
-  if (KEY_VAULT_NAME.test(rendered)) return rendered;
+  if (KEY_VAULT_OBJECT_NAME.test(rendered)) return rendered;
   const suffix = `-h${createHash("sha256").update(rendered, "utf8").digest("hex").slice(0, HASH_HEX_DIGITS)}`;
   const readable = rendered
     .replace(/[^0-9A-Za-z-]+/g, "-")
     .replace(/-{2,}/g, "-")
     .replace(/^-+|-+$/g, "")
-    .slice(0, KEY_VAULT_NAME_MAX - suffix.length)
+    .slice(0, KEY_VAULT_OBJECT_NAME_MAX - suffix.length)
     .replace(/-+$/g, "");
   return `${readable || "s"}${suffix}`;
 }
@@ -58,9 +57,6 @@ export function toKeyVaultName(template: string, variables: TemplateVariables): 
 export function sameKeyVaultName(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
-
-/** Secrets Manager names: ASCII letters, digits and /_+=.@-, 1–512 characters (FORMATS.md F). */
-export const SECRETS_MANAGER_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 
 /**
  * The Secrets Manager name for a Key Vault secret: the rendered template, which must be a valid

@@ -1,3 +1,3 @@
-export { evaluateReadiness, type ReadinessCheck, type ReadinessReport } from "./readiness.ts";
-export { opsRoutes, sendJson, type OpsRoutes } from "./ops-routes.ts";
+export { evaluateReadiness, type ReadinessCheck, type ReadinessReport, type ReadinessResult } from "./readiness.ts";
+export { listenOps, opsRoutes, sendJson, type OpsRoutes } from "./ops-routes.ts";
 export { exitOnBootFailure, onShutdown } from "./lifecycle.ts";

@@ -1,4 +1,6 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { evaluateReadiness, type ReadinessCheck } from "./readiness.ts";
 
@@ -46,4 +48,23 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * Serves only the ops endpoints on their own listener (services whose only HTTP surface they are),
+ * answering 404 for anything else. Resolves once listening, with the port actually bound.
+ */
+export async function listenOps(routes: OpsRoutes, host: string, port: number): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    void routes.handle(req, res).then((handled) => {
+      if (!handled) sendJson(res, 404, { error: { code: "not_found", message: "no such endpoint" } });
+    });
+  });
+  server.listen(port, host);
+  await once(server, "listening");
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

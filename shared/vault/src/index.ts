@@ -1,14 +1,18 @@
-export type {
-  DeleteOptions,
-  ListOptions,
-  ListedSecret,
-  PutOptions,
-  SecretDescription,
-  SecretState,
-  SecretVersion,
-  VaultContext,
-  VaultPort,
-  VersionInfo,
+export {
+  STAMP_TAG,
+  type DeleteOptions,
+  type DeleteResult,
+  type ListOptions,
+  type ListedSecret,
+  type PutOptions,
+  type SecretDescription,
+  type SecretRead,
+  type SecretState,
+  type SecretVersion,
+  type VaultContext,
+  type VaultPort,
+  type VersionInfo,
+  type WriteStamp,
 } from "./port.ts";
 export { MemoryVault } from "./memory-vault.ts";
 export { BINARY_CONTENT_TYPE, SecretsManagerVault, type SecretsManagerApi } from "./aws/secrets-manager-vault.ts";
@@ -16,6 +20,7 @@ export { mapAwsError } from "./aws/errors.ts";
 export {
   KEY_VAULT_MAX_VALUE_BYTES,
   KeyVaultVault,
+  type KeyVaultVaultOptions,
   createKeyVaultClient,
   type KeyVaultApi,
   type KeyVaultClientConfig,

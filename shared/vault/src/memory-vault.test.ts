@@ -26,10 +26,10 @@ describe("MemoryVault", () => {
     ]);
   });
 
-  it("does not record a repeated idempotent write", async () => {
+  it("does not record a repeated stamped write to Secrets Manager", async () => {
     const [memoryVault, vault] = memory("aws");
-    await vault.put("a", sensitive("1"), { tags: {}, idempotencyToken: "t".repeat(32) }, ctx);
-    await vault.put("a", sensitive("1"), { tags: {}, idempotencyToken: "t".repeat(32) }, ctx);
+    await vault.put("a", sensitive("1"), { tags: {}, stamp: "t".repeat(32) }, ctx);
+    await vault.put("a", sensitive("1"), { tags: {}, stamp: "t".repeat(32) }, ctx);
     expect(memoryVault.writes).toHaveLength(1);
   });
 

@@ -1,16 +1,30 @@
 import type { Logger, Sensitive } from "@credmesh/logging";
 
 /**
- * The narrow port every vault adapter implements: get / describe / put / delete / restore / list, each
- * with a context that carries a deadline signal and a logger. Cloud quirks (Key Vault soft
- * delete and recovery, Secrets Manager's recovery window and ClientRequestToken) stay inside
- * the adapters.
+ * The narrow port every vault adapter implements: read / get / describe / put / delete / restore /
+ * versions / list, each with a context that carries a deadline signal and a logger. Cloud quirks
+ * (Key Vault soft delete and recovery, where each cloud keeps tags, Secrets Manager's recovery
+ * window, ClientRequestToken and its answer for a secret scheduled for deletion) stay inside the
+ * adapters: code above the port never asks which cloud it talks to.
  * @see ../../../shared/STYLE.md "Ports and adapters for the clouds"
  */
 export interface VaultContext {
   logger: Logger;
+  /** Aborts every call and wait of the operation (its deadline, a lost lease). */
   signal?: AbortSignal;
 }
+
+/**
+ * A write stamp: a short identifier of one write (32–64 characters of `[0-9a-z-]`) that the vault
+ * keeps with the version it creates and hands back on every read of that version — the only
+ * per-version fact both clouds can keep without an extra call. Secrets Manager keeps it as the
+ * version id (the ClientRequestToken, which also makes a repeated write a no-op); Key Vault as a
+ * tag of the version ({@link STAMP_TAG}).
+ */
+export type WriteStamp = string;
+
+/** The Key Vault version tag that holds a {@link WriteStamp}. */
+export const STAMP_TAG = "credmesh-stamp";
 
 export interface SecretVersion {
   /** The name as the vault knows it. */
@@ -20,9 +34,21 @@ export interface SecretVersion {
   /** "binary/base64" when the value is base64 of binary data. */
   encoding: "utf8" | "base64";
   contentType?: string;
+  /**
+   * Tags of this version where the vault keeps tags per version (Key Vault); `{}` where it keeps
+   * them per secret (Secrets Manager: ask {@link VaultPort.describe}).
+   */
   tags: Readonly<Record<string, string>>;
   createdAt?: Date;
+  /** The stamp this version was written with, where it has one (Secrets Manager: every version id is a candidate). */
+  stamp?: WriteStamp;
 }
+
+/** A secret as one value read finds it: its current version, or why there is none. */
+export type SecretRead =
+  | { state: "absent" }
+  | { state: "deleted"; description: SecretDescription }
+  | { state: "active"; version: SecretVersion };
 
 export type SecretState = "absent" | "active" | "deleted";
 
@@ -33,24 +59,49 @@ export interface SecretDescription {
   id?: string;
   /** The version currently served (AWSCURRENT; Key Vault's latest). */
   currentVersionId?: string;
+  /** Tags of the secret (Secrets Manager) or of its current version (Key Vault). */
   tags: Readonly<Record<string, string>>;
   deletedAt?: Date;
+  /** When the current version was created, where the vault tells it without a value read (Key Vault). */
+  currentCreatedAt?: Date;
+  /** The stamp the current version was written with, where it has one. */
+  currentStamp?: WriteStamp;
 }
 
 export interface PutOptions {
+  /** Tags that describe the secret (identity); kept per secret or per version, as the vault keeps tags. */
   tags: Readonly<Record<string, string>>;
+  /**
+   * Facts about this version only. Kept where the vault keeps tags per version (Key Vault);
+   * dropped where tags are per secret (Secrets Manager), where they would describe the wrong
+   * version after the next write — the stamp carries what must survive there.
+   */
+  versionTags?: Readonly<Record<string, string>>;
+  /** Kept with the new version ({@link WriteStamp}); a repeated write with it is a no-op where the vault supports that. */
+  stamp?: WriteStamp;
+  /**
+   * The secret as the caller just read it, when it exists. A vault that keeps tags per secret
+   * then adds a version directly and rewrites tags only if `tags` differ from these; without it
+   * the vault finds out itself (an extra call).
+   */
+  existing?: { tags: Readonly<Record<string, string>> };
   contentType?: string;
   encoding?: "utf8" | "base64";
-  /**
-   * Makes a repeated write a no-op where the vault supports it (Secrets Manager's
-   * ClientRequestToken becomes the version id).
-   */
-  idempotencyToken?: string;
 }
 
 export interface DeleteOptions {
   mode: "recoverable" | "force";
   recoveryWindowDays?: number;
+}
+
+/** What a delete did. */
+export interface DeleteResult {
+  /**
+   * A force delete removed the secret for good (or found nothing left to remove). False for a
+   * recoverable delete, and for a force delete in a vault that refuses purge (Key Vault purge
+   * protection): the secret then stays soft-deleted until the vault's retention period ends.
+   */
+  purged: boolean;
 }
 
 /**
@@ -73,7 +124,11 @@ export interface ListedSecret {
   tags: Readonly<Record<string, string>>;
   /** Creation of the secret (Secrets Manager) or of its current version (Key Vault). */
   createdAt?: Date;
+  /** Creation of the current version, where the listing tells it (Key Vault). */
+  currentCreatedAt?: Date;
   deletedAt?: Date;
+  /** The stamp of the current version, where the listing tells it. */
+  currentStamp?: WriteStamp;
 }
 
 export interface ListOptions {
@@ -89,27 +144,46 @@ export interface ListOptions {
 export interface VersionInfo {
   versionId: string;
   createdAt?: Date;
+  /** Tags of the version where the vault keeps tags per version; `{}` otherwise. */
   tags: Readonly<Record<string, string>>;
+  stamp?: WriteStamp;
 }
 
 export interface VaultPort {
+  /** For labels, limits and metrics only; code above the port never branches on it. */
   readonly cloud: "aws" | "azure";
+  /**
+   * Whether tags belong to each version (Key Vault: a read of the value also tells its tags) or
+   * to the secret (Secrets Manager: tags take a {@link describe}, and a version read returns `{}`).
+   */
+  readonly tagsPerVersion: boolean;
+  /**
+   * The current version with its value — one value read — or the secret's state when there is
+   * none to read: `deleted` (recoverable) is told apart from `absent`.
+   */
+  read(name: string, ctx: VaultContext): Promise<SecretRead>;
   /** The current version (or `versionId`), or undefined when the secret does not exist. */
   get(name: string, ctx: VaultContext, options?: { versionId?: string }): Promise<SecretVersion | undefined>;
-  /** State, current version and tags, without the value where the vault allows it. */
-  describe(name: string, ctx: VaultContext): Promise<SecretDescription>;
+  /**
+   * State, current version and tags, without the value where the vault allows it. With
+   * `deletedLookup: false`, a vault that needs a second request to tell a soft-deleted secret from
+   * an absent one (Key Vault) reports it `absent`: a writer then learns it from the write's
+   * `deleted_in_destination` refusal instead of paying that request on every first write.
+   */
+  describe(name: string, ctx: VaultContext, options?: { deletedLookup?: boolean }): Promise<SecretDescription>;
   /** Writes a new version; returns its id. */
   put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }>;
   /** Deletes; deleting what is already gone is success. */
-  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void>;
+  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<DeleteResult>;
   /** Brings a deleted secret back and waits until it is usable. */
   restore(name: string, ctx: VaultContext): Promise<void>;
   /**
-   * Metadata of the versions, newest first, values never read. Only vaults that keep tags per
-   * version (Key Vault) implement it; provenance of an older version tells a replica apart from
-   * an unrelated secret after someone wrote a version without tags.
+   * Metadata of the recent versions, newest first, values never read: their stamps and, where
+   * the vault keeps tags per version, their tags (provenance of an older version tells a replica
+   * apart from an unrelated secret after someone wrote a version without tags). Secrets Manager
+   * tells only the versions that carry a staging label.
    */
-  versions?(name: string, ctx: VaultContext, limit?: number): Promise<VersionInfo[]>;
+  versions(name: string, ctx: VaultContext, limit?: number): Promise<VersionInfo[]>;
   /**
    * Every secret of the vault (active, then deleted unless excluded), page by page, values never
    * read. Order is the vault's; a secret deleted or created while the listing runs may or may

@@ -13,18 +13,21 @@ export interface VaultContext {
   /** `https://127.0.0.1:<port>`, no trailing slash, as ids are built from it. */
   readonly vaultUrl: string;
   readonly softDeleteRetentionDays: number;
+  /** `Recoverable+Purgeable`, `CustomizedRecoverable` (purge-protected), …: see recoveryLevelOf. */
+  readonly recoveryLevel: string;
+  /** Every n-th page of a listing is empty but carries a nextLink; 0: never. */
+  readonly emptyPageEvery: number;
 }
 
 /** The `attributes` object of a secret version. */
-export function attributesJson(vault: VaultContext, version: SecretVersionRecord): Record<string, unknown> {
+function attributesJson(vault: VaultContext, version: SecretVersionRecord): Record<string, unknown> {
   return {
     enabled: version.enabled,
     ...(version.nbf === undefined ? {} : { nbf: version.nbf }),
     ...(version.exp === undefined ? {} : { exp: version.exp }),
     created: version.created,
     updated: version.updated,
-    // Key Vault reports a shortened retention as "Customized" (soft-delete-overview, recovery levels).
-    recoveryLevel: vault.softDeleteRetentionDays < 90 ? "CustomizedRecoverable+Purgeable" : "Recoverable+Purgeable",
+    recoveryLevel: vault.recoveryLevel,
     recoverableDays: vault.softDeleteRetentionDays,
   };
 }

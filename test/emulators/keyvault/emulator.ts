@@ -13,7 +13,7 @@ import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KeyVaultError, badParameter, routeNotFound } from "./errors.ts";
+import { KeyVaultError, apiVersionNotRecognized, badParameter, routeNotFound } from "./errors.ts";
 import { readBody, sendJson } from "./http.ts";
 import type { JsonResponse } from "./http.ts";
 import { DEFAULT_TENANT_ID, KEY_VAULT_RESOURCE, TokenIssuer, generateSigningKeys } from "./identity.ts";
@@ -23,12 +23,24 @@ import { handleEntraRequest } from "./entra-routes.ts";
 import type { EntraContext } from "./entra-routes.ts";
 import { FederatedCredentials } from "./federation.ts";
 import type { FederatedCredential, FederatedExchange } from "./federation.ts";
+import { RequestLog } from "./request-log.ts";
+import type { LoggedRequest } from "./request-log.ts";
+import { checkInteger, recoveryLevelOf, resolveVaultSettings } from "./settings.ts";
+import type { ThrottleSettings, VaultSettings, VaultSettingsInput } from "./settings.ts";
 import { SecretStore } from "./store.ts";
+import { VaultThrottle } from "./throttle.ts";
 import { createTlsMaterial } from "./tls.ts";
+import type { VaultContext } from "./bundles.ts";
 import { resolveVaultRoute } from "./vault-routes.ts";
+import { handleGraphRequest } from "./graph-routes.ts";
+import { ServicePrincipals } from "./principals.ts";
+import type { ServicePrincipal } from "./principals.ts";
 
-/** Options of {@link startKeyVaultEmulator}. */
-export interface KeyVaultEmulatorOptions {
+/**
+ * Options of {@link startKeyVaultEmulator}. The vault's behaviour (timing, throttling, paging, purge
+ * protection, api-versions) defaults to the real service's; see settings.ts and README.md.
+ */
+export interface KeyVaultEmulatorOptions extends VaultSettingsInput {
   /** Only loopback is allowed: the emulator hands out tokens to anyone who asks. */
   readonly host?: "127.0.0.1";
   /** 0 (the default) picks a free port. */
@@ -44,12 +56,6 @@ export interface KeyVaultEmulatorOptions {
   /** Where the CA and server certificate are written; default: a fresh temp dir removed on stop. */
   readonly dir?: string;
   readonly tenantId?: string;
-  /** How long a recovered secret keeps answering 404 and refusing writes. Default 300. */
-  readonly recoveryDelayMs?: number;
-  /** How long a delete or purge stays in progress (409 ObjectIsBeingDeleted). Default 300. */
-  readonly deletionDelayMs?: number;
-  /** 7–90, default 90. Below 90 the recovery level reads "CustomizedRecoverable+Purgeable". */
-  readonly softDeleteRetentionDays?: number;
   /** Lifetime of issued access tokens. Default 3599, as IMDS reports. */
   readonly tokenLifetimeSeconds?: number;
   /**
@@ -98,9 +104,33 @@ export interface KeyVaultEmulator {
   /**
    * Requests served so far per operation: REST operation ids such as `SetSecret`, plus `GetToken`,
    * `EntraToken`, `EntraTokenRejected`, `Unauthorized` (every 401; `BearerRejected` counts those that
-   * carried a bearer token) and `UnknownRoute`. For test diagnostics only.
+   * carried a bearer token), `Throttled`, `UnknownRoute` and `MethodNotAllowed`. For test diagnostics only.
    */
   stats(): Record<string, number>;
+  /**
+   * The vault data-plane requests answered so far (not token requests), oldest first: operation,
+   * status, error code, Retry-After, page shape, caller. The outside view of a client's cloud calls.
+   */
+  requests(): readonly LoggedRequest[];
+  /** The vault behaviour it started with (defaults applied). */
+  readonly settings: VaultSettings;
+  /**
+   * Changes the throttling limits from now on, as when other clients of the same vault use its
+   * budget; requests already accepted stay counted. Returns the previous limits.
+   */
+  setThrottle(settings: ThrottleSettings): ThrottleSettings;
+  /**
+   * Registers the service principal of an application (client id), so Microsoft Graph can disable
+   * it; returns its object id. Federated credentials' applications and the system identity are
+   * registered already.
+   */
+  registerServicePrincipal(appId: string, displayName?: string): ServicePrincipal;
+  /** The service principals and whether each is enabled. */
+  servicePrincipals(): readonly ServicePrincipal[];
+  /** Grants an application a Microsoft Graph application permission (its tokens carry it in `roles`). */
+  grantGraphRole(appId: string, role: string): void;
+  /** Every request served so far, with its arrival time and caller (test diagnostics). */
+  requestLog(): readonly LoggedRequest[];
   /** Closes the server and all connections, and removes the temp dir if the emulator made it. */
   stop(): Promise<void>;
 }
@@ -120,9 +150,12 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   const listenHost = options.containerHostname ? "0.0.0.0" : settings.host;
   const publicHost = options.containerHostname ?? settings.host;
 
-  const store = new SecretStore(settings);
+  const store = new SecretStore(settings.vault);
+  const throttle = new VaultThrottle(settings.vault.throttle);
   const federation = new FederatedCredentials(settings.tenantId, options.federatedCredentials ?? []);
   const exchanges: FederatedExchange[] = [];
+  const principals = new ServicePrincipals();
+  const log = new RequestLog();
   const counts = new Map<string, number>();
   const count = (operation: string): void => {
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
@@ -137,7 +170,11 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
       sendJson(res, { status: 503, body: { error: { code: "ServiceUnavailable", message: "Starting." } } }, headers);
       return;
     }
-    handleRequest(context, req, res, headers).catch((error: unknown) => {
+    const entry = log.start(req.method ?? "GET", (req.url ?? "/").split("?")[0] ?? "/");
+    res.once("finish", () => {
+      entry.status = res.statusCode;
+    });
+    handleRequest(context, req, res, headers, entry).catch((error: unknown) => {
       if (!res.headersSent) {
         const message = error instanceof Error ? error.message : String(error);
         sendJson(res, { status: 500, body: { error: { code: "InternalServerError", message } } }, headers);
@@ -162,7 +199,12 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
       sendJson(res, { status: 404, body: { error: "not_found", error_description: "Unknown IMDS path." } }, headers);
       return;
     }
-    handleRequest(context, req, res, headers).catch(() => res.destroy());
+    const entry = log.start(req.method ?? "GET", (req.url ?? "/").split("?")[0] ?? "/");
+    entry.clientId = new URL(req.url ?? "/", "http://imds").searchParams.get("client_id") ?? undefined;
+    res.once("finish", () => {
+      entry.status = res.statusCode;
+    });
+    handleRequest(context, req, res, headers, entry).catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     imds.once("error", reject);
@@ -172,14 +214,28 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   const issuer = new TokenIssuer(
     { origin, tenantId: settings.tenantId, tokenLifetimeSeconds: settings.tokenLifetimeSeconds },
     keys,
+    (clientId, resource) => principals.rolesFor(clientId, resource),
   );
+  const registerPrincipal = (appId: string, displayName?: string): ServicePrincipal =>
+    principals.register({ appId, objectId: issuer.identityFor(appId).objectId, ...(displayName === undefined ? {} : { displayName }) });
+  principals.register({ appId: issuer.systemIdentity.clientId, objectId: issuer.systemIdentity.objectId, displayName: "system-assigned managed identity" });
+  for (const credential of federation.list()) registerPrincipal(credential.clientId);
   context = {
     origin,
     issuer,
     store,
     count,
-    entra: { issuer, federation, recordExchange: (exchange) => exchanges.push(exchange) },
-    vault: { vaultUrl: origin, softDeleteRetentionDays: settings.softDeleteRetentionDays },
+    entra: { issuer, federation, recordExchange: (exchange) => exchanges.push(exchange), principals },
+    principals,
+    throttle,
+    log,
+    apiVersions: settings.vault.apiVersions,
+    vault: {
+      vaultUrl: origin,
+      softDeleteRetentionDays: settings.vault.softDeleteRetentionDays,
+      recoveryLevel: recoveryLevelOf(settings.vault),
+      emptyPageEvery: settings.vault.emptyPageEvery,
+    },
   };
 
   let stopping: Promise<void> | undefined;
@@ -195,10 +251,24 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     authorityHost: issuer.authorityHost,
     entraTokenEndpoint: issuer.entraTokenEndpoint,
     openIdConfigurationUri: issuer.openIdConfigurationUri,
-    addFederatedCredential: (credential) => federation.add(credential),
+    addFederatedCredential: (credential) => {
+      federation.add(credential);
+      registerPrincipal(credential.clientId);
+    },
+    registerServicePrincipal: registerPrincipal,
+    servicePrincipals: () => principals.list(),
+    grantGraphRole: (appId, role) => principals.grantGraphRole(appId, role),
+    requestLog: () => log.entries(),
     federatedCredentials: () => federation.list(),
     federatedExchanges: () => [...exchanges],
     stats: () => Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b))),
+    requests: () => log.entries("vault"),
+    setThrottle: (limits) => {
+      const previous = throttle.settings;
+      throttle.settings = resolveVaultSettings({ ...settings.vault, throttle: limits }).throttle;
+      return previous;
+    },
+    settings: settings.vault,
     stop: () => {
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -218,10 +288,8 @@ interface ResolvedOptions {
   readonly host: "127.0.0.1";
   readonly port: number;
   readonly tenantId: string;
-  readonly recoveryDelayMs: number;
-  readonly deletionDelayMs: number;
-  readonly softDeleteRetentionDays: number;
   readonly tokenLifetimeSeconds: number;
+  readonly vault: VaultSettings;
 }
 
 function resolveOptions(options: KeyVaultEmulatorOptions): ResolvedOptions {
@@ -233,15 +301,10 @@ function resolveOptions(options: KeyVaultEmulatorOptions): ResolvedOptions {
     host: "127.0.0.1",
     port: options.port ?? 0,
     tenantId: options.tenantId ?? DEFAULT_TENANT_ID,
-    recoveryDelayMs: options.recoveryDelayMs ?? 300,
-    deletionDelayMs: options.deletionDelayMs ?? 300,
-    softDeleteRetentionDays: options.softDeleteRetentionDays ?? 90,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
+    vault: resolveVaultSettings(options),
   };
   checkInteger("port", resolved.port, 0, 65_535);
-  checkInteger("recoveryDelayMs", resolved.recoveryDelayMs, 0, Number.MAX_SAFE_INTEGER);
-  checkInteger("deletionDelayMs", resolved.deletionDelayMs, 0, Number.MAX_SAFE_INTEGER);
-  checkInteger("softDeleteRetentionDays", resolved.softDeleteRetentionDays, 7, 90);
   checkInteger("tokenLifetimeSeconds", resolved.tokenLifetimeSeconds, 1, 86_400);
   // The tenant id becomes a path segment of the issuer and the challenge's authorization URL.
   if (!/^[0-9a-zA-Z.-]+$/.test(resolved.tenantId)) {
@@ -250,19 +313,17 @@ function resolveOptions(options: KeyVaultEmulatorOptions): ResolvedOptions {
   return resolved;
 }
 
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-}
-
 interface RequestContext {
+  readonly principals: ServicePrincipals;
   readonly origin: string;
   readonly issuer: TokenIssuer;
   readonly store: SecretStore;
   readonly count: (operation: string) => void;
   readonly entra: EntraContext;
-  readonly vault: { readonly vaultUrl: string; readonly softDeleteRetentionDays: number };
+  readonly throttle: VaultThrottle;
+  readonly log: RequestLog;
+  readonly apiVersions: readonly string[];
+  readonly vault: VaultContext;
 }
 
 async function handleRequest(
@@ -270,57 +331,101 @@ async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
   headers: Record<string, string>,
+  entry: LoggedRequest,
 ): Promise<void> {
   const method = req.method ?? "GET";
   const url = new URL(req.url ?? "/", context.origin);
   const body = await readBody(req, BODY_LIMIT_BYTES);
+  const count = (operation: string): void => {
+    entry.operation ||= operation;
+    context.count(operation);
+  };
 
-  const identityResponse = await handleIdentityRequest(context.issuer, method, url, req.headers, context.count);
+  const identityResponse = await handleIdentityRequest(context.issuer, method, url, req.headers, count, context.principals);
   if (identityResponse !== undefined) {
     sendJson(res, identityResponse, headers);
     return;
   }
-  const entraResponse = await handleEntraRequest(context.entra, method, url, req.headers, body, context.count);
+  const entraResponse = await handleEntraRequest(context.entra, method, url, req.headers, body, count);
   if (entraResponse !== undefined) {
+    entry.clientId = new URLSearchParams(body ?? "").get("client_id") ?? undefined;
     sendJson(res, entraResponse, headers);
+    return;
+  }
+  const graphResponse = await handleGraphRequest(
+    { principals: context.principals, verify: (token, audience) => context.issuer.verifyFor(token, audience) },
+    method,
+    url,
+    req.headers,
+    body,
+  );
+  if (graphResponse !== undefined) {
+    count(method === "PATCH" ? "UpdateServicePrincipal" : "GetServicePrincipal");
+    sendJson(res, graphResponse, headers);
     return;
   }
   // Authentication comes first, as in Key Vault: the SDK's first request is deliberately sent without
   // token and without body, and it must get the 401 challenge, not a validation error.
-  const unauthorized = await authenticate(context, req.headers.authorization);
+  const unauthorized = await authenticate(context, req.headers.authorization, entry);
+  const answer = (operation: string, response: JsonResponse): void => {
+    context.count(operation);
+    context.log.answer(entry, operation, response);
+    sendJson(res, response, headers);
+  };
   if (unauthorized !== undefined) {
-    context.count("Unauthorized");
-    sendJson(res, unauthorized, headers);
+    answer("Unauthorized", unauthorized);
     return;
   }
-  const route = resolveVaultRoute(method, url.pathname.split("/").slice(1));
-  context.count(route?.operation ?? "UnknownRoute");
-  sendJson(res, runRoute(context, route, method, url, body), headers);
+  const throttled = context.throttle.admit();
+  if (throttled !== undefined) {
+    answer("Throttled", throttled);
+    return;
+  }
+  const match = resolveVaultRoute(method, url.pathname.split("/").slice(1));
+  const operation = match.kind === "operation" ? match.route.operation : match.kind === "unknown" ? "UnknownRoute" : "MethodNotAllowed";
+  answer(operation, runRoute(context, match, method, url, body));
 }
 
 function runRoute(
   context: RequestContext,
-  route: ReturnType<typeof resolveVaultRoute>,
+  match: ReturnType<typeof resolveVaultRoute>,
   method: string,
   url: URL,
   body: string | undefined,
 ): JsonResponse {
   try {
-    if (route === undefined) throw routeNotFound(method, url.pathname);
     // Key Vault has no default version; the text of this error is unverified.
-    if (!url.searchParams.get("api-version")) throw badParameter("The api-version query parameter is missing.");
+    const apiVersion = url.searchParams.get("api-version");
+    if (!apiVersion) throw badParameter("The api-version query parameter is missing.");
+    if (!context.apiVersions.includes(apiVersion)) throw apiVersionNotRecognized(apiVersion, context.apiVersions.at(-1) ?? "");
+    if (match.kind === "unknown") throw routeNotFound(method, url.pathname);
+    if (match.kind === "method_not_allowed") return methodNotAllowed(method, match.allow);
     if (body === undefined) throw badParameter("The request body is too large.");
-    return route.run({ store: context.store, vault: context.vault, query: url.searchParams, body });
+    return match.route.run({ store: context.store, vault: context.vault, query: url.searchParams, body });
   } catch (error) {
     if (error instanceof KeyVaultError) return { status: error.status, body: error.body };
     throw error;
   }
 }
 
+/**
+ * 405 for a method the resource does not have. Key Vault answers it with a JSON body (status and
+ * content type seen in jseerden/SLAPS#6); the body's shape is ASP.NET Web API's and unverified, so
+ * clients must act on the status only. `Allow` is what RFC 9110 requires of a 405.
+ */
+function methodNotAllowed(method: string, allow: readonly string[]): JsonResponse {
+  return {
+    status: 405,
+    headers: { allow: allow.join(", ") },
+    body: { Message: `The requested resource does not support http method '${method}'.` },
+  };
+}
+
 /** Returns the 401 to send, or undefined when the bearer token is one this emulator issued for Key Vault. */
 async function authenticate(
   context: RequestContext,
   authorization: string | undefined,
+  entry: LoggedRequest,
 ): Promise<JsonResponse | undefined> {
   // The SDK takes the tenant from the authorization URL's path and asks its credential for
   // `<resource>/.default`.
@@ -338,6 +443,7 @@ async function authenticate(
     };
   }
   const check = await context.issuer.verifyForKeyVault(token);
+  if (check.ok && typeof check.claims.azp === "string") entry.clientId = check.claims.azp;
   if (check.ok) return undefined;
   context.count("BearerRejected");
   return { status: 401, headers: challenge, body: { error: { code: "Unauthorized", message: check.message } } };
@@ -351,6 +457,7 @@ function baseHeaders(req: IncomingMessage): Record<string, string> {
     expires: "-1",
     "x-ms-request-id": randomUUID(),
     "x-ms-keyvault-region": "emulator",
+    "x-ms-keyvault-network-info": "conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=InterNetwork;",
     "x-ms-keyvault-service-version": "emulator",
     "x-content-type-options": "nosniff",
   };

@@ -12,12 +12,15 @@ import type { FederatedCredentials, FederatedExchange, EntraFailure } from "./fe
 import { JWT_BEARER_ASSERTION_TYPE } from "./federation.ts";
 import type { JsonResponse } from "./http.ts";
 import type { TokenIssuer } from "./identity.ts";
+import { disabledApplication, type ServicePrincipals } from "./principals.ts";
 
 /** What the token route needs from the emulator. */
 export interface EntraContext {
   readonly issuer: TokenIssuer;
   readonly federation: FederatedCredentials;
   readonly recordExchange: (exchange: FederatedExchange) => void;
+  /** Disabled principals get no token (AADSTS7000112). */
+  readonly principals?: ServicePrincipals;
 }
 
 /**
@@ -91,6 +94,8 @@ async function tokenRequest(
   }
   const check = await context.federation.check(clientId, assertion);
   if (!check.ok) return { failure: check.failure };
+  const principal = context.principals?.byAppId(clientId);
+  if (principal && !principal.accountEnabled) return { failure: disabledApplication(principal) };
   context.recordExchange({
     clientId,
     issuer: check.credential.issuer,

@@ -99,3 +99,27 @@ export function badParameter(message: string): KeyVaultError {
 export function routeNotFound(method: string, path: string): KeyVaultError {
   return new KeyVaultError(404, "NotFound", `The requested operation ${method} ${path} was not found.`);
 }
+
+/**
+ * 403 for a purge in a purge-protected vault. Status, code and text as quoted from the service in
+ * Azure/sap-automation#200 and microsoft/AzureTRE#1951 (the quotes carry no inner error).
+ */
+export function purgeProtected(): KeyVaultError {
+  return new KeyVaultError(
+    403,
+    "Forbidden",
+    'Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: emulator;location=emulator',
+  );
+}
+
+/**
+ * 400 for an api-version the vault does not serve; text as quoted from the service in
+ * Azure/azure-sdk-for-python#28595 (an Azure Stack Hub vault whose latest version was 7.1).
+ */
+export function apiVersionNotRecognized(version: string, latest: string): KeyVaultError {
+  return new KeyVaultError(
+    400,
+    "BadParameter",
+    `The specified version (${version}) is not recognized. Consider using the latest supported version (${latest}).`,
+  );
+}

@@ -16,7 +16,7 @@ import type { JWTPayload } from "jose";
 export const TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
 export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /** Entra's tolerance for clocks that disagree. */
-export const ASSERTION_CLOCK_SKEW_SECONDS = 300;
+const ASSERTION_CLOCK_SKEW_SECONDS = 300;
 
 /**
  * A federated identity credential on an application (or user-assigned managed identity): which
@@ -62,7 +62,7 @@ export interface EntraFailure {
 }
 
 /** Checks a federated credential's settings; throws naming the bad setting. */
-export function validateFederatedCredential(credential: FederatedCredential): FederatedCredential {
+function validateFederatedCredential(credential: FederatedCredential): FederatedCredential {
   for (const field of ["clientId", "issuer", "subject", "jwksUri"] as const) {
     if (typeof credential[field] !== "string" || credential[field] === "") {
       throw new Error(`federated credential: ${field} must be a non-empty string`);

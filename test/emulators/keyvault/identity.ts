@@ -97,8 +97,9 @@ export class TokenIssuer {
   readonly #keys: KeyPair;
   readonly #publicJwk: JWK;
   readonly #lifetimeSeconds: number;
+  readonly #rolesFor: (clientId: string, resource: string) => string[];
 
-  constructor(options: TokenIssuerOptions, keys: SigningKeys) {
+  constructor(options: TokenIssuerOptions, keys: SigningKeys, rolesFor: (clientId: string, resource: string) => string[] = () => []) {
     this.tenantId = options.tenantId;
     this.issuer = `${options.origin}/${options.tenantId}/v2.0`;
     this.jwksUri = `${options.origin}/${options.tenantId}/discovery/v2.0/keys`;
@@ -113,6 +114,7 @@ export class TokenIssuer {
     this.#keys = keys.pair;
     this.#publicJwk = keys.publicJwk;
     this.#lifetimeSeconds = options.tokenLifetimeSeconds;
+    this.#rolesFor = rolesFor;
   }
 
   /**
@@ -159,7 +161,10 @@ export class TokenIssuer {
   }
 
   async #sign(resource: string, identity: ManagedIdentity, now: number): Promise<string> {
+    // App-only tokens carry the application permissions granted on the resource (Graph).
+    const roles = this.#rolesFor(identity.clientId, resource);
     return new SignJWT({
+      ...(roles.length > 0 ? { roles } : {}),
       tid: this.tenantId,
       oid: identity.objectId,
       azp: identity.clientId,
@@ -199,6 +204,16 @@ export class TokenIssuer {
       };
     }
     return { ok: true, claims };
+  }
+
+  /** The claims of a token this issuer signed for `audience`, or undefined when it is not one. */
+  async verifyFor(token: string, audience: string): Promise<JWTPayload | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, this.#keys.publicKey, { issuer: this.issuer, audience: [audience, `${audience}/`], algorithms: ["RS256"] });
+      return payload;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The OpenID Provider metadata a verifier discovers the JWKS from. */

@@ -4,7 +4,4 @@
  */
 export { startKeyVaultEmulator } from "./emulator.ts";
 export type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "./emulator.ts";
-export type { ManagedIdentity } from "./identity.ts";
-export { TOKEN_EXCHANGE_AUDIENCE } from "./federation.ts";
-export type { FederatedCredential, FederatedExchange } from "./federation.ts";
-export type { KeyVaultErrorBody } from "./errors.ts";
+export { DEFAULT_VAULT_SETTINGS } from "./settings.ts";

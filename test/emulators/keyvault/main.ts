@@ -5,6 +5,11 @@
  * `--federated-credentials-file <path>` (a JSON array), each
  * `{ "clientId", "issuer", "subject", "jwksUri", "audience"? }`.
  *
+ * Vault behaviour (defaults: the real service's, README.md): `--deletion-delay-ms`,
+ * `--recovery-read-delay-ms`, `--recovery-write-delay-ms`, `--soft-delete-retention-days`,
+ * `--purge-protection`, `--throttle-limit` / `--throttle-window-ms` / `--throttle-retry-after-seconds`,
+ * `--empty-page-every`, `--api-versions 7.0,7.1`.
+ *
  * Prints one JSON line (vaultUrl, tokenEndpoint, imdsEndpoint, caCertPath, issuer, jwksUri,
  * tenantId, authorityHost, entraTokenEndpoint) once the emulator accepts connections, so a harness
  * can wait for that line instead of polling a port. Stops cleanly on SIGTERM or SIGINT.
@@ -22,9 +27,16 @@ const { values } = parseArgs({
     "container-hostname": { type: "string" },
     dir: { type: "string" },
     "tenant-id": { type: "string" },
-    "recovery-delay-ms": { type: "string" },
     "deletion-delay-ms": { type: "string" },
+    "recovery-read-delay-ms": { type: "string" },
+    "recovery-write-delay-ms": { type: "string" },
     "soft-delete-retention-days": { type: "string" },
+    "purge-protection": { type: "boolean" },
+    "throttle-limit": { type: "string" },
+    "throttle-window-ms": { type: "string" },
+    "throttle-retry-after-seconds": { type: "string" },
+    "empty-page-every": { type: "string" },
+    "api-versions": { type: "string" },
     "token-lifetime-seconds": { type: "string" },
     "federated-credential": { type: "string", multiple: true },
     "federated-credentials-file": { type: "string" },
@@ -38,9 +50,14 @@ const options: KeyVaultEmulatorOptions = {
   containerHostname: values["container-hostname"],
   dir: values.dir,
   tenantId: values["tenant-id"],
-  recoveryDelayMs: integer("recovery-delay-ms", values["recovery-delay-ms"]),
   deletionDelayMs: integer("deletion-delay-ms", values["deletion-delay-ms"]),
+  recoveryReadDelayMs: integer("recovery-read-delay-ms", values["recovery-read-delay-ms"]),
+  recoveryWriteDelayMs: integer("recovery-write-delay-ms", values["recovery-write-delay-ms"]),
   softDeleteRetentionDays: integer("soft-delete-retention-days", values["soft-delete-retention-days"]),
+  purgeProtection: values["purge-protection"],
+  throttle: throttleFrom(values["throttle-limit"], values["throttle-window-ms"], values["throttle-retry-after-seconds"]),
+  emptyPageEvery: integer("empty-page-every", values["empty-page-every"]),
+  apiVersions: values["api-versions"]?.split(",").map((version) => version.trim()).filter((version) => version !== ""),
   tokenLifetimeSeconds: integer("token-lifetime-seconds", values["token-lifetime-seconds"]),
   federatedCredentials: [
     ...(values["federated-credentials-file"] === undefined
@@ -86,6 +103,17 @@ function integer(flag: string, raw: string | undefined): number | undefined {
     process.exit(2);
   }
   return value;
+}
+
+/** The throttle flags: all three fall back to the service's limits (4,000 per 10 s, no Retry-After). */
+function throttleFrom(limit: string | undefined, windowMs: string | undefined, retryAfter: string | undefined): KeyVaultEmulatorOptions["throttle"] {
+  if (limit === undefined && windowMs === undefined && retryAfter === undefined) return undefined;
+  const retryAfterSeconds = integer("throttle-retry-after-seconds", retryAfter);
+  return {
+    limit: integer("throttle-limit", limit) ?? 4_000,
+    windowMs: integer("throttle-window-ms", windowMs) ?? 10_000,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  };
 }
 
 /** Parses a federated credential flag: one JSON object, or (from the file) a JSON array of them. */

@@ -40,7 +40,9 @@ export interface SecretRecord {
   /** Oldest first; the last one is the current version. */
   readonly versions: SecretVersionRecord[];
   /** Epoch ms before which a recovered secret still reads as missing (0 when not recovering). */
-  recoveredAtMs: number;
+  readableAtMs: number;
+  /** Epoch ms before which a recovered secret refuses writes (409 ObjectIsBeingRecovered); ≥ readableAtMs. */
+  writableAtMs: number;
 }
 
 /** A soft-deleted secret. */

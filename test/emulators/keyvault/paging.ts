@@ -2,7 +2,10 @@
  * Key Vault list paging: `value` plus a `nextLink` carrying an opaque `$skiptoken`.
  *
  * The token records the sort key of the last item served rather than an offset, so secrets created
- * or deleted between two page requests neither repeat nor vanish from the listing.
+ * or deleted between two page requests neither repeat nor vanish from the listing. It also counts
+ * the pages served, because Key Vault's pages may be empty and still carry a `nextLink` (a client
+ * that stops at the first empty page misses secrets): every `emptyPageEvery`-th page, the first
+ * included, is served empty while items remain.
  */
 import { badParameter } from "./errors.ts";
 import { MAX_PAGE_SIZE } from "./model.ts";
@@ -24,22 +27,23 @@ export interface PageSource<T> {
  * Returns the page selected by `query` (`maxresults`, `$skiptoken`). `listUrl` is the absolute URL
  * of the list operation, which `nextLink` repeats with the paging parameters.
  */
-export function paginate<T>(source: PageSource<T>, query: URLSearchParams, listUrl: string): Page {
+export function paginate<T>(source: PageSource<T>, query: URLSearchParams, listUrl: string, emptyPageEvery: number): Page {
   const size = pageSize(query);
-  const after = decodeSkipToken(query.get("$skiptoken"));
+  const { after, page: index } = decodeSkipToken(query.get("$skiptoken"));
   const remaining = after === undefined ? source.items : source.items.filter((item) => source.keyOf(item) > after);
-  const page = remaining.slice(0, size);
-  const last = page.at(-1);
-  let nextLink: string | null = null;
-  if (last !== undefined && remaining.length > page.length) {
+  const link = (position: string | undefined): string => {
     const next = new URLSearchParams({
       "api-version": query.get("api-version") ?? "",
-      $skiptoken: encodeSkipToken(source.keyOf(last)),
+      $skiptoken: encodeSkipToken({ ...(position === undefined ? {} : { after: position }), page: index + 1 }),
       maxresults: String(size),
     });
     // URLSearchParams would escape `$`; Key Vault writes `$skiptoken` literally.
-    nextLink = `${listUrl}?${next.toString().replace("%24skiptoken", "$skiptoken")}`;
-  }
+    return `${listUrl}?${next.toString().replace("%24skiptoken", "$skiptoken")}`;
+  };
+  if (emptyPageEvery > 0 && index % emptyPageEvery === 0 && remaining.length > 0) return { value: [], nextLink: link(after) };
+  const page = remaining.slice(0, size);
+  const last = page.at(-1);
+  const nextLink = last !== undefined && remaining.length > page.length ? link(source.keyOf(last)) : null;
   return { value: page.map(source.render), nextLink };
 }
 
@@ -55,16 +59,24 @@ function pageSize(query: URLSearchParams): number {
   return size;
 }
 
-function encodeSkipToken(key: string): string {
-  return Buffer.from(JSON.stringify({ after: key }), "utf8").toString("base64url");
+/** Where a listing stands: after which sort key, and how many pages were served before. */
+interface Position {
+  readonly after?: string;
+  readonly page: number;
 }
 
-function decodeSkipToken(token: string | null): string | undefined {
-  if (token === null || token === "") return undefined;
+function encodeSkipToken(position: Position): string {
+  return Buffer.from(JSON.stringify(position), "utf8").toString("base64url");
+}
+
+function decodeSkipToken(token: string | null): Position {
+  if (token === null || token === "") return { page: 0 };
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-    const after = (parsed as { after?: unknown }).after;
-    if (typeof after === "string") return after;
+    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { after?: unknown; page?: unknown };
+    const { after, page } = parsed;
+    if ((after === undefined || typeof after === "string") && typeof page === "number" && Number.isSafeInteger(page) && page > 0) {
+      return { ...(after === undefined ? {} : { after }), page };
+    }
   } catch {
     // Fall through to the error below.
   }

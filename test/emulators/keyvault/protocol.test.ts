@@ -13,7 +13,7 @@ import { createLocalJWKSet, jwtVerify } from "jose";
 import type { JSONWebKeySet } from "jose";
 import { startKeyVaultEmulator } from "./emulator.ts";
 import type { KeyVaultEmulator } from "./emulator.ts";
-import { httpsJson } from "./test-client.ts";
+import { httpsJson, until } from "./test-client.ts";
 import type { RawResponse } from "./test-client.ts";
 
 const here = import.meta.dirname;
@@ -21,6 +21,7 @@ const here = import.meta.dirname;
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(here, "fixtures", name), "utf8"));
 const SHARED_FIXTURES = "/work/shared/fixtures";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 
 describe("Key Vault emulator wire protocol", () => {
   let emulator: KeyVaultEmulator;
@@ -43,7 +44,7 @@ describe("Key Vault emulator wire protocol", () => {
   }
 
   beforeAll(async () => {
-    emulator = await startKeyVaultEmulator({ deletionDelayMs: 300, recoveryDelayMs: 300 });
+    emulator = await startKeyVaultEmulator({ deletionDelayMs: 1_500, recoveryReadDelayMs: 1_500, emptyPageEvery: 0 });
     ca = readFileSync(emulator.caCertPath);
     token = ((await imds("api-version=2018-02-01&resource=https://vault.azure.net")).body as { access_token: string }).access_token;
   });
@@ -59,7 +60,7 @@ describe("Key Vault emulator wire protocol", () => {
     expect(deleting.status).toBe(409);
     expect(deleting.body).toEqual(fixture("azure-keyvault-error-409-objectisbeingdeleted.json"));
 
-    await sleep(350);
+    await until(async () => (await kv("GET", "/deletedsecrets/db-credentials")).status === 200);
     const deleted = await kv("PUT", "/secrets/db-credentials", { value: "v2" });
     expect(deleted.status).toBe(409);
     expect(deleted.body).toEqual(fixture("azure-keyvault-error-409-objectisdeletedbutrecoverable.json"));
@@ -99,13 +100,13 @@ describe("Key Vault emulator wire protocol", () => {
     expect(Object.keys(deleted)).toEqual(Object.keys(delFixture));
     expect((deleted["scheduledPurgeDate"] as number) - (deleted["deletedDate"] as number)).toBe(90 * 86_400);
 
-    await sleep(350);
+    await until(async () => (await kv("GET", "/deletedsecrets/plain")).status === 200);
     const recovered = await kv("POST", "/deletedsecrets/plain/recover");
     expect(recovered.status).toBe(200);
     // As in the service's recordings: the recover response carries no value.
     expect(Object.keys(recovered.body as object)).toEqual(["id", "attributes"]);
     expect((await kv("GET", "/secrets/plain")).status).toBe(404);
-    await sleep(350);
+    await until(async () => (await kv("GET", "/secrets/plain")).status === 200);
     expect((await kv("GET", "/secrets/plain")).body).toMatchObject({ value: "v" });
   });
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SecretClient } from "@azure/keyvault-secrets";
 import { startKeyVaultEmulator } from "./emulator.ts";
 import type { KeyVaultEmulator } from "./emulator.ts";
-import { createSecretClient } from "./test-client.ts";
+import { createSecretClient, until } from "./test-client.ts";
 
 /** The fields of a RestError the assertions look at. */
 interface CaughtRestError {
@@ -31,6 +31,7 @@ async function restError(promise: Promise<unknown>): Promise<CaughtRestError> {
 }
 
 const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
 const poll = { intervalInMs: 50 };
 
 describe("Key Vault emulator through the Azure SDK", () => {
@@ -38,7 +39,7 @@ describe("Key Vault emulator through the Azure SDK", () => {
   let client: SecretClient;
 
   beforeAll(async () => {
-    emulator = await startKeyVaultEmulator({ recoveryDelayMs: 300, deletionDelayMs: 300 });
+    emulator = await startKeyVaultEmulator({ deletionDelayMs: 1_500 });
     client = createSecretClient(emulator);
   });
   afterAll(async () => {
@@ -81,11 +82,13 @@ describe("Key Vault emulator through the Azure SDK", () => {
     }
     expect(listed.filter((n) => n.startsWith(prefix))).toEqual(names);
     expect(Math.max(...pageSizes)).toBe(7);
+    // As from the service, some pages are empty and still carry a nextLink; the SDK follows them.
+    expect(pageSizes[0]).toBe(0);
 
     const defaultPages: number[] = [];
     for await (const page of client.listPropertiesOfSecrets().byPage()) defaultPages.push(page.length);
-    expect(defaultPages[0]).toBe(25);
-    expect(defaultPages.length).toBeGreaterThan(1);
+    expect(defaultPages.filter((size) => size > 0)[0]).toBe(25);
+    expect(defaultPages.length).toBeGreaterThan(2);
   });
 
   it("round-trips tags and updates properties without creating a version", async () => {
@@ -169,7 +172,7 @@ describe("Key Vault emulator through the Azure SDK", () => {
     expect(deletedNames).toContain(name);
   });
 
-  it("reports a recovered secret as missing, and refuses writes, until the recovery finishes", async () => {
+  it("reads a recovering secret as missing, then as present while it still refuses writes, as the service does", async () => {
     const name = unique("recovering");
     await client.setSecret(name, "v");
     await (await client.beginDeleteSecret(name, poll)).pollUntilDone();
@@ -179,8 +182,13 @@ describe("Key Vault emulator through the Azure SDK", () => {
     const conflict = await restError(client.setSecret(name, "v2"));
     expect(conflict).toMatchObject({ statusCode: 409, code: "Conflict", innerCode: "ObjectIsBeingRecovered" });
 
+    // The SDK's poller is done once a GET answers 200; a write may still be refused after that
+    // (azure-sdk-for-net#31581), which is what a client must retry.
     await poller.pollUntilDone();
-    expect((await client.setSecret(name, "v2")).value).toBe("v2");
+    expect((await client.getSecret(name)).value).toBe("v");
+    expect(await restError(client.setSecret(name, "v2"))).toMatchObject({ statusCode: 409, innerCode: "ObjectIsBeingRecovered" });
+    await until(async () => (await client.setSecret(name, "v2").then(() => true, () => false)));
+    expect((await client.getSecret(name)).value).toBe("v2");
   });
 
   it("purges a deleted secret and frees the name once the purge completes", async () => {
@@ -191,8 +199,7 @@ describe("Key Vault emulator through the Azure SDK", () => {
 
     expect((await restError(client.getDeletedSecret(name))).statusCode).toBe(404);
     expect(await restError(client.setSecret(name, "new"))).toMatchObject({ statusCode: 409, innerCode: "ObjectIsBeingDeleted" });
-    await new Promise((resolve) => setTimeout(resolve, 350));
-    await client.setSecret(name, "new");
+    await until(async () => client.setSecret(name, "new").then(() => true, () => false));
     let versions = 0;
     for await (const _ of client.listPropertiesOfSecretVersions(name)) versions++;
     expect(versions).toBe(1);

@@ -11,10 +11,12 @@ import {
   beingRecovered,
   deletedButRecoverable,
   deletedSecretNotFound,
+  purgeProtected,
   secretDisabled,
   secretNotFound,
 } from "./errors.ts";
 import { currentVersion } from "./model.ts";
+import type { VaultSettings } from "./settings.ts";
 import type {
   DeletedSecretRecord,
   SecretRecord,
@@ -23,15 +25,11 @@ import type {
   SetSecretInput,
 } from "./model.ts";
 
-/** Timing of the asynchronous parts of the lifecycle. */
-export interface SecretStoreOptions {
-  /** How long a recovered secret keeps answering 404 (and refusing writes). */
-  readonly recoveryDelayMs: number;
-  /** How long a delete or purge stays "in progress" (409 ObjectIsBeingDeleted). */
-  readonly deletionDelayMs: number;
-  /** Soft-delete retention, 7–90 days. */
-  readonly softDeleteRetentionDays: number;
-}
+/** Timing of the asynchronous parts of the lifecycle, and the vault's purge protection. */
+export type SecretStoreOptions = Pick<
+  VaultSettings,
+  "deletionDelayMs" | "recoveryReadDelayMs" | "recoveryWriteDelayMs" | "softDeleteRetentionDays" | "purgeProtection"
+>;
 
 /** A secret and the version an operation addressed. */
 export interface SecretVersionRef {
@@ -72,7 +70,7 @@ export class SecretStore {
     };
     let secret = this.#live.get(key);
     if (secret === undefined) {
-      secret = { name, versions: [], recoveredAtMs: 0 };
+      secret = { name, versions: [], readableAtMs: 0, writableAtMs: 0 };
       this.#live.set(key, secret);
     }
     secret.versions.push(version);
@@ -109,10 +107,15 @@ export class SecretStore {
       .map(([, secret]) => secret);
   }
 
-  /** A readable secret with all its versions, oldest first; disabled versions are listed too. */
-  versions(name: string): { secret: SecretRecord; versions: SecretVersionRecord[] } {
-    const secret = this.#readableSecret(name);
-    return { secret, versions: [...secret.versions] };
+  /**
+   * All versions of a readable secret, oldest first; disabled versions are listed too. A secret
+   * that does not exist (or is deleted, or still recovering) has none: Key Vault answers its
+   * version listing 200 with an empty list, not 404 (azure-sdk-for-js recording "can list secret
+   * versions (non existing)").
+   */
+  versions(name: string): { secret: SecretRecord; versions: SecretVersionRecord[] } | undefined {
+    const secret = this.#live.get(name.toLowerCase());
+    return secret !== undefined && this.#readable(secret) ? { secret, versions: [...secret.versions] } : undefined;
   }
 
   /** `DELETE /secrets/{name}`: removes the secret from /secrets at once; it shows as deleted later. */
@@ -151,20 +154,30 @@ export class SecretStore {
       .map(([, record]) => record);
   }
 
-  /** `POST /deletedsecrets/{name}/recover`: the secret is back, but reads as missing for a while. */
+  /**
+   * `POST /deletedsecrets/{name}/recover`: the secret is back, but reads as missing for a while,
+   * and refuses writes for longer still — reads answer 200 while a PUT answers 409
+   * ObjectIsBeingRecovered (azure-sdk-for-net#31581).
+   */
   recover(name: string): SecretVersionRef {
     const key = name.toLowerCase();
     const record = this.#settledDeleted(name);
     this.#deleted.delete(key);
-    record.secret.recoveredAtMs = Date.now() + this.#options.recoveryDelayMs;
+    const now = Date.now();
+    record.secret.readableAtMs = now + this.#options.recoveryReadDelayMs;
+    record.secret.writableAtMs = now + this.#options.recoveryWriteDelayMs;
     this.#live.set(key, record.secret);
     return { secret: record.secret, version: currentVersion(record.secret) };
   }
 
-  /** `DELETE /deletedsecrets/{name}`: gone for good, though the name stays blocked briefly. */
+  /**
+   * `DELETE /deletedsecrets/{name}`: gone for good, though the name stays blocked briefly. A
+   * purge-protected vault refuses (403) and purges by itself after the retention period.
+   */
   purge(name: string): void {
     const key = name.toLowerCase();
     this.#settledDeleted(name);
+    if (this.#options.purgeProtection) throw purgeProtected();
     this.#deleted.delete(key);
     this.#purging.set(key, Date.now() + this.#options.deletionDelayMs);
   }
@@ -184,7 +197,7 @@ export class SecretStore {
       this.#purging.delete(key);
     }
     const live = this.#live.get(key);
-    if (live !== undefined && live.recoveredAtMs > now) throw beingRecovered(name);
+    if (live !== undefined && live.writableAtMs > now) throw beingRecovered(name);
     return key;
   }
 
@@ -221,7 +234,7 @@ export class SecretStore {
   }
 
   #readable(secret: SecretRecord): boolean {
-    return secret.recoveredAtMs <= Date.now();
+    return secret.readableAtMs <= Date.now();
   }
 
   /** Drops soft-deleted secrets past their scheduled purge date, as the service would. */

@@ -15,13 +15,25 @@ import type { KeyVaultEmulator } from "./emulator.ts";
 /** The SDK's `TokenCredential`, as SecretClient declares it. */
 export type TokenCredential = ConstructorParameters<typeof SecretClient>[1];
 /** A pipeline policy as `additionalPolicies` takes it. */
-export type AdditionalPolicy = NonNullable<SecretClientOptions["additionalPolicies"]>[number];
+type AdditionalPolicy = NonNullable<SecretClientOptions["additionalPolicies"]>[number];
 
 /** A raw HTTPS response with its body parsed as JSON when it is JSON. */
 export interface RawResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: unknown;
+}
+
+/**
+ * Polls `condition` every `intervalMs` until it holds, for at most `timeoutMs`: the emulator's
+ * asynchrony runs on the real clock, so tests wait for what they expect instead of sleeping.
+ */
+export async function until(condition: () => Promise<boolean>, { intervalMs = 25, timeoutMs = 20_000 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }
 
 /** Sends one HTTPS request trusting only `ca`. */
@@ -95,6 +107,8 @@ export interface ClientSetup {
   /** Default true; false shows what the SDK does with a challenge from 127.0.0.1. */
   readonly disableChallengeResourceVerification?: boolean;
   readonly retryOptions?: SecretClientOptions["retryOptions"];
+  /** Extra pipeline policies (after the trust policy, when there is one). */
+  readonly additionalPolicies?: readonly AdditionalPolicy[];
 }
 
 /** A SecretClient for the emulator, configured as a real deployment's client would be, plus TLS trust. */
@@ -107,7 +121,10 @@ export function createSecretClient(emulator: KeyVaultEmulator, setup: ClientSetu
     disableChallengeResourceVerification: setup.disableChallengeResourceVerification ?? true,
     ...(setup.retryOptions === undefined ? {} : { retryOptions: setup.retryOptions }),
     ...(trust === "tlsOptions" ? { tlsOptions: { ca } } : {}),
-    ...(trust === "tlsSettingsPolicy" || trust === "agentPolicy" ? { additionalPolicies: [trustPolicy(trust, ca)] } : {}),
+    additionalPolicies: [
+      ...(trust === "tlsSettingsPolicy" || trust === "agentPolicy" ? [trustPolicy(trust, ca)] : []),
+      ...(setup.additionalPolicies ?? []),
+    ],
   };
   return new SecretClient(emulator.vaultUrl, setup.credential ?? imdsCredential(emulator.tokenEndpoint, ca), options);
 }

@@ -13,12 +13,13 @@ import type { VaultContext } from "./bundles.ts";
 import { invalidName } from "./errors.ts";
 import type { JsonResponse } from "./http.ts";
 import { currentVersion } from "./model.ts";
+import type { SecretVersionRecord } from "./model.ts";
 import { paginate } from "./paging.ts";
 import type { SecretStore } from "./store.ts";
 import { checkName, parseJsonObject, parseSetSecret, parseVersionInput } from "./validation.ts";
 
 /** What a resolved operation runs against. */
-export interface VaultRequest {
+interface VaultRequest {
   readonly store: SecretStore;
   readonly vault: VaultContext;
   readonly query: URLSearchParams;
@@ -27,58 +28,70 @@ export interface VaultRequest {
 }
 
 /** A matched secrets operation, named by its REST operation id (used for request statistics). */
-export interface VaultRoute {
+interface VaultRoute {
   readonly operation: string;
   readonly run: (request: VaultRequest) => JsonResponse;
 }
 
-/** Matches `method` and the URL path segments to an operation, or returns undefined for unknown routes. */
-export function resolveVaultRoute(method: string, segments: readonly string[]): VaultRoute | undefined {
+/**
+ * What a request path and method resolve to: an operation; a known resource asked with a method it
+ * does not have (`allow` lists the methods it has: the service answers 405); or nothing (404).
+ */
+export type RouteMatch =
+  | { readonly kind: "operation"; readonly route: VaultRoute }
+  | { readonly kind: "method_not_allowed"; readonly allow: readonly string[] }
+  | { readonly kind: "unknown" };
+
+/** Matches `method` and the URL path segments to an operation of the secrets API. */
+export function resolveVaultRoute(method: string, segments: readonly string[]): RouteMatch {
+  const methods = resourceOf(segments);
+  if (methods === undefined) return { kind: "unknown" };
+  const route = methods[method];
+  return route === undefined ? { kind: "method_not_allowed", allow: Object.keys(methods) } : { kind: "operation", route };
+}
+
+/** The operations of the resource a path names, by method; undefined for paths the API does not have. */
+function resourceOf(segments: readonly string[]): Readonly<Record<string, VaultRoute>> | undefined {
   const [collection, rawName, third, ...rest] = segments;
   if (rest.length > 0) return undefined;
-  if (collection === "secrets") return secretsRoute(method, rawName, third);
-  if (collection === "deletedsecrets") return deletedSecretsRoute(method, rawName, third);
+  if (collection === "secrets") return secretResource(rawName, third);
+  if (collection === "deletedsecrets") return deletedSecretResource(rawName, third);
   return undefined;
 }
 
-function secretsRoute(method: string, rawName: string | undefined, third: string | undefined): VaultRoute | undefined {
+function secretResource(rawName: string | undefined, third: string | undefined): Record<string, VaultRoute> | undefined {
   if (rawName === undefined || rawName === "") {
-    return third === undefined && method === "GET" ? route("GetSecrets", listSecrets) : undefined;
+    return third === undefined ? { GET: route("GetSecrets", listSecrets) } : undefined;
+  }
+  // Backup and restore are not emulated (README.md): their paths stay unknown rather than 405.
+  if (rawName === "restore" || third === "backup") return undefined;
+  if (third === "versions") return { GET: route("GetSecretVersions", (r) => listVersions(r, name(rawName))) };
+  if (third === undefined) {
+    return {
+      GET: route("GetSecret", (r) => getSecret(r, name(rawName), undefined)),
+      PUT: route("SetSecret", (r) => setSecret(r, name(rawName))),
+      PATCH: route("UpdateSecret", (r) => updateSecret(r, name(rawName), undefined)),
+      DELETE: route("DeleteSecret", (r) => deleteSecret(r, name(rawName))),
+    };
   }
   // The SDK asks for the current version as `/secrets/{name}/` (an empty version segment).
-  const version = third === undefined || third === "" ? undefined : third;
-  if (version === "versions") {
-    return method === "GET" ? route("GetSecretVersions", (r) => listVersions(r, name(rawName))) : undefined;
-  }
-  switch (method) {
-    case "GET":
-      return route("GetSecret", (r) => getSecret(r, name(rawName), version));
-    case "PATCH":
-      return route("UpdateSecret", (r) => updateSecret(r, name(rawName), version));
-    case "PUT":
-      return third === undefined ? route("SetSecret", (r) => setSecret(r, name(rawName))) : undefined;
-    case "DELETE":
-      return third === undefined ? route("DeleteSecret", (r) => deleteSecret(r, name(rawName))) : undefined;
-    default:
-      return undefined;
-  }
+  const version = third === "" ? undefined : third;
+  return {
+    GET: route("GetSecret", (r) => getSecret(r, name(rawName), version)),
+    PATCH: route("UpdateSecret", (r) => updateSecret(r, name(rawName), version)),
+  };
 }
 
-function deletedSecretsRoute(
-  method: string,
-  rawName: string | undefined,
-  third: string | undefined,
-): VaultRoute | undefined {
+function deletedSecretResource(rawName: string | undefined, third: string | undefined): Record<string, VaultRoute> | undefined {
   if (rawName === undefined || rawName === "") {
-    return third === undefined && method === "GET" ? route("GetDeletedSecrets", listDeletedSecrets) : undefined;
+    return third === undefined ? { GET: route("GetDeletedSecrets", listDeletedSecrets) } : undefined;
   }
-  if (third === "recover") {
-    return method === "POST" ? route("RecoverDeletedSecret", (r) => recoverSecret(r, name(rawName))) : undefined;
-  }
+  if (third === "recover") return { POST: route("RecoverDeletedSecret", (r) => recoverSecret(r, name(rawName))) };
   if (third !== undefined) return undefined;
-  if (method === "GET") return route("GetDeletedSecret", (r) => getDeletedSecret(r, name(rawName)));
-  if (method === "DELETE") return route("PurgeDeletedSecret", (r) => purgeSecret(r, name(rawName)));
-  return undefined;
+  return {
+    GET: route("GetDeletedSecret", (r) => getDeletedSecret(r, name(rawName))),
+    DELETE: route("PurgeDeletedSecret", (r) => purgeSecret(r, name(rawName))),
+  };
 }
 
 function setSecret({ store, vault, body }: VaultRequest, secretName: string): JsonResponse {
@@ -116,23 +129,31 @@ function listSecrets({ store, vault, query }: VaultRequest): JsonResponse {
     },
     query,
     `${vault.vaultUrl}/secrets`,
+    vault.emptyPageEvery,
   );
   return ok(page);
 }
 
 function listVersions({ store, vault, query }: VaultRequest, secretName: string): JsonResponse {
-  const { secret, versions } = store.versions(secretName);
+  const found = store.versions(secretName);
+  // Key Vault lists versions by version id, not by creation (the skip tokens of the SDK's recording
+  // "can retrieve all versions of a secret by page" carry the id; a newer version may come first or
+  // last), so clients must not take list order for age.
   const page = paginate(
     {
-      items: versions,
-      // Zero-padded so that string order is creation order.
-      keyOf: (version) => String(version.sequence).padStart(16, "0"),
-      render: (version) => secretItem(vault, secret, version, true),
+      items: found === undefined ? [] : found.versions.map((version) => ({ secret: found.secret, version })).sort(byVersionId),
+      keyOf: (item) => item.version.version,
+      render: (item) => secretItem(vault, item.secret, item.version, true),
     },
     query,
-    `${vault.vaultUrl}/secrets/${secret.name}/versions`,
+    `${vault.vaultUrl}/secrets/${found?.secret.name ?? secretName}/versions`,
+    vault.emptyPageEvery,
   );
   return ok(page);
+}
+
+function byVersionId(a: { version: SecretVersionRecord }, b: { version: SecretVersionRecord }): number {
+  return compare(a.version.version, b.version.version);
 }
 
 function listDeletedSecrets({ store, vault, query }: VaultRequest): JsonResponse {
@@ -144,6 +165,7 @@ function listDeletedSecrets({ store, vault, query }: VaultRequest): JsonResponse
     },
     query,
     `${vault.vaultUrl}/deletedsecrets`,
+    vault.emptyPageEvery,
   );
   return ok(page);
 }
@@ -160,6 +182,10 @@ function recoverSecret({ store, vault }: VaultRequest, secretName: string): Json
 function purgeSecret({ store }: VaultRequest, secretName: string): JsonResponse {
   store.purge(secretName);
   return { status: 204 };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function route(operation: string, run: (request: VaultRequest) => JsonResponse): VaultRoute {

@@ -60,7 +60,7 @@ export interface RecordedRequest {
   readonly algorithm?: string;
 }
 
-export interface IssuedSession {
+interface IssuedSession {
   readonly accessKeyId: string;
   readonly roleArn: string;
   readonly roleSessionName: string;
@@ -70,7 +70,7 @@ export interface IssuedSession {
 }
 
 /** An error answer queued by {@link RolesAnywhereEmulator.failNext}, served before authentication. */
-export interface Fault {
+interface Fault {
   readonly status: number;
   readonly errorType: string;
   readonly message?: string;

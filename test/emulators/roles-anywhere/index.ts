@@ -3,12 +3,5 @@
  * beside this file.
  */
 export { startRolesAnywhereEmulator } from "./emulator.ts";
-export type {
-  EmulatedRole,
-  Fault,
-  IssuedSession,
-  RecordedRequest,
-  RolesAnywhereEmulator,
-  RolesAnywhereEmulatorOptions,
-} from "./emulator.ts";
-export { createPki, type IssueOptions, type Issued, type KeyType, type Pki } from "./pki.ts";
+export type { EmulatedRole, RecordedRequest, RolesAnywhereEmulator, RolesAnywhereEmulatorOptions } from "./emulator.ts";
+export { createPki, type Issued, type KeyType, type Pki } from "./pki.ts";

@@ -23,7 +23,7 @@ export interface Issued {
   readonly keyType: KeyType;
 }
 
-export interface IssueOptions {
+interface IssueOptions {
   /** The issuing CA; a self-signed root when absent (CAs only). */
   readonly issuer?: Issued;
   readonly keyType?: KeyType;

@@ -18,7 +18,7 @@ interface ClaimsFixture {
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
-export interface MintOptions {
+interface MintOptions {
   /** Sign with this key instead of the issuer's (a forgery). */
   key?: PrivateKey | Uint8Array;
   alg?: string;

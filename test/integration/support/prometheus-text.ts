@@ -3,7 +3,7 @@
  * compare two scrapes: which series of a metric moved, and by how much.
  * @see https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
  */
-export interface Sample {
+interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;

@@ -15,11 +15,11 @@ export interface DlqReplayOptions {
   limit: number;
 }
 
-export const REPLAY_OUTCOMES = ["replayed", "would_replay", "not_found", "skipped", "not_replayable", "failed"] as const;
-export type ReplayOutcome = (typeof REPLAY_OUTCOMES)[number];
+const REPLAY_OUTCOMES = ["replayed", "would_replay", "not_found", "skipped", "not_replayable", "failed"] as const;
+type ReplayOutcome = (typeof REPLAY_OUTCOMES)[number];
 
 /** What happened to one dead letter; identifiers only. */
-export interface ReplayResult {
+interface ReplayResult {
   seq: number;
   outcome: ReplayOutcome;
   destination?: string;
@@ -129,7 +129,7 @@ async function replayOne(record: StoredRecord, deps: ReplayDeps, options: DlqRep
   return { ...done, outcome: "replayed", removed: true };
 }
 
-export type ReplaySummary = Record<ReplayOutcome, number>;
+type ReplaySummary = Record<ReplayOutcome, number>;
 
 function summarize(results: readonly ReplayResult[]): ReplaySummary {
   const summary = Object.fromEntries(REPLAY_OUTCOMES.map((outcome) => [outcome, 0])) as ReplaySummary;
@@ -137,7 +137,7 @@ function summarize(results: readonly ReplayResult[]): ReplaySummary {
   return summary;
 }
 
-export function renderReplayResult(result: ReplayResult, dryRun: boolean): string {
+function renderReplayResult(result: ReplayResult, dryRun: boolean): string {
   const who = [result.secret && `secret ${clean(result.secret)}`, result.rule && `rule ${clean(result.rule)}`, result.correlationId && `correlation id ${clean(result.correlationId)}`]
     .filter(Boolean)
     .join(", ");
@@ -162,7 +162,7 @@ export function renderReplayResult(result: ReplayResult, dryRun: boolean): strin
   return lines.join("\n");
 }
 
-export function renderSummary(summary: ReplaySummary, options: Pick<DlqReplayOptions, "dryRun" | "destination">): string {
+function renderSummary(summary: ReplaySummary, options: Pick<DlqReplayOptions, "dryRun" | "destination">): string {
   const total = REPLAY_OUTCOMES.reduce((sum, outcome) => sum + summary[outcome], 0);
   if (total === 0 || summary.not_found === total) {
     const scope = options.destination ? ` for destination ${options.destination}` : "";

@@ -11,7 +11,7 @@ import type { CommandContext, ExitCode } from "./context.ts";
  * as one `secret` string or as the replicator's `source` identity (cloud, account, region, vault,
  * name, version) plus the `destination` vault and name.
  */
-export interface ReconcileReport {
+interface ReconcileReport {
   runId: string | undefined;
   cell: string | undefined;
   durationMs: number | undefined;
@@ -22,7 +22,7 @@ export interface ReconcileReport {
   errors: Array<{ scope?: string; rule?: string; reason: string; message?: string }>;
 }
 
-export interface ReconcileAction {
+interface ReconcileAction {
   action: string;
   reason: string;
   /** published, duplicate, dry_run, held, failed, reported ... */
@@ -33,7 +33,7 @@ export interface ReconcileAction {
   eventId?: string;
 }
 
-export type ReconcileOutcome = "ok" | "no_responders" | "timeout" | "refused" | "invalid_reply";
+type ReconcileOutcome = "ok" | "no_responders" | "timeout" | "refused" | "invalid_reply";
 
 export interface ReconcileResult {
   destination: Cloud;

@@ -1,39 +1,73 @@
 import { describe, expect, it } from "vitest";
+import { buildAuditRecord, buildMutationEvent, type AuditRecord } from "@credmesh/events";
+import { awsMutation } from "../dead-letters/test-fixtures.ts";
 import { lastAuditPerRule, renderStatus, type StatusReport } from "./status.ts";
 
 let seq = 0;
-const audit = (record: Record<string, unknown>, subject = "credmesh.audit.azure.applied") => ({
+const stored = (record: unknown, subject = "credmesh.audit.azure.applied") => ({
   seq: ++seq,
   subject,
   time: new Date("2025-06-02T14:00:00Z"),
   data: new TextEncoder().encode(JSON.stringify(record)),
 });
-const origin = { cloud: "aws", account: "123456789012", region: "us-east-1", secretId: "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/a-AbCdEf", secretName: "prod/a" };
+const azureMutation = buildMutationEvent({
+  id: "3f2a1c9e-0b7d-4c1a-9e55-6a8d2f4b7c10",
+  data: {
+    kind: "upsert",
+    rule: "r2",
+    destination: { cloud: "aws" },
+    origin: { cloud: "azure", vaultName: "Kv1", secretName: "Prod-B" },
+    trigger: { source: "azure.eventgrid", eventName: "Microsoft.KeyVault.SecretNewVersionCreated", eventTime: "2025-06-02T14:00:00Z" },
+  },
+});
+const audit = (decision: AuditRecord["decision"], at: string, event = awsMutation({ id: `event-${at}` })): AuditRecord =>
+  buildAuditRecord({ event, decision, at: new Date(at), cell: "cell-1", destination: { cloud: event.data.destination.cloud, vault: "v", name: "n" } });
 
 describe("lastAuditPerRule", () => {
-  it("keeps the last record of each rule and when it last wrote", () => {
+  it("keeps the last record of each rule and when it last wrote; skips what is not an audit record", () => {
     const rules = lastAuditPerRule([
-      audit({ decision: "applied", at: "2025-06-02T14:00:01Z", rule: "r1", origin, destination: { cloud: "azure", name: "prod-a" }, correlationId: "c1" }),
-      audit({ decision: "skipped_duplicate", at: "2025-06-02T14:00:02Z", rule: "r1", origin, destination: { cloud: "azure" }, correlationId: "c2" }, "credmesh.audit.azure.skipped_duplicate"),
-      audit({ decision: "applied", at: "2025-06-02T14:00:03Z", rule: "r2", origin: { cloud: "azure", vaultName: "Kv1", secretName: "Prod-B" }, destination: { cloud: "aws" }, correlationId: "c3" }, "credmesh.audit.aws.applied"),
-      audit({ nonsense: true }),
+      stored(audit("applied", "2025-06-02T14:00:01.000Z")),
+      stored(audit("skipped_duplicate", "2025-06-02T14:00:02.000Z"), "credmesh.audit.azure.skipped_duplicate"),
+      stored(audit("applied", "2025-06-02T14:00:03.000Z", azureMutation), "credmesh.audit.aws.applied"),
+      stored({ nonsense: true }),
       { seq: 99, subject: "credmesh.audit.azure.applied", time: new Date(), data: new TextEncoder().encode("{") },
     ]);
     expect(rules).toEqual([
-      { rule: "r1", destination: "azure", decision: "skipped_duplicate", at: "2025-06-02T14:00:02Z", secret: "aws/123456789012/us-east-1/prod/a", correlationId: "c2", lastWriteAt: "2025-06-02T14:00:01Z" },
-      { rule: "r2", destination: "aws", decision: "applied", at: "2025-06-02T14:00:03Z", secret: "azure/kv1/prod-b", correlationId: "c3", lastWriteAt: "2025-06-02T14:00:03Z" },
+      {
+        rule: "payments-to-azure",
+        destination: "azure",
+        decision: "skipped_duplicate",
+        at: "2025-06-02T14:00:02.000Z",
+        secret: "aws/123456789012/us-east-1/prod/payments/db-password",
+        correlationId: "event-2025-06-02T14:00:02.000Z",
+        lastWriteAt: "2025-06-02T14:00:01.000Z",
+      },
+      { rule: "r2", destination: "aws", decision: "applied", at: "2025-06-02T14:00:03.000Z", secret: "azure/kv1/prod-b", correlationId: azureMutation.id, lastWriteAt: "2025-06-02T14:00:03.000Z" },
     ]);
   });
 
-  it("shows no field of an audit record beyond the identifiers", () => {
-    const rules = lastAuditPerRule([audit({ decision: "applied", rule: "r1", origin: { ...origin, value: "s3cr3t-value" }, detail: "s3cr3t-value", value: "s3cr3t-value" })]);
+  it("shows no field of an audit record beyond the identifiers, and refuses a tampered origin", () => {
+    const record = audit("applied", "2025-06-02T14:00:01.000Z");
+    const smuggled = { ...record, detail: "s3cr3t-value", value: "s3cr3t-value" };
+    const tampered = { ...record, origin: { ...record.origin, value: "s3cr3t-value" } };
+    const rules = lastAuditPerRule([stored(smuggled), stored(tampered)]);
+    expect(rules).toHaveLength(1);
     expect(JSON.stringify(rules)).not.toContain("s3cr3t-value");
   });
 });
 
 describe("renderStatus", () => {
+  it("says when no quarantine state exists yet", () => {
+    const report: StatusReport = { cells: undefined, destinations: [], streams: [], rules: [], audit: { window: 1, scanned: 0, complete: true } };
+    expect(renderStatus(report).split("\n").slice(-2)).toEqual(["Cells", "no quarantine state yet (no identity-watcher or replicator has started)"]);
+  });
+
   it("prints consumers per destination, streams and the per-rule summary", () => {
     const report: StatusReport = {
+      cells: [
+        { cell: "e2e-azure-1", state: "quarantined", since: "2025-06-02T14:00:00.250Z", by: "alice", trigger: "operator", reason: "key seen in a CI log" },
+        { cell: "e2e-aws-1", state: "active", since: "2025-06-01T09:00:00Z", by: "bob", trigger: "operator", reason: "rotated" },
+      ],
       destinations: [
         { destination: "aws", consumers: [], mutations: 0, deadLetters: 0 },
         {
@@ -74,6 +108,11 @@ describe("renderStatus", () => {
         "Last audit record per rule (from the last 7 audit records)",
         "RULE  DEST   DECISION  AT                    SECRET     CORRELATION ID  LAST WRITE",
         "r1    azure  applied   2025-06-02T14:00:01Z  aws/1/r/a  c1              2025-06-02T14:00:01Z",
+        "",
+        "Cells (1 QUARANTINED)",
+        "CELL         STATE        SINCE                 BY     TRIGGER   REASON",
+        "e2e-azure-1  QUARANTINED  2025-06-02T14:00:00Z  alice  operator  key seen in a CI log",
+        "e2e-aws-1    active       2025-06-01T09:00:00Z  bob    operator  rotated",
       ].join("\n"),
     );
   });

@@ -1,14 +1,14 @@
-import { secretKeyOf } from "@credmesh/events";
+import { decodeAuditRecord, decodeQuarantineRecord, secretKeyOf, type AuditRecord } from "@credmesh/events";
 import { DECISION } from "@credmesh/metrics";
-import { CLOUDS, STREAMS, replicatorDurable, type Cloud } from "@credmesh/bus-names";
+import { CLOUDS, KV_BUCKETS, STREAMS, replicatorDurable, type Cloud } from "@credmesh/bus-names";
+import { Kvm } from "@nats-io/kv";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type ConsumerInfo, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { scanStream } from "../bus/scan.ts";
 import type { StoredRecord } from "../dead-letters/record.ts";
-import { isObject, parseJson, text } from "../fields.ts";
 import { formatBytes, formatTime, json, table } from "../output.ts";
 import type { CommandContext, ExitCode } from "./context.ts";
 
-export interface ConsumerStatus {
+interface ConsumerStatus {
   name: string;
   /** Messages not yet delivered to any replica. */
   pending: number;
@@ -26,7 +26,7 @@ export interface ConsumerStatus {
   pinned: boolean | undefined;
 }
 
-export interface DestinationStatus {
+interface DestinationStatus {
   destination: Cloud;
   consumers: ConsumerStatus[];
   /** Mutations stored for this destination (all partitions). */
@@ -34,7 +34,7 @@ export interface DestinationStatus {
   deadLetters: number;
 }
 
-export interface StreamStatus {
+interface StreamStatus {
   name: string;
   missing: boolean;
   messages: number;
@@ -52,11 +52,24 @@ export interface RuleStatus {
   at: string | undefined;
   secret: string | undefined;
   correlationId: string | undefined;
-  /** When this rule last wrote to its destination (applied, deleted, restored, recovered). */
+  /** When this rule last wrote to its destination (applied, overwrote_drift, deleted, restored, recovered). */
   lastWriteAt: string | undefined;
 }
 
+/** A cell's quarantine state, from the credmesh-quarantine bucket. */
+export interface CellStatus {
+  cell: string;
+  state: "quarantined" | "active" | "invalid";
+  since: string | undefined;
+  by: string | undefined;
+  reason: string | undefined;
+  /** `operator`, or the policy that quarantined the cell. */
+  trigger: string | undefined;
+}
+
 export interface StatusReport {
+  /** undefined: the quarantine bucket does not exist yet (no watcher or replicator has started). */
+  cells: CellStatus[] | undefined;
   destinations: DestinationStatus[];
   streams: StreamStatus[];
   rules: RuleStatus[];
@@ -67,6 +80,7 @@ export interface StatusReport {
 export async function status(ctx: CommandContext, options: { auditWindow: number }): Promise<ExitCode> {
   const report = await collectStatus(ctx, options.auditWindow);
   ctx.io.out(ctx.json ? json(report) : renderStatus(report));
+  // A quarantined cell is a state to know about, not a failure of this command.
   return report.streams.some((stream) => stream.missing) ? 1 : 0;
 }
 
@@ -113,7 +127,38 @@ async function collectStatus(ctx: CommandContext, auditWindow: number): Promise<
     records = scan.records;
     complete = scan.complete;
   }
-  return { destinations, streams, rules: lastAuditPerRule(records), audit: { window: auditWindow, scanned: records.length, complete } };
+  return { cells: await quarantineStates(ctx), destinations, streams, rules: lastAuditPerRule(records), audit: { window: auditWindow, scanned: records.length, complete } };
+}
+
+/** Every cell with a quarantine record; undefined when the bucket does not exist. Read only. */
+async function quarantineStates(ctx: CommandContext): Promise<CellStatus[] | undefined> {
+  const jsm = await jetstreamManager(ctx.nc, { timeout: ctx.timeoutMs });
+  try {
+    await jsm.streams.info(`KV_${KV_BUCKETS.quarantine}`);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
+    throw error;
+  }
+  const kv = await new Kvm(ctx.nc).open(KV_BUCKETS.quarantine);
+  const cells: CellStatus[] = [];
+  for await (const key of await kv.keys()) {
+    const entry = await kv.get(key);
+    if (!entry || entry.operation !== "PUT") continue;
+    try {
+      const record = decodeQuarantineRecord(entry.value);
+      cells.push({
+        cell: record.cell,
+        state: record.state,
+        since: record.at,
+        by: record.by,
+        reason: record.reason,
+        trigger: record.trigger.type === "policy" ? `policy ${record.trigger.policy}` : "operator",
+      });
+    } catch {
+      cells.push({ cell: key, state: "invalid", since: undefined, by: undefined, reason: undefined, trigger: undefined });
+    }
+  }
+  return cells.sort((a, b) => a.cell.localeCompare(b.cell));
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string, subjectsFilter: string | undefined): Promise<StreamInfo | undefined> {
@@ -161,31 +206,30 @@ function countFor(info: StreamInfo | undefined, destination: Cloud): number {
   return count;
 }
 
-const WRITES: ReadonlySet<string> = new Set([DECISION.applied, DECISION.deleted, DECISION.restored, DECISION.recovered]);
+const WRITES: ReadonlySet<string> = new Set([DECISION.applied, DECISION.overwroteDrift, DECISION.deleted, DECISION.restored, DECISION.recovered]);
 
 /**
- * The last audit record of each rule, from records in stream order. Reads only the identifier
- * fields of an audit record; anything unreadable is skipped.
+ * The last audit record of each rule, from records in stream order, read with the audit record's
+ * schema (@credmesh/events); a record that does not decode is skipped.
  */
 export function lastAuditPerRule(records: readonly StoredRecord[]): RuleStatus[] {
   const byRule = new Map<string, RuleStatus>();
   for (const stored of records) {
-    const record = parseJson(stored.data);
-    if (!isObject(record)) continue;
-    const rule = text(record.rule);
-    const decision = text(record.decision);
-    if (!rule || !decision) continue;
-    const at = text(record.at) ?? stored.time.toISOString();
-    const destination = isObject(record.destination) ? text(record.destination.cloud) : undefined;
-    const previous = byRule.get(rule);
-    byRule.set(rule, {
-      rule,
-      destination: destination ?? stored.subject.split(".")[2] ?? "?",
-      decision,
-      at,
-      secret: secretOf(record.origin),
-      correlationId: text(record.correlationId),
-      lastWriteAt: WRITES.has(decision) ? at : previous?.lastWriteAt,
+    let record: AuditRecord;
+    try {
+      record = decodeAuditRecord(stored.data);
+    } catch {
+      continue;
+    }
+    const previous = byRule.get(record.rule);
+    byRule.set(record.rule, {
+      rule: record.rule,
+      destination: record.destination.cloud,
+      decision: record.decision,
+      at: record.at,
+      secret: secretKeyOf(record.origin),
+      correlationId: record.correlationId,
+      lastWriteAt: WRITES.has(record.decision) ? record.at : previous?.lastWriteAt,
     });
   }
   return [...byRule.values()].sort((a, b) => a.rule.localeCompare(b.rule));
@@ -232,23 +276,22 @@ export function renderStatus(report: StatusReport): string {
           ),
         ].join("\n"),
   );
+  // Last, so that scripts reading the sections above keep their positions.
+  if (report.cells === undefined) {
+    sections.push("Cells\nno quarantine state yet (no identity-watcher or replicator has started)");
+  } else {
+    const quarantined = report.cells.filter((cell) => cell.state !== "active").length;
+    sections.push(
+      [
+        `Cells (${quarantined === 0 ? "none quarantined" : `${quarantined} QUARANTINED`})`,
+        report.cells.length === 0
+          ? "no cell was ever quarantined"
+          : table(
+              ["CELL", "STATE", "SINCE", "BY", "TRIGGER", "REASON"],
+              report.cells.map((c) => [c.cell, c.state === "active" ? "active" : c.state.toUpperCase(), formatTime(c.since), c.by, c.trigger, c.reason]),
+            ),
+      ].join("\n"),
+    );
+  }
   return sections.join("\n\n");
-}
-
-/** The origin's identity key, only when the record's origin has the identifier fields it needs. */
-function secretOf(origin: unknown): string | undefined {
-  if (!isObject(origin)) return undefined;
-  if (origin.cloud === "aws" && text(origin.account) && text(origin.region) && text(origin.secretId)) {
-    return secretKeyOf({
-      cloud: "aws",
-      account: text(origin.account) ?? "",
-      region: text(origin.region) ?? "",
-      secretId: text(origin.secretId) ?? "",
-      ...(text(origin.secretName) ? { secretName: text(origin.secretName) } : {}),
-    });
-  }
-  if (origin.cloud === "azure" && text(origin.vaultName) && text(origin.secretName)) {
-    return secretKeyOf({ cloud: "azure", vaultName: text(origin.vaultName) ?? "", secretName: text(origin.secretName) ?? "" });
-  }
-  return undefined;
 }

@@ -38,8 +38,12 @@ describe("parseDeadLetter", () => {
     expect(missing.view.problem).toMatch(/holds no mutation event/);
 
     const invalid = parseDeadLetter(storedDeadLetter(7, deadLetterRecord({ ...awsMutation(), type: "something.else" })));
-    expect(invalid.view.replayable).toBe(false);
-    expect(invalid.view.problem).toMatch(/not a valid mutation event \(type: /);
+    expect(invalid.view).toMatchObject({ replayable: false, reason: "unreadable_record", at: "2025-06-02T14:05:00.000Z" });
+    expect(invalid.view.problem).toMatch(/not a valid dead-letter record \(event\.type: /);
+
+    const unknownReason = parseDeadLetter(storedDeadLetter(9, deadLetterRecord(awsMutation(), { error: { reason: "made_up", retryable: false, message: "x" } })));
+    expect(unknownReason.view).toMatchObject({ replayable: false, reason: "unreadable_record" });
+    expect(unknownReason.view.problem).toMatch(/error\.reason/);
 
     const garbage = parseDeadLetter({ seq: 8, subject: "credmesh.dlq.aws", time: new Date("2025-01-01T00:00:00Z"), data: new TextEncoder().encode("not json") });
     expect(garbage.view).toMatchObject({ seq: 8, destination: "aws", reason: "unreadable_record", replayable: false, at: "2025-01-01T00:00:00.000Z" });
@@ -51,7 +55,7 @@ describe("parseDeadLetter", () => {
     const records = [
       // Unknown fields at every level of an otherwise valid record.
       deadLetterRecord(event, { value: smuggled, error: { reason: "validation", retryable: false, message: "bad", cause: smuggled, secretString: smuggled } }),
-      // An event with an extra field fails the strict schema: none of its fields are shown.
+      // An event with an extra field fails the strict event schema: the record is unreadable, none of its fields are shown.
       deadLetterRecord({ ...event, data: { ...event.data, value: smuggled } }),
       deadLetterRecord({ ...event, secret: smuggled }),
     ];

@@ -1,6 +1,5 @@
-import { InvalidEventError, decodeMutationEvent, secretKeyOf, type MutationEvent, type Origin } from "@credmesh/events";
+import { InvalidEventError, decodeDeadLetterRecord, secretKeyOf, type DeadLetterRecord, type MutationEvent, type Origin } from "@credmesh/events";
 import { PREFIX } from "@credmesh/bus-names";
-import { count, isObject, parseJson, text } from "../fields.ts";
 
 /** A message as read from CREDMESH_DLQ. */
 export interface StoredRecord {
@@ -12,8 +11,8 @@ export interface StoredRecord {
 
 /**
  * What the CLI shows of a dead letter: identifiers, the sanitized reason credmesh wrote, and
- * where the mutation was. Built field by field from the record (an allow-list), so nothing the
- * record might carry beyond these known fields is ever printed.
+ * where the mutation was. Built field by field from the decoded record (an allow-list), so nothing
+ * a record might carry beyond the schema's fields is ever printed.
  */
 export interface DeadLetterView {
   /** Sequence in CREDMESH_DLQ: what `credmesh dlq replay --seq` takes. */
@@ -50,39 +49,23 @@ export interface ParsedDeadLetter {
 const DLQ_SUBJECT_PREFIX = `${PREFIX}.dlq.`;
 
 /**
- * Reads a dead-letter record (the replicator's `DeadLetterRecord`) without trusting its shape:
- * every field is type-checked, the event is validated against the mutation schema, and a record
- * that is not JSON still yields a row (reason `unreadable_record`) instead of failing the listing.
+ * Reads a dead-letter record with the one schema that defines it (@credmesh/events): a record that
+ * does not decode still yields a row (reason `unreadable_record`, the schema's issues as the
+ * problem) instead of failing the listing, and only the schema's fields are ever shown.
  */
 export function parseDeadLetter(stored: StoredRecord): ParsedDeadLetter {
   const destination = stored.subject.startsWith(DLQ_SUBJECT_PREFIX) ? stored.subject.slice(DLQ_SUBJECT_PREFIX.length) : stored.subject;
-  const parsed = parseJson(stored.data);
-  const record = isObject(parsed) ? parsed : {};
-  let problem = isObject(parsed) ? undefined : "the record is not a JSON object";
-  const error = isObject(record.error) ? record.error : {};
-
-  let event: MutationEvent | undefined;
-  if (problem === undefined) {
-    if (record.event === undefined || record.event === null) {
-      problem = "the record holds no mutation event (the message could not be decoded when it was dead-lettered)";
-    } else {
-      try {
-        event = decodeMutationEvent(new TextEncoder().encode(JSON.stringify(record.event)));
-      } catch (decodeError) {
-        const issues = decodeError instanceof InvalidEventError ? decodeError.issues.slice(0, 3).join("; ") : "undecodable";
-        problem = `the record's event is not a valid mutation event (${issues})`;
-      }
-    }
+  let record: DeadLetterRecord;
+  try {
+    record = decodeDeadLetterRecord(stored.data);
+  } catch (error) {
+    const issues = error instanceof InvalidEventError ? error.issues.slice(0, 3).join("; ") : "undecodable";
+    return { view: unreadable(stored, destination, `the record is not a valid dead-letter record (${issues})`), event: undefined };
   }
-
-  const mutation = {
-    stream: text(record.stream),
-    sequence: count(record.streamSequence),
-    subject: text(record.subject),
-  };
+  const { event, error } = record;
   const view: DeadLetterView = {
     seq: stored.seq,
-    at: text(record.at) ?? stored.time.toISOString(),
+    at: record.at,
     destination,
     rule: event?.data.rule,
     kind: event?.data.kind,
@@ -90,16 +73,40 @@ export function parseDeadLetter(stored: StoredRecord): ParsedDeadLetter {
     origin: event?.data.origin,
     eventId: event?.id,
     correlationId: event?.correlationid,
-    reason: text(error.reason) ?? (problem ? "unreadable_record" : "unknown"),
-    retryable: typeof error.retryable === "boolean" ? error.retryable : undefined,
-    message: text(error.message),
-    code: text(error.code),
-    status: count(error.status),
-    deliveries: count(record.deliveries),
-    cell: text(record.cell),
-    mutation,
+    reason: error.reason,
+    retryable: error.retryable,
+    message: error.message,
+    code: error.code,
+    status: error.status,
+    deliveries: record.deliveries,
+    cell: record.cell,
+    mutation: { stream: record.stream, sequence: record.streamSequence, subject: record.subject },
     replayable: event !== undefined,
-    problem,
+    problem: event === undefined ? "the record holds no mutation event (the message could not be decoded when it was dead-lettered)" : undefined,
   };
   return { view, event };
+}
+
+function unreadable(stored: StoredRecord, destination: string, problem: string): DeadLetterView {
+  return {
+    seq: stored.seq,
+    at: stored.time.toISOString(),
+    destination,
+    rule: undefined,
+    kind: undefined,
+    secret: undefined,
+    origin: undefined,
+    eventId: undefined,
+    correlationId: undefined,
+    reason: "unreadable_record",
+    retryable: undefined,
+    message: undefined,
+    code: undefined,
+    status: undefined,
+    deliveries: undefined,
+    cell: undefined,
+    mutation: { stream: undefined, sequence: undefined, subject: undefined },
+    replayable: false,
+    problem,
+  };
 }

@@ -107,7 +107,7 @@ export function bearerToken(authorization: string | undefined): string | undefin
 }
 
 /** Maps a jose (or key loading) failure to its reason. Anything unexpected is a malformed token. */
-export function classify(error: unknown): AuthFailure {
+function classify(error: unknown): AuthFailure {
   if (error instanceof SigningKeysUnavailableError) return "signing_keys_unavailable";
   if (error instanceof errors.JWTExpired) return "expired";
   if (error instanceof errors.JWTClaimValidationFailed) {

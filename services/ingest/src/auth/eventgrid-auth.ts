@@ -8,7 +8,7 @@ import { createIssuerKeys, type IssuerKeys } from "./signing-keys.ts";
  * Why an Event Grid delivery was not authenticated. Logged and never sent back in detail: the
  * 401 body says only "unauthorized", so a prober learns nothing about which check failed.
  */
-export const AUTH_FAILURES = {
+const AUTH_FAILURES = {
   missing_credentials: "no bearer token or key in the configured header",
   invalid_credentials: "the key matches none of the configured keys",
   malformed_token: "the bearer token is not a compact JWS",
@@ -27,6 +27,11 @@ export const AUTH_FAILURES = {
 } as const satisfies Record<string, string>;
 
 export type AuthFailure = keyof typeof AUTH_FAILURES;
+
+/** What a failure means, in words an operator reads in the log line of a refused delivery. */
+export function authFailureSummary(failure: AuthFailure): string {
+  return AUTH_FAILURES[failure];
+}
 
 export type AuthResult =
   | { readonly ok: true; readonly principal: Readonly<Record<string, string>> }

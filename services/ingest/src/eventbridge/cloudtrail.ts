@@ -1,5 +1,6 @@
 import type { Trigger } from "@credmesh/events";
-import { CLOUDTRAIL_VERSION, EVENT_NAME, TIMESTAMP, VERSION_ID, isTimestamp } from "./aws-ids.ts";
+import { TIMESTAMP, isJsonObject, isTimestamp, objectField, own, requiredString, stringField, type JsonObject } from "../json/fields.ts";
+import { CLOUDTRAIL_VERSION, EVENT_NAME, VERSION_ID } from "./aws-ids.ts";
 import {
   drafted,
   firstPlainName,
@@ -11,7 +12,6 @@ import {
 } from "./draft.ts";
 import type { Envelope } from "./envelope.ts";
 import { decisionForEventName } from "./event-names.ts";
-import { isJsonObject, objectField, own, requiredString, stringField, type JsonObject } from "../json/fields.ts";
 import { ignored, rejected, type IgnoredOutcome, type RejectedOutcome } from "./outcomes.ts";
 
 /**
@@ -21,16 +21,16 @@ import { ignored, rejected, type IgnoredOutcome, type RejectedOutcome } from "./
  * @see ../../../../../shared/FORMATS.md sections A.2–A.4
  */
 
-export const SECRETS_MANAGER_EVENT_SOURCE = "secretsmanager.amazonaws.com";
+const SECRETS_MANAGER_EVENT_SOURCE = "secretsmanager.amazonaws.com";
 
 /** CloudTrail's rule: the major version must be equal, the minor at least what we read. */
-export const CLOUDTRAIL_MAJOR_VERSION = 1;
+const CLOUDTRAIL_MAJOR_VERSION = 1;
 /** Every 1.x record carries the fields read here; raise this if a newer field becomes required. */
-export const CLOUDTRAIL_MIN_MINOR_VERSION = 0;
+const CLOUDTRAIL_MIN_MINOR_VERSION = 0;
 
 const AWSCURRENT = "AWSCURRENT";
 /** AWS's documented default when DeleteSecret names neither a window nor force. */
-export const DEFAULT_RECOVERY_WINDOW_DAYS = 30;
+const DEFAULT_RECOVERY_WINDOW_DAYS = 30;
 
 interface Header {
   readonly eventName: string;

@@ -1,5 +1,5 @@
 import type { MutationData, MutationKind, Trigger } from "@credmesh/events";
-import { looksLikeArn, parseSecretArn, type SecretArn } from "./aws-ids.ts";
+import { isArn, parseSecretArn, type SecretArn } from "@credmesh/identifiers";
 import type { IgnoredOutcome, RejectedOutcome } from "./outcomes.ts";
 
 /** Where a secret lives and what it is called: everything the scope check needs. */
@@ -43,7 +43,7 @@ export function firstSecretArn(candidates: readonly unknown[]): SecretArn | unde
 /** The first candidate that is a plain secret name (a non-empty string that is not ARN-like). */
 export function firstPlainName(candidates: readonly unknown[]): string | undefined {
   for (const candidate of candidates) {
-    if (typeof candidate === "string" && candidate !== "" && !looksLikeArn(candidate)) return candidate;
+    if (typeof candidate === "string" && candidate !== "" && !isArn(candidate)) return candidate;
   }
   return undefined;
 }

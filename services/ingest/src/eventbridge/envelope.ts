@@ -1,5 +1,5 @@
-import { ACCOUNT, EVENT_ID, REGION, TIMESTAMP, isTimestamp } from "./aws-ids.ts";
-import { isJsonObject, own, requiredString, type JsonObject } from "../json/fields.ts";
+import { TIMESTAMP, isJsonObject, isTimestamp, own, requiredString, type JsonObject } from "../json/fields.ts";
+import { ACCOUNT, EVENT_ID, REGION } from "./aws-ids.ts";
 import { rejected, type RejectedOutcome } from "./outcomes.ts";
 
 /**
@@ -15,7 +15,7 @@ export const DETAIL_TYPES = {
   labelUpdated: "Secret Label Updated",
 } as const;
 
-export type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
+type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
 
 export interface Envelope {
   readonly id: string;

@@ -34,7 +34,7 @@ export const EVENT_NAME_DECISIONS = {
   StopReplicationToReplica: { ignore: "aws_native_replication" },
 } as const satisfies Record<string, NameDecision>;
 
-export type KnownEventName = keyof typeof EVENT_NAME_DECISIONS;
+type KnownEventName = keyof typeof EVENT_NAME_DECISIONS;
 
 const UNSUPPORTED: NameDecision = { ignore: "unsupported_event_name" };
 

@@ -61,9 +61,9 @@ export const REJECT_STATUS = {
 } as const satisfies Record<RejectReason, RejectStatus>;
 
 /** Why a well-formed event is not covered by any replication rule (answered with 422). */
-export type OutOfScopeReason = Extract<ScopeDecision, { inScope: false }>["reason"];
+type OutOfScopeReason = Extract<ScopeDecision, { inScope: false }>["reason"];
 
-export interface MutationOutcome {
+interface MutationOutcome {
   readonly outcome: "mutation";
   /** Validated and frozen; publish it with its id as the JetStream message id. */
   readonly event: MutationEvent;
@@ -74,7 +74,7 @@ export interface IgnoredOutcome {
   readonly reason: IgnoreReason;
 }
 
-export interface OutOfScopeOutcome {
+interface OutOfScopeOutcome {
   readonly outcome: "out_of_scope";
   readonly reason: OutOfScopeReason;
   /** Which secret no rule covers (identifiers only), for the operator's log line. */

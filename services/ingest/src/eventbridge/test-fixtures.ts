@@ -11,7 +11,7 @@ import type { AwsOrigin, MutationEvent } from "@credmesh/events";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
-export const FIXTURES_DIR = process.env["CREDMESH_FIXTURES_DIR"] ?? resolve(REPO_ROOT, "../shared/fixtures");
+const FIXTURES_DIR = process.env["CREDMESH_FIXTURES_DIR"] ?? resolve(REPO_ROOT, "../shared/fixtures");
 
 /** File names (with .json) of the fixtures whose names start with the prefix, sorted. */
 export function fixtureFiles(prefix: string): string[] {

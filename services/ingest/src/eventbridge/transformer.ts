@@ -1,8 +1,9 @@
 import type { MutationKind } from "@credmesh/events";
-import { ACCOUNT, EVENT_ID, EVENT_NAME, REGION, TIMESTAMP, VERSION_ID, isTimestamp, looksLikeArn, parseSecretArn } from "./aws-ids.ts";
+import { isArn, parseSecretArn } from "@credmesh/identifiers";
+import { TIMESTAMP, isTimestamp, own, stringField, type Expectation, type JsonObject } from "../json/fields.ts";
+import { ACCOUNT, EVENT_ID, EVENT_NAME, REGION, VERSION_ID } from "./aws-ids.ts";
 import { drafted, type DraftResult } from "./draft.ts";
 import { decisionForEventName } from "./event-names.ts";
-import { own, stringField, type Expectation, type JsonObject } from "../json/fields.ts";
 import { ignored, rejected } from "./outcomes.ts";
 
 /**
@@ -14,12 +15,12 @@ import { ignored, rejected } from "./outcomes.ts";
  * @see ../../../../../shared/FORMATS.md section B
  */
 
-export const TRANSFORMER_FIELDS = ["eventId", "eventName", "eventTime", "account", "region", "secretId", "arn", "versionId"] as const;
+const TRANSFORMER_FIELDS = ["eventId", "eventName", "eventTime", "account", "region", "secretId", "arn", "versionId"] as const;
 
 type TransformerField = (typeof TRANSFORMER_FIELDS)[number];
 
 /** The trigger's eventName when the body does not say which event it was rendered from. */
-export const UNKNOWN_EVENT_NAME = "Unknown";
+const UNKNOWN_EVENT_NAME = "Unknown";
 
 const ANY_TEXT: Expectation = { pattern: /^[\s\S]{1,2048}$/, expected: "a string" };
 
@@ -64,7 +65,7 @@ export function draftFromTransformer(body: JsonObject, now: () => Date): DraftRe
     kind = fields.eventName === "UpdateSecretVersionStage" ? "sync" : decision.publish;
   }
 
-  const secretIdArn = fields.secretId !== undefined && looksLikeArn(fields.secretId) ? parseSecretArn(fields.secretId) : undefined;
+  const secretIdArn = fields.secretId !== undefined && isArn(fields.secretId) ? parseSecretArn(fields.secretId) : undefined;
   const arn = arnField ?? secretIdArn;
   if (!arn) return rejected("unresolvable_secret", ["arn, secretId: a Secrets Manager secret ARN is required"]);
 

@@ -1,5 +1,5 @@
-import { isJsonObject, own, requiredString, stringField, type JsonObject } from "../json/fields.ts";
-import { EVENT_ID, EVENT_TYPE, TIMESTAMP, isTimestamp } from "./azure-ids.ts";
+import { TIMESTAMP, isJsonObject, isTimestamp, own, requiredString, stringField, type JsonObject } from "../json/fields.ts";
+import { EVENT_ID, EVENT_TYPE } from "./azure-ids.ts";
 import { rejectedEvent, type RejectedEvent } from "./outcomes.ts";
 
 /**

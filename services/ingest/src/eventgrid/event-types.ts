@@ -15,7 +15,7 @@ export type EventTypeDecision =
 
 export const SUBSCRIPTION_VALIDATION_EVENT_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent";
 
-export const EVENT_TYPE_DECISIONS = {
+const EVENT_TYPE_DECISIONS = {
   "Microsoft.KeyVault.SecretNewVersionCreated": { mutation: "upsert", objectType: "secret" },
   "Microsoft.KeyVault.SecretNearExpiry": { lifecycle: "near_expiry", objectType: "secret" },
   "Microsoft.KeyVault.SecretExpired": { lifecycle: "expired", objectType: "secret" },
@@ -30,7 +30,7 @@ export const EVENT_TYPE_DECISIONS = {
   "Microsoft.EventGrid.SubscriptionDeletedEvent": { ignore: "subscription_deleted" },
 } as const satisfies Record<string, EventTypeDecision>;
 
-export type KnownEventType = keyof typeof EVENT_TYPE_DECISIONS;
+type KnownEventType = keyof typeof EVENT_TYPE_DECISIONS;
 
 const UNSUPPORTED: EventTypeDecision = { ignore: "unsupported_event_type" };
 

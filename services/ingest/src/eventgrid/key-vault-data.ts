@@ -1,6 +1,7 @@
 import type { LifecycleData } from "@credmesh/events";
 import { isJsonObject, type Expectation } from "../json/fields.ts";
-import { OBJECT_NAME, OBJECT_VERSION, VAULT_NAME, parseObjectId, vaultFromResourceId, type ObjectId } from "./azure-ids.ts";
+import { parseKeyVaultObjectId, vaultNameFromResourceId, type KeyVaultObjectId } from "@credmesh/identifiers";
+import { OBJECT_NAME, OBJECT_VERSION, VAULT_NAME } from "./azure-ids.ts";
 import type { GridEvent } from "./envelope.ts";
 
 /**
@@ -60,7 +61,7 @@ export function readKeyVaultData(event: GridEvent, objectType: ObjectType, at: s
   const text = (key: DataKey, expectation?: Expectation): string | undefined => readText(fields, key, at, issues, expectation);
 
   const rawId = text("id");
-  const objectId = rawId === undefined ? undefined : parseObjectId(rawId);
+  const objectId = rawId === undefined ? undefined : parseKeyVaultObjectId(rawId);
   const idIssue = rawId !== undefined && objectId === undefined ? `${at}data.Id: expected a Key Vault object URL` : undefined;
 
   const vaultName = resolveVault(event, text("vaultname", VAULT_NAME), objectId, at, issues, idIssue);
@@ -125,12 +126,12 @@ function readText(
 function resolveVault(
   event: GridEvent,
   declared: string | undefined,
-  objectId: ObjectId | undefined,
+  objectId: KeyVaultObjectId | undefined,
   at: string,
   issues: string[],
   idIssue: string | undefined,
 ): string | undefined {
-  const fromTopic = event.topic === undefined ? undefined : vaultFromResourceId(event.topic);
+  const fromTopic = event.topic === undefined ? undefined : vaultNameFromResourceId(event.topic);
   if (declared !== undefined && fromTopic !== undefined && declared.toLowerCase() !== fromTopic.toLowerCase()) {
     issues.push(`${at}data.VaultName: does not match the vault in ${event.topicField}`);
     return undefined;
@@ -143,7 +144,7 @@ function resolveVault(
 function resolveObjectName(
   event: GridEvent,
   declared: string | undefined,
-  objectId: ObjectId | undefined,
+  objectId: KeyVaultObjectId | undefined,
   at: string,
   issues: string[],
   idIssue: string | undefined,

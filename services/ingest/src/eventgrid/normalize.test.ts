@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { normalizeEventGrid } from "./normalize.ts";
-import type { DeliveryDecision, EventOutcome } from "./outcomes.ts";
+import { IGNORE_REASONS, REJECT_REASONS, REJECT_STATUS, type DeliveryDecision, type EventOutcome } from "./outcomes.ts";
 import { TEST_RULES, azureOriginOf, eventsOf, firstEvent, loadAzureFixture, onlyEvent } from "./test-fixtures.ts";
 
 type Json = Record<string, unknown>;
@@ -340,5 +340,15 @@ describe("subscription validation", () => {
     const decision = rejection(normalize([odd]));
     expect(decision).toMatchObject({ reason: "invalid_data", issues: ["[0].data.validationCode: expected a validation code (GUID)"] });
     expect(JSON.stringify(decision)).not.toContain("MARKER");
+  });
+});
+
+describe("reason tables", () => {
+  it("gives every reject reason a status (always 400: Event Grid retries anything else) and every reason a summary", () => {
+    expect(Object.keys(REJECT_STATUS).sort()).toEqual(Object.keys(REJECT_REASONS).sort());
+    expect(new Set(Object.values(REJECT_STATUS))).toStrictEqual(new Set([400]));
+    for (const summary of [...Object.values(REJECT_REASONS), ...Object.values(IGNORE_REASONS)]) {
+      expect(summary).toMatch(/^\S.{10,160}$/);
+    }
   });
 });

@@ -15,7 +15,7 @@ import {
 import { readValidationCode } from "./validation.ts";
 
 /** The `aeg-event-type` header values Event Grid sends (FORMATS.md D). */
-export const DELIVERY_TYPES = { notification: "Notification", validation: "SubscriptionValidation" } as const;
+const DELIVERY_TYPES = { notification: "Notification", validation: "SubscriptionValidation" } as const;
 
 export interface NormalizeEventGridOptions {
   /** The `aeg-event-type` header, when the delivery has one (CloudEvents deliveries may not). */

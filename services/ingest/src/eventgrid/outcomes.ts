@@ -45,7 +45,7 @@ export const REJECT_STATUS = {
 } as const satisfies Record<RejectReason, RejectStatus>;
 
 /** Why a Key Vault secret is not covered by any Azure → AWS rule. */
-export type OutOfScopeReason = Extract<ScopeDecision, { inScope: false }>["reason"];
+type OutOfScopeReason = Extract<ScopeDecision, { inScope: false }>["reason"];
 
 /** Which event of a delivery an outcome is about: its position, Event Grid id and type. */
 export interface EventRef {
@@ -68,13 +68,13 @@ export interface LifecycleOutcome {
   readonly event: LifecycleEvent;
 }
 
-export interface IgnoredOutcome {
+interface IgnoredOutcome {
   readonly outcome: "ignored";
   readonly ref: EventRef;
   readonly reason: IgnoreReason;
 }
 
-export interface OutOfScopeOutcome {
+interface OutOfScopeOutcome {
   readonly outcome: "out_of_scope";
   readonly ref: EventRef;
   readonly reason: OutOfScopeReason;
@@ -95,14 +95,14 @@ export interface RejectedEvent {
 }
 
 /** A subscription validation handshake: answer 200 `{"validationResponse": validationCode}`. */
-export interface ValidationDecision {
+interface ValidationDecision {
   readonly kind: "validation";
   readonly eventId: string;
   readonly validationCode: string;
 }
 
 /** A notification: one outcome per event, in delivery order. */
-export interface EventsDecision {
+interface EventsDecision {
   readonly kind: "events";
   readonly events: readonly EventOutcome[];
 }

@@ -5,7 +5,7 @@ import { sendJson } from "@credmesh/runtime";
  * The structured error every 4xx/5xx carries: a stable machine code, a human message, and the
  * paths of the problems found. Never an echo of the request body.
  */
-export interface ErrorBody {
+interface ErrorBody {
   error: { code: string; message: string; issues?: readonly string[] };
 }
 

@@ -5,7 +5,7 @@ import { isCredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import { INGEST_OUTCOME, type IngestOutcome, type Metrics } from "@credmesh/metrics";
 import { sendJson } from "@credmesh/runtime";
-import type { WebhookAuthenticator } from "../auth/eventgrid-auth.ts";
+import { authFailureSummary, type WebhookAuthenticator } from "../auth/eventgrid-auth.ts";
 import {
   REJECT_STATUS,
   answerAbuseProtection,
@@ -31,7 +31,7 @@ export interface EventGridRouteDeps {
   logger: Logger;
 }
 
-export const EVENTGRID_SOURCE = "azure.eventgrid";
+const EVENTGRID_SOURCE = "azure.eventgrid";
 
 /** Event Grid's schema, CloudEvents single, CloudEvents batch (FORMATS.md D). */
 const MEDIA_TYPES = ["application/json", "application/cloudevents+json", "application/cloudevents-batch+json"] as const;
@@ -97,7 +97,7 @@ export async function handleEventGrid(req: IncomingMessage, res: ServerResponse,
     req.resume();
     if (auth.retryable) {
       count(INGEST_OUTCOME.rejected, auth.failure);
-      log.error({ failure: auth.failure, err: auth.cause }, "cannot authenticate the delivery now; asking Event Grid to retry");
+      log.error({ failure: auth.failure, why: authFailureSummary(auth.failure), err: auth.cause }, "cannot authenticate the delivery now; asking Event Grid to retry");
       sendError(res, 503, "authentication_unavailable", "the delivery cannot be authenticated right now; retry later", {
         headers: { "retry-after": RETRY_AFTER_SECONDS },
       });
@@ -105,7 +105,7 @@ export async function handleEventGrid(req: IncomingMessage, res: ServerResponse,
     }
     count(INGEST_OUTCOME.rejected, "unauthenticated");
     // Unverified token fields only (alg, kid, iss, aud, …): enough to spot a configuration mismatch.
-    log.warn({ failure: auth.failure, claims: auth.detail }, "delivery refused: not authenticated");
+    log.warn({ failure: auth.failure, why: authFailureSummary(auth.failure), claims: auth.detail }, "delivery refused: not authenticated");
     sendError(res, 401, "unauthorized", "missing or invalid Event Grid credentials", {
       ...(deps.auth.challenge === undefined ? {} : { headers: { "www-authenticate": deps.auth.challenge } }),
     });

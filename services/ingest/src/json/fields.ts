@@ -30,6 +30,19 @@ export interface Expectation {
 }
 
 /**
+ * ISO-8601 with a zone, as both senders write it: EventBridge with seconds, Event Grid with up to
+ * seven fractional digits (…27.1234567Z).
+ */
+export const TIMESTAMP: Expectation = {
+  pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/,
+  expected: "an ISO-8601 timestamp with a zone",
+};
+
+export function isTimestamp(value: string): boolean {
+  return TIMESTAMP.pattern.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+/**
  * A string member: undefined when absent or null; an issue when it has another type or does not
  * match the expectation.
  */

@@ -1,6 +1,7 @@
 import { isAwsToAzure, type Rule } from "@credmesh/config";
 import { CredmeshError } from "@credmesh/errors";
 import { toKeyVaultName, toSecretsManagerName, type OriginRef } from "@credmesh/replicas";
+import { sameVault, type VaultUrlOf } from "./pairs.ts";
 import type { SideState } from "./sides.ts";
 
 /**
@@ -9,11 +10,11 @@ import type { SideState } from "./sides.ts";
  * Shared by the converge path and the reconciler, so both name a replica the same way.
  * @see ../../../../README.md#name-mapping-aws--key-vault
  */
-export function destinationNameOf(rule: Rule, sourceRef: OriginRef, source: Pick<SideState, "origin">): string {
+export function destinationNameOf(rule: Rule, sourceRef: OriginRef, source: Pick<SideState, "origin">, vaultUrlOf: VaultUrlOf): string {
   const paired = source.origin;
   if (isAwsToAzure(rule)) {
     if (paired?.cloud === "azure") {
-      if (paired.vault.toLowerCase() !== vaultNameOf(rule.destination.vaultUrl)?.toLowerCase() && vaultNameOf(rule.destination.vaultUrl) !== undefined) {
+      if (!sameVault(paired.vault, rule.destination.vaultUrl, vaultUrlOf)) {
         throw new CredmeshError("name_collision", `source is a replica of ${paired.vault}/${paired.name}, not of the rule's vault`);
       }
       return paired.name;
@@ -34,10 +35,4 @@ export function destinationNameOf(rule: Rule, sourceRef: OriginRef, source: Pick
 /** The destination vault of a rule as audit records and reports name it. */
 export function destinationLabel(rule: Rule): string {
   return isAwsToAzure(rule) ? rule.destination.vaultUrl : `aws/${rule.destination.account}/${rule.destination.region}`;
-}
-
-/** `https://<vault>.vault.azure.net` → `<vault>`; undefined for other hosts (emulators). */
-export function vaultNameOf(vaultUrl: string): string | undefined {
-  const host = new URL(vaultUrl).hostname;
-  return /^[0-9a-zA-Z-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/.test(host) ? host.split(".")[0] : undefined;
 }

@@ -38,13 +38,7 @@ export function originOf(ref: OriginRef, versionId?: string): Origin {
       ...(versionId ? { versionId } : {}),
     };
   }
-  return {
-    cloud: "azure",
-    vaultName: ref.vault,
-    secretName: ref.name,
-    // Key Vault version ids are 32 hex digits; anything else (an emulator's) is left out.
-    ...(versionId && /^[0-9a-f]{32}$/.test(versionId) ? { versionId } : {}),
-  };
+  return { cloud: "azure", vaultName: ref.vault, secretName: ref.name, ...(versionId ? { versionId } : {}) };
 }
 
 export interface CorrectiveInput {

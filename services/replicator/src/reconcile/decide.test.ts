@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseRules, type Rule } from "@credmesh/config";
 import type { OriginRef } from "@credmesh/replicas";
-import { ABSENT, decideSource, decideUnclaimed, listedSide, type ListedSide, type SourceFacts } from "./decide.ts";
+import { ABSENT, type SideState } from "../converge/sides.ts";
+import { encodeStamp } from "../converge/stamp.ts";
+import { decideSource, decideUnclaimed, listedSide, type SourceFacts } from "./decide.ts";
 
 const S: OriginRef = { cloud: "aws", account: "123456789012", region: "us-east-1", name: "prod/db" };
 const D: OriginRef = { cloud: "azure", vault: "payments-kv", name: "prod-db" };
@@ -16,8 +18,8 @@ ${extra}`);
   return parsed as Rule;
 }
 
-const source = (side: Partial<ListedSide> = {}): ListedSide => ({ state: "active", currentVersionId: "v2", writtenByCredmesh: false, ...side });
-const replica = (side: Partial<ListedSide> = {}): ListedSide => ({
+const source = (side: Partial<SideState> = {}): SideState => ({ state: "active", current: { versionId: "v2" }, writtenByCredmesh: false, ...side });
+const replica = (side: Partial<SideState> = {}): SideState => ({
   state: "active",
   origin: S,
   owner: S,
@@ -55,8 +57,12 @@ describe("decideSource", () => {
     expect(decide({ source: deleted, destination: replica() })).toMatchObject({ kind: "delete", reason: "source_deleted" });
     expect(decide({ source: deleted, destination: replica({ state: "deleted" }) })).toMatchObject({ kind: "unchanged" });
     expect(decide({ source: deleted, destination: ABSENT })).toMatchObject({ kind: "unchanged" });
-    // Key Vault replica changed by someone since (its current version is untagged): refused, reported.
-    expect(decide({ source: deleted, destination: replica({ owner: undefined, writtenByCredmesh: false }) })).toMatchObject({ kind: "conflict", reason: "changed_in_destination" });
+    // Key Vault replica changed by someone since (its current version is untagged): the drift policy decides.
+    expect(decide({ source: deleted, destination: replica({ owner: undefined, writtenByCredmesh: false }) })).toMatchObject({ kind: "delete", reason: "drift" });
+    expect(decide({ rule: rule("    onDrift: keep"), source: deleted, destination: replica({ owner: undefined, writtenByCredmesh: false }) })).toMatchObject({
+      kind: "conflict",
+      reason: "drift",
+    });
     expect(decide({ rule: rule("    onDelete: ignore"), source: deleted, destination: replica() })).toMatchObject({ kind: "unchanged" });
   });
 
@@ -66,17 +72,20 @@ describe("decideSource", () => {
   });
 
   it("never echoes credmesh's copy back to its original", () => {
-    const copy = source({ origin: D, owner: D, copiedVersion: "kv-v1", currentVersionId: "kv-v1", writtenByCredmesh: true });
+    const copy = source({ origin: D, owner: D, originCloud: "azure", copiedVersion: "kv-v1", current: { versionId: "kv-v1" }, writtenByCredmesh: true });
     expect(decide({ source: copy, destination: { state: "active", writtenByCredmesh: false } })).toMatchObject({ kind: "unchanged" });
   });
 
   it("carries a change made to a copy back to its original", () => {
-    const changedCopy = source({ origin: D, owner: D, copiedVersion: "kv-v1", currentVersionId: "v9" });
-    expect(decide({ source: changedCopy, destination: { state: "active", writtenByCredmesh: false } })).toMatchObject({ kind: "sync", reason: "pair_changed" });
+    const changedCopy = source({ origin: D, owner: D, copiedVersion: "kv-v1", current: { versionId: "v9" } });
+    expect(decide({ source: changedCopy, destination: { state: "active", current: { versionId: "kv-v1" }, writtenByCredmesh: false } })).toMatchObject({
+      kind: "sync",
+      reason: "pair_changed",
+    });
   });
 
   it("in a pair replicated both ways, lets a deletion of the original travel to its copy instead of resurrecting it", () => {
-    const copy = source({ origin: D, owner: D, copiedVersion: "kv-v1", currentVersionId: "v9" });
+    const copy = source({ origin: D, owner: D, copiedVersion: "kv-v1", current: { versionId: "v9" } });
     expect(decide({ source: copy, destination: { state: "deleted", writtenByCredmesh: false }, pairCoveredBack: true })).toMatchObject({ kind: "unchanged" });
     expect(decide({ source: copy, destination: ABSENT, pairCoveredBack: true })).toMatchObject({ kind: "unchanged" });
     // Without a rule replicating back, nothing would delete the copy: recover the original.
@@ -87,11 +96,16 @@ describe("decideSource", () => {
     expect(decide({ destination: replica({ state: "deleted" }), pairCoveredBack: true })).toMatchObject({ kind: "sync", reason: "replica_deleted" });
   });
 
-  it("tells a replica changed in the destination apart from one behind its source", () => {
+  it("tells a replica changed in the destination apart from one behind its source, and applies the drift policy as the replicator does", () => {
     const changedThere = replica({ writtenByCredmesh: false });
     expect(decide({ destination: changedThere, pairCoveredBack: true })).toMatchObject({ kind: "unchanged" });
-    expect(decide({ destination: changedThere })).toMatchObject({ kind: "conflict", reason: "changed_in_destination" });
-    expect(decide({ destination: replica({ writtenByCredmesh: false, copiedVersion: "v1" }) })).toMatchObject({ kind: "sync", reason: "changed_on_both_sides" });
+    expect(decide({ destination: replica({ writtenByCredmesh: false, copiedVersion: "v1" }), pairCoveredBack: true })).toMatchObject({
+      kind: "sync",
+      reason: "changed_on_both_sides",
+    });
+    // No rule carries the change back: drift.
+    expect(decide({ destination: changedThere })).toMatchObject({ kind: "sync", reason: "drift" });
+    expect(decide({ rule: rule("    onDrift: keep"), destination: changedThere })).toMatchObject({ kind: "conflict", reason: "drift" });
   });
 });
 
@@ -125,22 +139,28 @@ describe("listedSide", () => {
     "credmesh-origin-account": "123456789012",
     "credmesh-origin-region": "us-east-1",
     "credmesh-origin-name": "prod/db",
-    "credmesh-origin-version": "v2",
   };
+  const stamp = encodeStamp({ originCloud: "aws", originVersion: "v2", originCreatedAt: undefined, mutation: "0123456789abcdef" });
 
-  it("reads Secrets Manager's per-secret tags: credmesh's copy only when the current version is the copied one", () => {
-    expect(listedSide("aws", { name: "x", state: "active", currentVersionId: "v2", tags })).toMatchObject({ writtenByCredmesh: true, origin: S, owner: S });
-    expect(listedSide("aws", { name: "x", state: "active", currentVersionId: "v3", tags })).toMatchObject({ writtenByCredmesh: false, origin: S, copiedVersion: "v2" });
+  it("reads credmesh's copy from the current version's write stamp, whatever the vault keeps tags on", () => {
+    expect(listedSide(false, { name: "x", state: "active", currentVersionId: stamp, currentStamp: stamp, tags })).toMatchObject({
+      writtenByCredmesh: true,
+      origin: S,
+      owner: S,
+      copiedVersion: "v2",
+    });
+    expect(listedSide(false, { name: "x", state: "active", currentVersionId: "v3", currentStamp: "v3", tags })).toMatchObject({ writtenByCredmesh: false, origin: S });
+    expect(listedSide(true, { name: "x", state: "active", currentStamp: stamp, tags })).toMatchObject({ writtenByCredmesh: true, origin: S, owner: S });
   });
 
-  it("reads Key Vault's per-version tags, falling back to the newest tagged version", () => {
-    expect(listedSide("azure", { name: "x", state: "active", tags })).toMatchObject({ writtenByCredmesh: true, origin: S, owner: S });
-    const untagged = listedSide("azure", { name: "x", state: "active", tags: {} }, { currentVersionId: "c", earlier: { origin: S, version: "v1", versionCreatedAt: undefined } });
-    expect(untagged).toEqual({ state: "active", currentVersionId: "c", origin: S, copiedVersion: "v1", writtenByCredmesh: false });
+  it("falls back to the newest tagged version where tags are per version", () => {
+    const earlier = [{ versionId: "k1", tags: { ...tags, "credmesh-origin-version": "v1" } }];
+    const untagged = listedSide(true, { name: "x", state: "active", tags: {} }, { currentVersionId: "c", earlier });
+    expect(untagged).toEqual({ state: "active", current: { versionId: "c", createdAt: undefined }, tags: {}, origin: S, originCloud: "aws", copiedVersion: "v1", writtenByCredmesh: false });
   });
 
   it("reads deleted and absent secrets", () => {
-    expect(listedSide("azure", { name: "x", state: "deleted", tags })).toMatchObject({ state: "deleted", owner: S, writtenByCredmesh: false });
-    expect(listedSide("aws", undefined)).toEqual(ABSENT);
+    expect(listedSide(true, { name: "x", state: "deleted", tags })).toMatchObject({ state: "deleted", owner: S, writtenByCredmesh: false });
+    expect(listedSide(false, undefined)).toEqual(ABSENT);
   });
 });

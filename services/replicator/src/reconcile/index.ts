@@ -9,7 +9,6 @@ import { Reconciler, type ReconcilerDeps } from "./reconciler.ts";
 import { ReconcileService } from "./service.ts";
 
 export { Reconciler, type ReconcilerDeps, type RunOptions } from "./reconciler.ts";
-export type { ReconciledRecord } from "./publish.ts";
 export { ReconcileService, parseRequest, reconcileQueueGroup, type ReconcileReply, type ReconcileRequest } from "./service.ts";
 export { KvRunCoordinator, LOCK_TTL_MS, RECONCILE_LOCK_BUCKET, RECONCILE_RUNS_BUCKET, type RunCoordinator } from "./lock.ts";
 export { ACTION, REASON, STATUS, type Finding, type ReconcileReport, type RunError } from "./report.ts";

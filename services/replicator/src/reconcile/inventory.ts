@@ -1,10 +1,11 @@
-import { isAwsToAzure, isAzureToAws, matchAwsSecret, matchAzureSecret, type Rule, type RuleSet } from "@credmesh/config";
+import { isAwsToAzure, matchAwsSecret, matchAzureSecret, type Rule, type RuleSet } from "@credmesh/config";
+import { parseSecretArn } from "@credmesh/identifiers";
 import type { Origin } from "@credmesh/events";
 import type { Cloud } from "@credmesh/bus-names";
 import type { ListedSecret, VaultContext, VaultPort } from "@credmesh/vault";
 import type { Retry } from "../converge/sides.ts";
-import { readProvenance, type OriginRef } from "@credmesh/replicas";
-import { vaultNameOf } from "../converge/destination-name.ts";
+import type { OriginRef } from "@credmesh/replicas";
+import { normalizeUrl } from "../converge/pairs.ts";
 import type { ResolvedVersions } from "./decide.ts";
 
 /**
@@ -79,20 +80,19 @@ export async function listVault(vault: VaultPort, ctx: VaultContext, retry: Retr
  * drops the value at once).
  */
 export async function resolveVersions(vault: VaultPort, name: string, ctx: VaultContext, retry: Retry, needCurrent: boolean): Promise<ResolvedVersions> {
-  const versions = vault.versions ? await retry(() => vault.versions!(name, ctx, 25)) : [];
-  const earlier = versions.map((version) => readProvenance(version.tags)).find((provenance) => provenance !== undefined);
+  const earlier = await retry(() => vault.versions(name, ctx, 25));
   let currentVersionId: string | undefined;
   if (needCurrent) {
-    const [top, next] = versions;
+    const [top, next] = earlier;
     const tied = top?.createdAt === undefined || (next?.createdAt !== undefined && next.createdAt.getTime() === top.createdAt.getTime());
     currentVersionId = tied ? (await retry(() => vault.describe(name, ctx))).currentVersionId : top?.versionId;
   }
-  return { ...(currentVersionId ? { currentVersionId } : {}), ...(earlier ? { earlier } : {}) };
+  return { ...(currentVersionId ? { currentVersionId } : {}), earlier };
 }
 
 /** The account in a Secrets Manager ARN (`arn:aws:secretsmanager:<region>:<account>:secret:...`). */
 export function accountOfArn(arn: string | undefined): string | undefined {
-  return arn === undefined ? undefined : /^arn:aws[a-z-]*:secretsmanager:[^:]+:(\d{12}):secret:/.exec(arn)?.[1];
+  return arn === undefined ? undefined : parseSecretArn(arn)?.account;
 }
 
 /** Identity key of an origin secret, as case-insensitive as the origin's names are. */
@@ -110,10 +110,6 @@ export function nameKey(cloud: "aws" | "azure", name: string): string {
   return cloud === "azure" ? name.toLowerCase() : name;
 }
 
-export function normalizeUrl(url: string): string {
-  return url.toLowerCase().replace(/\/+$/, "");
-}
-
 /**
  * The first rule (file order, as ingest decides scope) that replicates this origin secret; the
  * owner of every decision about it.
@@ -124,32 +120,6 @@ export function ruleOfOrigin(rules: RuleSet, origin: OriginRef): Rule | undefine
       ? matchAwsSecret(rules, { account: origin.account, region: origin.region, name: origin.name })
       : matchAzureSecret(rules, { vaultName: origin.vault, name: origin.name });
   return match.inScope ? match.rule : undefined;
-}
-
-/**
- * Whether the destination secret of a pair is itself replicated back to the source's place by a
- * rule (bidirectional replication): then changes and deletions made to it travel that way.
- */
-export function coveredBack(rules: RuleSet, rule: Rule, destinationName: string, sourceRef: OriginRef, vaultUrlOf: (vault: string) => string): boolean {
-  if (isAwsToAzure(rule)) {
-    if (sourceRef.cloud !== "aws") return false;
-    const url = normalizeUrl(rule.destination.vaultUrl);
-    const vaults = new Set(
-      rules
-        .filter(isAzureToAws)
-        .flatMap((candidate) => candidate.source.vaults)
-        .filter((vault) => normalizeUrl(vaultUrlOf(vault)) === url),
-    );
-    const named = vaultNameOf(rule.destination.vaultUrl);
-    if (named) vaults.add(named);
-    return [...vaults].some((vault) => {
-      const match = matchAzureSecret(rules, { vaultName: vault, name: destinationName });
-      return match.inScope && match.rule.destination.account === sourceRef.account && match.rule.destination.region === sourceRef.region;
-    });
-  }
-  if (sourceRef.cloud !== "azure") return false;
-  const match = matchAwsSecret(rules, { account: rule.destination.account, region: rule.destination.region, name: destinationName });
-  return match.inScope && normalizeUrl(match.rule.destination.vaultUrl) === normalizeUrl(vaultUrlOf(sourceRef.vault));
 }
 
 /** Runs `task` over `items` with at most `limit` in flight, preserving order. */

@@ -1,16 +1,9 @@
 import type { BusPublisher } from "@credmesh/bus";
-import type { MutationEvent } from "@credmesh/events";
+import { buildAuditRecord, type MutationEvent } from "@credmesh/events";
 import type { Logger } from "@credmesh/logging";
 import { DECISION, type Metrics } from "@credmesh/metrics";
 import { STREAMS, auditSubject, type Cloud } from "@credmesh/bus-names";
-import type { AuditRecord } from "../records.ts";
 import { STATUS, runErrorOf, type Finding, type RunError } from "./report.ts";
-
-/** The audit record of a corrective mutation: the replicator's record shape, plus the run. */
-export interface ReconciledRecord extends AuditRecord {
-  runId: string;
-  reason: string;
-}
 
 /** A finding with what publishing it needs. */
 export interface Pending {
@@ -56,22 +49,17 @@ export async function publishCorrections(pending: readonly Pending[], runId: str
       { eventId: event.id, action: finding.action, reason: finding.reason, destination: finding.destination, duplicate: finding.status === STATUS.duplicate },
       "corrective mutation published",
     );
-    const record: ReconciledRecord = {
-      decision: DECISION.reconciled,
-      at: deps.now().toISOString(),
-      correlationId: event.correlationid,
-      eventId: event.id,
-      rule: event.data.rule,
-      kind: event.data.kind,
-      origin: event.data.origin,
-      ...(finding.source?.versionId ? { originVersion: finding.source.versionId } : {}),
-      destination: { cloud: deps.destination, vault: finding.destination.vault, name: finding.destination.name },
-      detail: `reconcile: ${finding.reason}`,
-      cell: deps.cell,
-      runId,
-      reason: finding.reason,
-    };
     try {
+      const record = buildAuditRecord({
+        event,
+        decision: DECISION.reconciled,
+        at: deps.now(),
+        cell: deps.cell,
+        originVersion: finding.source?.versionId,
+        destination: { cloud: deps.destination, vault: finding.destination.vault, name: finding.destination.name },
+        detail: `reconcile: ${finding.reason}`,
+        reconcile: { runId, reason: finding.reason },
+      });
       // Same id as the mutation: a correction repeated inside the duplicate window is audited once.
       await deps.publisher.publishRecord(STREAMS.audit.name, auditSubject(deps.destination, DECISION.reconciled), record, `audit:${event.id}`);
     } catch (error) {

@@ -2,12 +2,11 @@ import { describe, expect, it } from "vitest";
 import type { PublishResult } from "@credmesh/bus";
 import { isAwsToAzure, parseRules, type RuleSet } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
-import type { MutationEvent } from "@credmesh/events";
+import { decodeAuditRecord, type AuditRecord, type MutationEvent } from "@credmesh/events";
 import { createLogger, sensitive } from "@credmesh/logging";
 import { createMetrics, Registry } from "@credmesh/metrics";
 import { MemoryVault, type VaultPort } from "@credmesh/vault";
 import { applyMutation, type Outcome } from "../converge/apply.ts";
-import type { ReconciledRecord } from "./publish.ts";
 import { Reconciler } from "./reconciler.ts";
 import type { ReconcileReport } from "./report.ts";
 
@@ -41,7 +40,7 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
     destinationFor: (rule: RuleSet[number]) => (isAwsToAzure(rule) ? kv : aws),
   };
   const published: MutationEvent[] = [];
-  const audits: ReconciledRecord[] = [];
+  const audits: AuditRecord[] = [];
   const ids = new Set<string>();
   const publisher = {
     async publishMutation(event: MutationEvent): Promise<PublishResult> {
@@ -51,7 +50,8 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
       return { subject: "s", stream: "CREDMESH_MUTATIONS", seq: published.length, duplicate };
     },
     async publishRecord(_stream: string, _subject: string, record: unknown): Promise<PublishResult> {
-      audits.push(record as ReconciledRecord);
+      // What the bus would carry, read back as every consumer reads it.
+      audits.push(decodeAuditRecord(new TextEncoder().encode(JSON.stringify(record))));
       return { subject: "a", stream: "CREDMESH_AUDIT", seq: audits.length, duplicate: false };
     },
   };
@@ -70,7 +70,14 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
       awsAccount: ACCOUNT,
       logger,
     });
-  const converge = { rules, ...vaults, contentHashKey: sensitive("k".repeat(32)), budget: new RetryBudget(), ownSessionPrefix: "credmesh-" };
+  const converge = {
+    rules,
+    ...vaults,
+    vaultUrlOf: (vault: string) => `https://${vault}.vault.azure.net`,
+    contentHashKey: sensitive("k".repeat(32)),
+    budget: new RetryBudget(),
+    ownSessionPrefix: "credmesh-",
+  };
   let applied = 0;
   return {
     aws: aws as VaultPort,
@@ -83,7 +90,7 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
     /** Applies every mutation published since the last call, as the replicator would. */
     async apply(): Promise<Outcome[]> {
       const outcomes: Outcome[] = [];
-      for (const event of published.slice(applied)) outcomes.push(await applyMutation(event, converge, logger));
+      for (const event of published.slice(applied)) outcomes.push(await applyMutation(event, converge, { logger }));
       applied = published.length;
       return outcomes;
     },
@@ -178,6 +185,33 @@ describe("Reconciler (AWS → Azure) over in-memory vaults", () => {
     await expect(h.kv.describe(replica, ctx)).resolves.toMatchObject({ state: "active" });
     expect((await h.kv.get(replica, ctx))?.value.reveal()).toBe("pw-1");
     expect((await h.reconcile()).actions).toEqual([]);
+  });
+
+  it("finds a replica changed by hand and corrects it as a mutation would: overwritten by default, audited with its own decision", async () => {
+    const h = harness(FORWARD);
+    await h.aws.put("prod/db", sensitive("pw-1"), { tags: {} }, ctx);
+    await h.reconcile();
+    await h.apply();
+    const replica = h.kvWrites[0]?.name ?? "";
+    const hand = (h.kv as MemoryVault).handWrite(replica, sensitive("typed-by-hand"));
+    expect(findings(await h.reconcile())).toEqual([{ action: "sync", reason: "drift", status: "published" }]);
+    const [outcome] = await h.apply();
+    expect(outcome).toMatchObject({ decision: "overwrote_drift", destination: { name: replica, replacedVersionId: hand } });
+    expect((await h.kv.get(replica, ctx))?.value.reveal()).toBe("pw-1");
+    expect((await h.reconcile()).actions).toEqual([]);
+  });
+
+  it("reports a replica changed by hand, and leaves it, when the rule keeps drift", async () => {
+    const h = harness(`${FORWARD}\n    onDrift: keep`);
+    await h.aws.put("prod/db", sensitive("pw-1"), { tags: {} }, ctx);
+    await h.reconcile();
+    await h.apply();
+    const replica = h.kvWrites[0]?.name ?? "";
+    (h.kv as MemoryVault).handWrite(replica, sensitive("typed-by-hand"));
+    const before = h.published.length;
+    expect(findings(await h.reconcile())).toEqual([{ action: "conflict", reason: "drift", status: "reported" }]);
+    expect(h.published).toHaveLength(before);
+    expect((await h.kv.get(replica, ctx))?.value.reveal()).toBe("typed-by-hand");
   });
 
   it("publishes the same event id for the same difference, so repeated runs deduplicate on the bus", async () => {
@@ -340,6 +374,7 @@ describe("Reconciler: what it cannot prove", () => {
       rules,
       sourceFor: () => aws,
       destinationFor: () => kv,
+      vaultUrlOf: (vault: string) => `https://${vault}.vault.azure.net`,
       contentHashKey: sensitive("k".repeat(32)),
       budget: new RetryBudget(),
       ownSessionPrefix: "credmesh-",
@@ -362,7 +397,7 @@ describe("Reconciler: what it cannot prove", () => {
     });
     await aws.put("prod/only", sensitive("v"), { tags: {} }, ctx);
     await reconciler.run({ dryRun: false, trigger: "request" });
-    for (const event of published) await applyMutation(event, converge, logger);
+    for (const event of published) await applyMutation(event, converge, { logger });
     await aws.delete("prod/only", { mode: "force" }, ctx);
     // The region is now empty: no ARN tells which account the cell lists, and no awsAccount was given.
     const report = await reconciler.run({ dryRun: false, trigger: "request" });

@@ -9,13 +9,13 @@ import type { Cloud } from "@credmesh/bus-names";
 import type { ListedSecret, VaultContext, VaultPort } from "@credmesh/vault";
 import { destinationLabel, destinationNameOf } from "../converge/destination-name.ts";
 import { readProvenance, type OriginRef } from "@credmesh/replicas";
-import type { Retry } from "../converge/sides.ts";
+import { coveredBack } from "../converge/pairs.ts";
+import type { Retry, SideState } from "../converge/sides.ts";
 import { correctiveEvent, originOf } from "./corrective.ts";
 import { publishCorrections, type Pending } from "./publish.ts";
-import { decideSource, decideUnclaimed, listedSide, type ListedSide, type ResolvedVersions, type Verdict } from "./decide.ts";
+import { decideSource, decideUnclaimed, listedSide, type ResolvedVersions, type Verdict } from "./decide.ts";
 import {
   accountOfArn,
-  coveredBack,
   destinationPlaceKey,
   refOfEntry,
   sourcePlaceKey,
@@ -77,7 +77,7 @@ interface Candidate {
   sourcePlace: Place;
   ref: OriginRef;
   entry: ListedSecret;
-  side?: ListedSide;
+  side?: SideState;
   destinationName?: string;
 }
 
@@ -85,7 +85,7 @@ interface Candidate {
 interface Subject {
   rule?: Rule;
   ref: OriginRef;
-  source?: ListedSide;
+  source?: SideState;
   sourceEntry?: ListedSecret;
   place: DestinationPlace;
   name: string;
@@ -160,7 +160,7 @@ export class Reconciler {
           rule: candidate.rule,
           sourceRef: candidate.ref,
           source: candidate.side,
-          destination: listedSide(place.cloud, destinationEntry, destinationEntry ? resolvedDestinations.get(destinationEntry) : undefined),
+          destination: listedSide(place.vault.tagsPerVersion, destinationEntry, destinationEntry ? resolvedDestinations.get(destinationEntry) : undefined),
           pairCoveredBack: coveredBack(deps.rules, candidate.rule, candidate.destinationName, candidate.ref, (vault) => deps.vaultUrlOf(vault)),
         });
         record(verdict, {
@@ -177,7 +177,7 @@ export class Reconciler {
         if (place.failed) continue;
         for (const entry of place.entries ?? []) {
           if (place.claimed.has(nameKey(place.cloud, entry.name))) continue;
-          const replica = listedSide(place.cloud, entry);
+          const replica = listedSide(place.vault.tagsPerVersion, entry);
           const owner = replica.owner;
           if (replica.state !== "active" || !owner) continue;
           const rule = ruleOfOrigin(deps.rules, owner);
@@ -245,7 +245,7 @@ export class Reconciler {
       action: verdict.kind,
       reason: verdict.reason,
       ...(rule ? { rule: rule.id } : {}),
-      source: identityOf(ref, source?.currentVersionId),
+      source: identityOf(ref, source?.current?.versionId),
       destination: { vault: place.label, name },
       status: !corrective ? STATUS.reported : run.dryRun ? STATUS.dryRun : STATUS.published,
     };
@@ -254,13 +254,13 @@ export class Reconciler {
     // The id names the difference: the same one found again (another replica, the next run)
     // deduplicates; a new one (deleted again later, a newer version) does not.
     const state =
-      verdict.kind === "sync" ? (source?.currentVersionId ?? "current") : source?.state === "deleted" ? `deleted${at(subject.sourceEntry?.deletedAt)}` : "gone";
+      verdict.kind === "sync" ? (source?.current?.versionId ?? "current") : source?.state === "deleted" ? `deleted${at(subject.sourceEntry?.deletedAt)}` : "gone";
     const reason = verdict.reason === REASON.replicaDeleted ? `${verdict.reason}${at(place.byName.get(nameKey(place.cloud, name))?.deletedAt)}` : verdict.reason;
     const event = correctiveEvent({
       destination: this.#deps.destination,
       kind: verdict.kind,
       rule: rule.id,
-      origin: originOf(ref, verdict.kind === "sync" ? source?.currentVersionId : undefined),
+      origin: originOf(ref, verdict.kind === "sync" ? source?.current?.versionId : undefined),
       state,
       reason,
       correlationId: run.correlationId,
@@ -347,10 +347,12 @@ export class Reconciler {
       const { entry, sourcePlace } = candidate;
       try {
         const own = readProvenance(entry.tags);
-        const needsVersions = sourcePlace.cloud === "azure" && entry.state === "active" && own?.origin.cloud !== deps.destination;
+        // A listing without the current version id (Key Vault) needs the version metadata, unless
+        // the entry is credmesh's own copy from the destination (an echo, decided without it).
+        const needsVersions = entry.currentVersionId === undefined && entry.state === "active" && own?.origin.cloud !== deps.destination;
         const resolved = needsVersions ? await resolveVersions(sourcePlace.vault, entry.name, ctx, retry, true) : undefined;
-        candidate.side = listedSide(sourcePlace.cloud, entry, resolved);
-        candidate.destinationName = destinationNameOf(candidate.rule, candidate.ref, candidate.side);
+        candidate.side = listedSide(sourcePlace.vault.tagsPerVersion, entry, resolved);
+        candidate.destinationName = destinationNameOf(candidate.rule, candidate.ref, candidate.side, (vault) => deps.vaultUrlOf(vault));
         candidate.place.claimed.add(nameKey(candidate.place.cloud, candidate.destinationName));
       } catch (error) {
         errors.push(runErrorOf(`source ${originKey(candidate.ref)}`, error, candidate.rule.id));
@@ -359,8 +361,10 @@ export class Reconciler {
     const targets = new Set<{ place: DestinationPlace; entry: ListedSecret }>();
     const seen = new Set<ListedSecret>();
     for (const candidate of candidates) {
-      if (candidate.destinationName === undefined || candidate.place.cloud !== "azure") continue;
-      const entry = candidate.place.byName.get(nameKey("azure", candidate.destinationName));
+      // Where tags are per version, a current version without provenance (a person's) needs the
+      // older versions to tell whose replica the secret is.
+      if (candidate.destinationName === undefined || !candidate.place.vault.tagsPerVersion) continue;
+      const entry = candidate.place.byName.get(nameKey(candidate.place.cloud, candidate.destinationName));
       if (!entry || entry.state !== "active" || readProvenance(entry.tags) || seen.has(entry)) continue;
       seen.add(entry);
       targets.add({ place: candidate.place, entry });
@@ -368,7 +372,7 @@ export class Reconciler {
     const resolved = new Map<ListedSecret, ResolvedVersions>();
     await mapLimit([...targets], RESOLVE_CONCURRENCY, async ({ place, entry }) => {
       try {
-        resolved.set(entry, await resolveVersions(place.vault, entry.name, ctx, retry, false));
+        resolved.set(entry, await resolveVersions(place.vault, entry.name, ctx, retry, entry.currentVersionId === undefined));
       } catch (error) {
         errors.push(runErrorOf(`replica ${place.label}/${entry.name}`, error));
       }

@@ -36,6 +36,8 @@ export const REASON = {
   nameCollision: "name_collision",
   recoveryForbidden: "recovery_forbidden",
   changedInDestination: "changed_in_destination",
+  /** A replica changed by hand: synced (onDrift: overwrite) or reported (onDrift: keep). */
+  drift: "drift",
 } as const;
 export type Reason = (typeof REASON)[keyof typeof REASON];
 

@@ -30,6 +30,8 @@ export type CertificateProblemKind = keyof typeof CERTIFICATE_PROBLEM_REASONS;
 export interface CertificateProblem {
   readonly kind: CertificateProblemKind;
   readonly message: string;
+  /** For validity problems: which certificate of the path is out of its window. */
+  readonly certificate?: "leaf" | "intermediate" | "anchor";
 }
 
 export interface CertificateChainInput {
@@ -120,15 +122,17 @@ export function checkCertificateChain(input: CertificateChainInput): Certificate
   let expiresAt = Number.POSITIVE_INFINITY;
   for (const [index, certificate] of onPath.entries()) {
     const role = index === 0 ? "certificate" : certificate === anchor ? "trust anchor" : "intermediate CA certificate";
+    const which = index === 0 ? "leaf" : certificate === anchor ? "anchor" : "intermediate";
     const notBefore = Date.parse(certificate.validFrom);
     const notAfter = Date.parse(certificate.validTo);
     expiresAt = Math.min(expiresAt, notAfter);
     if (input.now > notAfter) {
-      problems.push({ kind: "expired", message: `${role} "${dn(certificate.subject)}" expired at ${new Date(notAfter).toISOString()}` });
+      problems.push({ kind: "expired", message: `${role} "${dn(certificate.subject)}" expired at ${new Date(notAfter).toISOString()}`, certificate: which });
     } else if (input.now < notBefore) {
       problems.push({
         kind: "not_yet_valid",
         message: `${role} "${dn(certificate.subject)}" is not valid before ${new Date(notBefore).toISOString()}`,
+        certificate: which,
       });
     }
   }

@@ -1,4 +1,5 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
+import { isAwsRegion, parseRoleArn } from "@credmesh/identifiers";
 import { CredmeshError, toCredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
@@ -172,9 +173,7 @@ interface ResolvedConfig {
   refresh: RefreshPolicy;
 }
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const ROLES_ANYWHERE_ARN = /^arn:(aws[a-z-]*):rolesanywhere:([a-z0-9-]+):(\d{12}):(trust-anchor|profile)\/[0-9a-f-]{36}$/;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
@@ -185,7 +184,7 @@ const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
 export function resolveConfig(config: RolesAnywhereConfig): ResolvedConfig {
   const bad = (setting: string, value: unknown, why: string): CredmeshError =>
     new CredmeshError("configuration", `Roles Anywhere credentials: ${setting} ${why} (got ${JSON.stringify(value)})`);
-  if (typeof config.region !== "string" || !REGION.test(config.region)) throw bad("region", config.region, "must be an AWS region");
+  if (typeof config.region !== "string" || !isAwsRegion(config.region)) throw bad("region", config.region, "must be an AWS region");
   for (const [setting, kind] of [
     ["trustAnchorArn", "trust-anchor"],
     ["profileArn", "profile"],
@@ -196,7 +195,7 @@ export function resolveConfig(config: RolesAnywhereConfig): ResolvedConfig {
     // CreateSession is served per region and only knows that region's anchors and profiles.
     if (match[2] !== config.region) throw bad(setting, value, `must be in region ${config.region}`);
   }
-  if (typeof config.roleArn !== "string" || !ROLE_ARN.test(config.roleArn)) throw bad("roleArn", config.roleArn, "must be an IAM role ARN");
+  if (typeof config.roleArn !== "string" || parseRoleArn(config.roleArn) === undefined) throw bad("roleArn", config.roleArn, "must be an IAM role ARN");
   if (typeof config.expectedCommonName !== "string" || config.expectedCommonName.trim() === "") {
     throw bad("expectedCommonName", config.expectedCommonName, "must be the CN of the cell's certificate");
   }

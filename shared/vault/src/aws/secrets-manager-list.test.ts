@@ -54,8 +54,8 @@ describe("SecretsManagerVault.list", () => {
       { IncludePlannedDeletion: true, MaxResults: 100, NextToken: "page-2" },
     ]);
     expect(listed).toStrictEqual([
-      { name: "prod/a", state: "active", id: ARN("prod/a"), currentVersionId: "cur", tags: { "managed-by": "credmesh" }, createdAt: created },
-      { name: "prod/b", state: "deleted", id: ARN("prod/b"), currentVersionId: "v1", tags: {}, deletedAt: deleted },
+      { name: "prod/a", state: "active", id: ARN("prod/a"), currentVersionId: "cur", currentStamp: "cur", tags: { "managed-by": "credmesh" }, createdAt: created },
+      { name: "prod/b", state: "deleted", id: ARN("prod/b"), currentVersionId: "v1", currentStamp: "v1", tags: {}, deletedAt: deleted },
     ]);
   });
 

@@ -93,9 +93,9 @@ describe("SecretsManagerVault.get", () => {
 });
 
 describe("SecretsManagerVault.put", () => {
-  it("creates the secret with its tags and the idempotency token as ClientRequestToken", async () => {
+  it("creates the secret with its tags and the write stamp as ClientRequestToken", async () => {
     const { api, calls } = fakeApi({ CreateSecret: (input) => ({ VersionId: input["ClientRequestToken"] }) });
-    const result = await new SecretsManagerVault(api).put("prod/db", sensitive("s3cret"), { tags: { "managed-by": "credmesh" }, idempotencyToken: TOKEN }, ctx);
+    const result = await new SecretsManagerVault(api).put("prod/db", sensitive("s3cret"), { tags: { "managed-by": "credmesh" }, stamp: TOKEN }, ctx);
     expect(result).toStrictEqual({ versionId: TOKEN });
     expect(calls).toMatchObject([
       {
@@ -110,13 +110,43 @@ describe("SecretsManagerVault.put", () => {
       CreateSecret: () => new ResourceExistsException({ message: "exists", ...meta }),
       PutSecretValue: (input) => ({ VersionId: input["ClientRequestToken"] }),
     });
-    const result = await new SecretsManagerVault(api).put("prod/db", sensitive("s3cret"), { tags: {}, idempotencyToken: TOKEN }, ctx);
+    const result = await new SecretsManagerVault(api).put("prod/db", sensitive("s3cret"), { tags: {}, stamp: TOKEN }, ctx);
     expect(result).toStrictEqual({ versionId: TOKEN });
     expect(calls.map((call) => call.command)).toEqual(["CreateSecret", "PutSecretValue"]);
     expect(calls[1]?.input).toStrictEqual({ SecretId: "prod/db", SecretString: "s3cret", ClientRequestToken: TOKEN });
   });
 
-  it("sends no ClientRequestToken without an idempotency token and returns the SDK's version", async () => {
+  it("adds a version of a secret the caller read with one PutSecretValue, and no TagResource while the tags are unchanged", async () => {
+    const { api, calls } = fakeApi({ PutSecretValue: (input) => ({ VersionId: input["ClientRequestToken"] }) });
+    const tags = { "managed-by": "credmesh", "credmesh-rule": "r" };
+    const result = await new SecretsManagerVault(api).put("prod/db", sensitive("s3cret"), { tags, versionTags: { "credmesh-origin-version": "v2" }, stamp: TOKEN, existing: { tags } }, ctx);
+    expect(result).toStrictEqual({ versionId: TOKEN });
+    expect(calls.map((call) => call.command)).toEqual(["PutSecretValue"]);
+  });
+
+  it("creates a secret the caller read that was force-deleted since", async () => {
+    const { api, calls } = fakeApi({
+      PutSecretValue: () => new ResourceNotFoundException({ message: "gone", ...meta }),
+      CreateSecret: (input) => ({ VersionId: input["ClientRequestToken"] }),
+    });
+    const result = await new SecretsManagerVault(api).put("prod/db", sensitive("s3cret"), { tags: {}, stamp: TOKEN, existing: { tags: {} } }, ctx);
+    expect(result).toStrictEqual({ versionId: TOKEN });
+    expect(calls.map((call) => call.command)).toEqual(["PutSecretValue", "CreateSecret"]);
+  });
+
+  it("rewrites the tags of a secret the caller read when they changed (never the per-version ones)", async () => {
+    const { api, calls } = fakeApi({ PutSecretValue: (input) => ({ VersionId: input["ClientRequestToken"] }), TagResource: () => ({}) });
+    await new SecretsManagerVault(api).put(
+      "prod/db",
+      sensitive("s3cret"),
+      { tags: { "managed-by": "credmesh" }, versionTags: { "credmesh-origin-version": "v2" }, stamp: TOKEN, existing: { tags: {} } },
+      ctx,
+    );
+    expect(calls.map((call) => call.command)).toEqual(["PutSecretValue", "TagResource"]);
+    expect(calls[1]?.input).toStrictEqual({ SecretId: "prod/db", Tags: [{ Key: "managed-by", Value: "credmesh" }] });
+  });
+
+  it("sends no ClientRequestToken without a stamp and returns the SDK's version", async () => {
     const { api, calls } = fakeApi({
       CreateSecret: () => new ResourceExistsException({ message: "exists", ...meta }),
       PutSecretValue: () => ({ VersionId: "sdk-made-version" }),
@@ -158,6 +188,7 @@ describe("SecretsManagerVault.describe / delete / restore", () => {
       state: "active",
       id: ARN,
       currentVersionId: "cur",
+      currentStamp: "cur",
       tags: { "managed-by": "credmesh" },
     });
     expect(calls.map((call) => call.command)).toEqual(["DescribeSecret"]);
@@ -191,7 +222,7 @@ describe("SecretsManagerVault.describe / delete / restore", () => {
 
   it("treats deleting a missing secret as success", async () => {
     const { api } = fakeApi({ DeleteSecret: () => new ResourceNotFoundException({ message: "x", ...meta }) });
-    await expect(new SecretsManagerVault(api).delete("prod/db", { mode: "recoverable" }, ctx)).resolves.toBeUndefined();
+    await expect(new SecretsManagerVault(api).delete("prod/db", { mode: "recoverable" }, ctx)).resolves.toEqual({ purged: false });
   });
 
   it("restores with RestoreSecret", async () => {

@@ -84,6 +84,25 @@ describe("mapKeyVaultError with the real error bodies", () => {
     expect(JSON.stringify(error.toRecord())).not.toContain("db-credentials");
   });
 
+  it("maps 409 ObjectIsBeingRecovered (a recovery still finishing) to a retryable operation_in_progress", () => {
+    // Text quoted from the service in Azure/azure-sdk-for-net#31581; there is no shared fixture of it.
+    const body = JSON.stringify({
+      error: {
+        code: "Conflict",
+        message: "Secret db-credentials is currently being recovered and cannot be re-created; retry later.",
+        innererror: { code: "ObjectIsBeingRecovered" },
+      },
+    });
+    for (const details of [true, false]) {
+      expect(mapKeyVaultError("SetSecret", restError(body, 409, { details }))).toMatchObject({
+        reason: "operation_in_progress",
+        retryable: true,
+        code: "ObjectIsBeingRecovered",
+        status: 409,
+      });
+    }
+  });
+
   it("keeps the RestError as the cause, for debugging", () => {
     const original = restError(fixture("404-secretnotfound"), 404, { details: true });
     expect(mapKeyVaultError("GetSecret", original).cause).toBe(original);

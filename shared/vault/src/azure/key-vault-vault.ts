@@ -1,10 +1,23 @@
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
-import { SecretClient, type KeyVaultSecret } from "@azure/keyvault-secrets";
-import { CredmeshError } from "@credmesh/errors";
+import { SecretClient, type DeletedSecret, type KeyVaultSecret } from "@azure/keyvault-secrets";
+import { CredmeshError, sleep } from "@credmesh/errors";
 import { Sensitive } from "@credmesh/logging";
-import { observed, type CallMetrics } from "../observed.ts";
-import type { DeleteOptions, ListOptions, ListedSecret, PutOptions, SecretDescription, SecretVersion, VaultContext, VaultPort, VersionInfo } from "../port.ts";
+import { attemptSignal, observed, type CallMetrics } from "../observed.ts";
+import {
+  STAMP_TAG,
+  type DeleteOptions,
+  type DeleteResult,
+  type ListOptions,
+  type ListedSecret,
+  type PutOptions,
+  type SecretDescription,
+  type SecretRead,
+  type SecretVersion,
+  type VaultContext,
+  type VaultPort,
+  type VersionInfo,
+} from "../port.ts";
 import { mapKeyVaultError } from "./errors.ts";
 
 /** The slice of SecretClient this adapter uses; a SecretClient satisfies it. */
@@ -50,27 +63,61 @@ export function createKeyVaultClient(config: KeyVaultClientConfig): SecretClient
 /** Key Vault allows 25 KB values (FORMATS.md E). */
 export const KEY_VAULT_MAX_VALUE_BYTES = 25 * 1024;
 
+/** Options of {@link KeyVaultVault}. */
+export interface KeyVaultVaultOptions {
+  metrics?: CallMetrics;
+  /** Poll interval of delete and recover, and of waiting for a recovered secret to take writes. Default 1 s. */
+  pollIntervalMs?: number;
+  /**
+   * How long a write waits for a recovery to finish (409 ObjectIsBeingRecovered) before it fails
+   * as `operation_in_progress`, left to the caller's retry. Default 30 s; the context's signal
+   * bounds it too.
+   */
+  recoveryWriteWaitMs?: number;
+  /**
+   * Each request is aborted (a retryable `timeout`) when it takes longer; polls of long-running
+   * operations are bounded by the caller's signal only.
+   */
+  attemptTimeoutMs?: number;
+}
+
 /**
  * Azure Key Vault behind the vault port. Soft delete is native: delete is recoverable unless
- * mode is "force" (delete, then purge); restore recovers and waits until the secret is readable.
+ * mode is "force" (delete, then purge — unless the vault is purge-protected); restore recovers
+ * and waits until the secret is readable, and a write waits until a recovered secret takes writes.
+ * Tags are per version: a write stamp is kept as the version's {@link STAMP_TAG} tag.
+ * @see ../../../../test/emulators/keyvault/README.md for the service behaviours this copes with
  */
 export class KeyVaultVault implements VaultPort {
   readonly cloud = "azure" as const;
+  readonly tagsPerVersion = true;
   readonly #api: KeyVaultApi;
   readonly #metrics: CallMetrics | undefined;
   readonly #pollIntervalMs: number;
+  readonly #recoveryWriteWaitMs: number;
+  readonly #attemptTimeoutMs: number | undefined;
 
-  constructor(api: KeyVaultApi, options: { metrics?: CallMetrics; pollIntervalMs?: number } = {}) {
+  constructor(api: KeyVaultApi, options: KeyVaultVaultOptions = {}) {
     this.#api = api;
     this.#metrics = options.metrics;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    this.#recoveryWriteWaitMs = options.recoveryWriteWaitMs ?? 30_000;
+    this.#attemptTimeoutMs = options.attemptTimeoutMs;
+  }
+
+  /** GetSecret; a 404 is told apart (deleted but recoverable, or absent) by GetDeletedSecret. */
+  async read(name: string, ctx: VaultContext): Promise<SecretRead> {
+    const version = await this.get(name, ctx);
+    if (version) return { state: "active", version };
+    const description = await this.#describeMissing(name, ctx);
+    return description.state === "deleted" ? { state: "deleted", description } : { state: "absent" };
   }
 
   async get(name: string, ctx: VaultContext, options: { versionId?: string } = {}): Promise<SecretVersion | undefined> {
     let secret: KeyVaultSecret;
     try {
-      secret = await this.#call("GetSecret", () =>
-        this.#api.getSecret(name, { ...(options.versionId ? { version: options.versionId } : {}), abortSignal: ctx.signal }),
+      secret = await this.#call("GetSecret", ctx, (abortSignal) =>
+        this.#api.getSecret(name, { ...(options.versionId ? { version: options.versionId } : {}), abortSignal }),
       );
     } catch (error) {
       if (error instanceof CredmeshError && error.reason === "not_found") return undefined;
@@ -79,77 +126,119 @@ export class KeyVaultVault implements VaultPort {
     return toVersion(secret);
   }
 
-  async describe(name: string, ctx: VaultContext): Promise<SecretDescription> {
+  async describe(name: string, ctx: VaultContext, options: { deletedLookup?: boolean } = {}): Promise<SecretDescription> {
     // Key Vault has no value-free "current version" read; the value is dropped at once.
     const current = await this.get(name, ctx);
     if (current) {
-      return { name: current.name, state: "active", currentVersionId: current.versionId, tags: current.tags };
-    }
-    try {
-      const deleted = await this.#call("GetDeletedSecret", () => this.#api.getDeletedSecret(name, { abortSignal: ctx.signal }));
       return {
-        name: deleted.name,
-        state: "deleted",
-        ...(deleted.properties.version ? { currentVersionId: deleted.properties.version } : {}),
-        tags: deleted.properties.tags ?? {},
-        ...(deleted.properties.deletedOn ? { deletedAt: deleted.properties.deletedOn } : {}),
+        name: current.name,
+        state: "active",
+        currentVersionId: current.versionId,
+        tags: current.tags,
+        ...(current.createdAt ? { currentCreatedAt: current.createdAt } : {}),
+        ...(current.stamp ? { currentStamp: current.stamp } : {}),
       };
-    } catch (error) {
-      if (error instanceof CredmeshError && error.reason === "not_found") return { name, state: "absent", tags: {} };
-      throw error;
     }
+    // A SetSecret on a deleted-but-recoverable name answers 409 ObjectIsDeletedButRecoverable.
+    if (options.deletedLookup === false) return { name, state: "absent", tags: {} };
+    return this.#describeMissing(name, ctx);
+  }
+
+  async #describeMissing(name: string, ctx: VaultContext): Promise<SecretDescription> {
+    const deleted = await this.#deletedOrUndefined(name, ctx);
+    if (deleted === undefined) return { name, state: "absent", tags: {} };
+    return {
+      name: deleted.name,
+      state: "deleted",
+      ...(deleted.properties.version ? { currentVersionId: deleted.properties.version } : {}),
+      tags: deleted.properties.tags ?? {},
+      ...(deleted.properties.deletedOn ? { deletedAt: deleted.properties.deletedOn } : {}),
+    };
   }
 
   async put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }> {
     if (Buffer.byteLength(value.reveal(), "utf8") > KEY_VAULT_MAX_VALUE_BYTES) {
       throw new CredmeshError("value_too_large", `secret ${name} exceeds Key Vault's ${KEY_VAULT_MAX_VALUE_BYTES}-byte limit`);
     }
-    const secret = await this.#call("SetSecret", () =>
-      this.#api.setSecret(name, value.reveal(), {
-        tags: { ...options.tags },
-        ...(options.contentType ? { contentType: options.contentType } : {}),
-        abortSignal: ctx.signal,
-      }),
-    );
-    if (!secret.properties.version) throw new CredmeshError("unavailable", "keyvault SetSecret returned no version");
-    return { versionId: secret.properties.version };
-  }
-
-  async delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void> {
-    try {
-      const poller = await this.#call("DeleteSecret", () =>
-        this.#api.beginDeleteSecret(name, { intervalInMs: this.#pollIntervalMs, abortSignal: ctx.signal }),
-      );
-      await this.#call("DeleteSecretPoll", () => poller.pollUntilDone({ abortSignal: ctx.signal }));
-    } catch (error) {
-      if (!(error instanceof CredmeshError && error.reason === "not_found")) throw error;
-      if (options.mode !== "force") return;
-    }
-    if (options.mode === "force") {
+    const giveUpAt = Date.now() + this.#recoveryWriteWaitMs;
+    for (;;) {
       try {
-        await this.#call("PurgeDeletedSecret", () => this.#api.purgeDeletedSecret(name, { abortSignal: ctx.signal }));
+        const secret = await this.#call("SetSecret", ctx, (abortSignal) =>
+          this.#api.setSecret(name, value.reveal(), {
+            tags: { ...options.tags, ...options.versionTags, ...(options.stamp ? { [STAMP_TAG]: options.stamp } : {}) },
+            ...(options.contentType ? { contentType: options.contentType } : {}),
+            abortSignal,
+          }),
+        );
+        if (!secret.properties.version) throw new CredmeshError("unavailable", "keyvault SetSecret returned no version");
+        return { versionId: secret.properties.version };
       } catch (error) {
-        if (!(error instanceof CredmeshError && error.reason === "not_found")) throw error;
+        // A recovered secret reads as present (the SDK's recover poller is done) seconds before
+        // Key Vault takes writes to it: 409 ObjectIsBeingRecovered (azure-sdk-for-net#31581). The
+        // write was refused, not applied, so writing again is safe; wait as the pollers do.
+        if (!isBeingRecovered(error) || Date.now() + this.#pollIntervalMs > giveUpAt) throw error;
+        ctx.logger.debug({ secret: name }, "Key Vault is still recovering the secret; waiting before writing");
+        await sleep(this.#pollIntervalMs, ctx.signal);
       }
     }
   }
 
+  async delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<DeleteResult> {
+    let deleted: DeletedSecret | undefined;
+    try {
+      const poller = await this.#call("DeleteSecret", ctx, (abortSignal) =>
+        this.#api.beginDeleteSecret(name, { intervalInMs: this.#pollIntervalMs, abortSignal }),
+      );
+      // The delete shows under /deletedsecrets only seconds later; waiting for it keeps the
+      // port's promise that a deleted secret describes as deleted, and a purge needs it.
+      deleted = await this.#call("DeleteSecretPoll", ctx, (abortSignal) => poller.pollUntilDone({ abortSignal }), { poll: true });
+    } catch (error) {
+      if (!(error instanceof CredmeshError && error.reason === "not_found")) throw error;
+    }
+    if (options.mode !== "force") return { purged: false };
+    // A purge-protected vault refuses purge with a 403 that reads like a missing permission; its
+    // recovery level says so beforehand ("Recoverable", "CustomizedRecoverable": no "+Purgeable").
+    const recoveryLevel = (deleted ?? (await this.#deletedOrUndefined(name, ctx)))?.properties.recoveryLevel;
+    if (recoveryLevel !== undefined && !recoveryLevel.includes("Purgeable")) {
+      ctx.logger.warn({ secret: name, recoveryLevel }, "the vault is purge-protected: the secret stays soft-deleted until its retention period ends");
+      return { purged: false };
+    }
+    try {
+      await this.#call("PurgeDeletedSecret", ctx, (abortSignal) => this.#api.purgeDeletedSecret(name, { abortSignal }));
+    } catch (error) {
+      if (!(error instanceof CredmeshError && error.reason === "not_found")) throw error;
+    }
+    return { purged: true };
+  }
+
+  /** The soft-deleted secret, or undefined when there is none. */
+  async #deletedOrUndefined(name: string, ctx: VaultContext): Promise<DeletedSecret | undefined> {
+    try {
+      return await this.#call("GetDeletedSecret", ctx, (abortSignal) => this.#api.getDeletedSecret(name, { abortSignal }));
+    } catch (error) {
+      if (error instanceof CredmeshError && error.reason === "not_found") return undefined;
+      throw error;
+    }
+  }
+
   async restore(name: string, ctx: VaultContext): Promise<void> {
-    const poller = await this.#call("RecoverDeletedSecret", () =>
-      this.#api.beginRecoverDeletedSecret(name, { intervalInMs: this.#pollIntervalMs, abortSignal: ctx.signal }),
+    const poller = await this.#call("RecoverDeletedSecret", ctx, (abortSignal) =>
+      this.#api.beginRecoverDeletedSecret(name, { intervalInMs: this.#pollIntervalMs, abortSignal }),
     );
-    await this.#call("RecoverDeletedSecretPoll", () => poller.pollUntilDone({ abortSignal: ctx.signal }));
+    await this.#call("RecoverDeletedSecretPoll", ctx, (abortSignal) => poller.pollUntilDone({ abortSignal }), { poll: true });
   }
 
   async versions(name: string, ctx: VaultContext, limit = 100): Promise<VersionInfo[]> {
-    const collected = await this.#call("ListSecretVersions", async () => {
+    const collected = await this.#call("ListSecretVersions", ctx, async (abortSignal) => {
       const out: VersionInfo[] = [];
-      for await (const properties of this.#api.listPropertiesOfSecretVersions(name, { abortSignal: ctx.signal })) {
+      for await (const properties of this.#api.listPropertiesOfSecretVersions(name, { abortSignal })) {
         if (!properties.version) continue;
+        const stamp = properties.tags?.[STAMP_TAG];
         out.push({
           versionId: properties.version,
           ...(properties.createdOn ? { createdAt: properties.createdOn } : {}),
           tags: properties.tags ?? {},
+          ...(stamp ? { stamp } : {}),
         });
       }
       return out;
@@ -170,7 +259,7 @@ export class KeyVaultVault implements VaultPort {
     const wanted = (name: string | undefined): name is string => name !== undefined && (prefix === undefined || name.toLowerCase().startsWith(prefix));
     const active = this.#api.listPropertiesOfSecrets({ abortSignal: ctx.signal }).byPage({ maxPageSize });
     for (;;) {
-      const page = await this.#call("ListSecrets", () => active.next());
+      const page = await this.#call("ListSecrets", ctx, () => active.next(), { poll: true });
       if (page.done) break;
       for (const properties of page.value) {
         if (!wanted(properties.name) || properties.managed) continue;
@@ -180,14 +269,15 @@ export class KeyVaultVault implements VaultPort {
           ...(properties.id ? { id: properties.id } : {}),
           ...(properties.version ? { currentVersionId: properties.version } : {}),
           tags: properties.tags ?? {},
-          ...(properties.createdOn ? { createdAt: properties.createdOn } : {}),
+          ...(properties.createdOn ? { createdAt: properties.createdOn, currentCreatedAt: properties.createdOn } : {}),
+          ...(properties.tags?.[STAMP_TAG] ? { currentStamp: properties.tags[STAMP_TAG] } : {}),
         };
       }
     }
     if (options.includeDeleted === false) return;
     const deleted = this.#api.listDeletedSecrets({ abortSignal: ctx.signal }).byPage({ maxPageSize });
     for (;;) {
-      const page = await this.#call("ListDeletedSecrets", () => deleted.next());
+      const page = await this.#call("ListDeletedSecrets", ctx, () => deleted.next(), { poll: true });
       if (page.done) break;
       for (const secret of page.value) {
         const properties = secret.properties;
@@ -205,15 +295,24 @@ export class KeyVaultVault implements VaultPort {
     }
   }
 
-  #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * One request, observed and classified. `poll`: a long-running operation's polling or a listing
+   * page, bounded by the caller's signal but not by the per-attempt timeout.
+   */
+  #call<T>(operation: string, ctx: VaultContext, call: (signal: AbortSignal | undefined) => Promise<T>, options: { poll?: boolean } = {}): Promise<T> {
+    const signal = attemptSignal(ctx.signal, options.poll ? undefined : this.#attemptTimeoutMs);
     return observed(this.#metrics, "azure", operation, async () => {
       try {
-        return await call();
+        return await call(signal);
       } catch (error) {
         throw mapKeyVaultError(operation, error);
       }
     });
   }
+}
+
+function isBeingRecovered(error: unknown): boolean {
+  return error instanceof CredmeshError && error.code === "ObjectIsBeingRecovered";
 }
 
 function toVersion(secret: KeyVaultSecret): SecretVersion {
@@ -226,5 +325,6 @@ function toVersion(secret: KeyVaultSecret): SecretVersion {
     ...(contentType ? { contentType } : {}),
     tags: secret.properties.tags ?? {},
     ...(secret.properties.createdOn ? { createdAt: secret.properties.createdOn } : {}),
+    ...(secret.properties.tags?.[STAMP_TAG] ? { stamp: secret.properties.tags[STAMP_TAG] } : {}),
   };
 }

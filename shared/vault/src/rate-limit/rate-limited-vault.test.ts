@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { CredmeshError, RetryBudget, withRetry } from "@credmesh/errors";
+import { CredmeshError, RETRY_AFTER_MAX_MS, RetryBudget, withRetry } from "@credmesh/errors";
 import { createLogger, sensitive, type Sensitive } from "@credmesh/logging";
 import { Registry, createMetrics } from "@credmesh/metrics";
 import { MemoryVault } from "../memory-vault.ts";
@@ -18,12 +18,14 @@ type Operation = "get" | "describe" | "put" | "delete" | "restore" | "versions" 
  */
 class ScriptedVault implements VaultPort {
   readonly cloud: "aws" | "azure";
+  readonly tagsPerVersion: boolean;
   readonly calls: Array<{ operation: Operation; at: number }> = [];
   readonly #memory: MemoryVault;
   failWith: (operation: Operation, call: number) => CredmeshError | undefined = () => undefined;
 
   constructor(cloud: "aws" | "azure") {
     this.cloud = cloud;
+    this.tagsPerVersion = cloud === "azure";
     this.#memory = new MemoryVault(cloud);
   }
 
@@ -33,6 +35,10 @@ class ScriptedVault implements VaultPort {
     if (failure) throw failure;
   }
 
+  async read(name: string) {
+    this.#enter("get");
+    return this.#memory.read(name);
+  }
   async get(name: string) {
     this.#enter("get");
     return this.#memory.get(name, ctx);
@@ -131,7 +137,7 @@ describe("RateLimitedVault", () => {
     inner.failWith = (_operation, call) => (call === 1 ? throttled(3_000) : undefined);
     const throttledAt = Date.now();
     await expect(vault.get("a", ctx)).rejects.toMatchObject({ reason: "throttled", retryAfterMs: 3_000 });
-    const next = [vault.describe("a", ctx), vault.put("a", sensitive("v"), { tags: {} }, ctx), vault.versions!("a", ctx)];
+    const next = [vault.describe("a", ctx), vault.put("a", sensitive("v"), { tags: {} }, ctx), vault.versions("a", ctx)];
     await vi.advanceTimersByTimeAsync(2_999);
     expect(inner.calls).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1_000);
@@ -181,9 +187,24 @@ describe("RateLimitedVault", () => {
     expect(limiter.throttled("get")).toBe(1_000);
   });
 
-  it("caps a server's Retry-After at the maximum pause", () => {
+  it("pauses for the whole of a server's Retry-After, beyond the cap of its own doubling pause", () => {
     const limiter = new VaultRateLimiter({ cloud: "azure", vault: "kv", settings: settings({ maxPauseMs: 16_000 }) });
-    expect(limiter.throttled("get", 3_600_000)).toBe(16_000);
+    expect(limiter.throttled("get", 45_000)).toBe(45_000);
+  });
+
+  it("reads an absurd Retry-After (a broken header) as the honoured bound", () => {
+    const limiter = new VaultRateLimiter({ cloud: "azure", vault: "kv", settings: settings({ maxPauseMs: 16_000 }) });
+    expect(limiter.throttled("get", 86_400_000)).toBe(RETRY_AFTER_MAX_MS);
+  });
+
+  it("hands a pause longer than the longest wait back at once as throttled with the rest of the pause as Retry-After", async () => {
+    const { inner, vault } = limited("azure");
+    inner.failWith = (_operation, call) => (call === 1 ? throttled(45_000) : undefined);
+    await expect(vault.get("a", ctx)).rejects.toMatchObject({ reason: "throttled", retryAfterMs: 45_000 });
+    const error = await vault.get("a", ctx).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ reason: "throttled" });
+    expect((error as CredmeshError).retryAfterMs).toBeGreaterThan(44_000);
+    expect(inner.calls).toHaveLength(1);
   });
 
   it("stops waiting as soon as the context's signal aborts, and gives the tokens back", async () => {
@@ -219,13 +240,6 @@ describe("RateLimitedVault", () => {
     const limits = new VaultRateLimits(DEFAULT_RATE_LIMITS);
     expect(limits.limiter("aws", "aws/1/us-east-1")).toBe(limits.limiter("aws", "aws/1/us-east-1"));
     expect(limits.limiter("aws", "aws/1/us-east-1")).not.toBe(limits.limiter("aws", "aws/1/eu-west-1"));
-  });
-
-  it("keeps only the port's optional versions() when the adapter has it", () => {
-    const limits = new VaultRateLimits(DEFAULT_RATE_LIMITS);
-    const withoutVersions: VaultPort = { cloud: "aws", get: vi.fn(), describe: vi.fn(), put: vi.fn(), delete: vi.fn(), restore: vi.fn(), list: vi.fn() };
-    expect(typeof limits.wrap(withoutVersions, "aws/1/us-east-1").versions).toBe("undefined");
-    expect(typeof limits.wrap(new MemoryVault("azure"), "kv").versions).toBe("function");
   });
 
   it("takes a token per page of a listing, and pauses the vault when a page is throttled", async () => {

@@ -2,10 +2,12 @@ import { isCredmeshError } from "@credmesh/errors";
 import type { Sensitive } from "@credmesh/logging";
 import type {
   DeleteOptions,
+  DeleteResult,
   ListOptions,
   ListedSecret,
   PutOptions,
   SecretDescription,
+  SecretRead,
   SecretVersion,
   VaultContext,
   VaultPort,
@@ -21,32 +23,40 @@ import { VaultRateLimiter, type LimiterMetrics } from "./vault-rate-limiter.ts";
  */
 export class RateLimitedVault implements VaultPort {
   readonly cloud: "aws" | "azure";
-  readonly versions?: (name: string, ctx: VaultContext, limit?: number) => Promise<VersionInfo[]>;
+  readonly tagsPerVersion: boolean;
   readonly #inner: VaultPort;
   readonly #limiter: VaultRateLimiter;
 
   constructor(inner: VaultPort, limiter: VaultRateLimiter) {
     if (inner.cloud !== limiter.cloud) throw new RangeError(`a ${limiter.cloud} rate limiter cannot limit a ${inner.cloud} vault`);
     this.cloud = inner.cloud;
+    this.tagsPerVersion = inner.tagsPerVersion;
     this.#inner = inner;
     this.#limiter = limiter;
-    const versions = inner.versions?.bind(inner);
-    if (versions) this.versions = (name, ctx, limit) => this.#run("versions", ctx, () => versions(name, ctx, limit));
+  }
+
+  /** Costs a value read; a missing Key Vault secret's second request (deleted or absent) rides on the describe share of the quota gap. */
+  read(name: string, ctx: VaultContext): Promise<SecretRead> {
+    return this.#run("get", ctx, () => this.#inner.read(name, ctx));
+  }
+
+  versions(name: string, ctx: VaultContext, limit?: number): Promise<VersionInfo[]> {
+    return this.#run("versions", ctx, () => this.#inner.versions(name, ctx, limit));
   }
 
   get(name: string, ctx: VaultContext, options?: { versionId?: string }): Promise<SecretVersion | undefined> {
     return this.#run("get", ctx, () => this.#inner.get(name, ctx, options));
   }
 
-  describe(name: string, ctx: VaultContext): Promise<SecretDescription> {
-    return this.#run("describe", ctx, () => this.#inner.describe(name, ctx));
+  describe(name: string, ctx: VaultContext, options?: { deletedLookup?: boolean }): Promise<SecretDescription> {
+    return this.#run("describe", ctx, () => this.#inner.describe(name, ctx, options));
   }
 
   put(name: string, value: Sensitive<string>, options: PutOptions, ctx: VaultContext): Promise<{ versionId: string }> {
     return this.#run("put", ctx, () => this.#inner.put(name, value, options, ctx));
   }
 
-  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<void> {
+  delete(name: string, options: DeleteOptions, ctx: VaultContext): Promise<DeleteResult> {
     return this.#run("delete", ctx, () => this.#inner.delete(name, options, ctx));
   }
 

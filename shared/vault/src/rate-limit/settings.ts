@@ -27,7 +27,10 @@ export interface RateLimitSettings {
   maxWaitMs: number;
   /** Pause after the cloud throttled without Retry-After; doubles per consecutive throttle. */
   pauseMs: number;
-  /** Cap of any pause, Retry-After included, so one bad header cannot stall a vault for long. */
+  /**
+   * Cap of the doubling pause without Retry-After. A cloud's Retry-After is honoured whole
+   * (bounded only by RETRY_AFTER_MAX_MS of @credmesh/errors): credmesh never calls sooner than asked.
+   */
   maxPauseMs: number;
 }
 
@@ -53,9 +56,9 @@ export type VaultOperation = "get" | "describe" | "put" | "delete" | "restore" |
  * makes, without the polls of long-running Key Vault operations (the gap between the default and
  * the quota covers those).
  *
- * Secrets Manager: a put is CreateSecret, then PutSecretValue and TagResource when the secret
- * exists; each of those APIs has its own 50/s quota and sees at most one call per put, so one
- * write token per port operation keeps every write quota under the limit.
+ * Secrets Manager: a put is CreateSecret (a new secret), or PutSecretValue plus TagResource only
+ * when the secret's tags changed; each of those APIs has its own 50/s quota and sees at most one
+ * call per put, so one write token per port operation keeps every write quota under the limit.
  * Key Vault: describe is GetSecret and, for a missing secret, GetDeletedSecret; delete and
  * restore start an operation and poll it. A listing takes one token per page.
  */

@@ -1,4 +1,4 @@
-import { CredmeshError, sleep as abortableSleep } from "@credmesh/errors";
+import { CredmeshError, abortError, honouredRetryAfterMs, sleep as abortableSleep } from "@credmesh/errors";
 import { RATE_LIMIT_CAUSE, type Metrics, type RateLimitBucket } from "@credmesh/metrics";
 import { OPERATION_COSTS, bucketLimits, type RateLimitSettings, type VaultOperation } from "./settings.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -51,7 +51,7 @@ export class VaultRateLimiter {
    * holding a worker.
    */
   async acquire(operation: VaultOperation, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) throw new CredmeshError("timeout", "operation aborted", { cause: signal.reason });
+    if (signal?.aborted) throw abortError(signal);
     const taken: Array<[TokenBucket, number]> = [];
     let waitMs = 0;
     let waitBucket: RateLimitBucket | undefined;
@@ -96,13 +96,18 @@ export class VaultRateLimiter {
   }
 
   /**
-   * The cloud throttled a call of `operation`: pause the buckets it draws from. Returns the pause
-   * in milliseconds, or 0 when a running pause already covers it.
+   * The cloud throttled a call of `operation`: pause the buckets it draws from — for the whole of
+   * the cloud's Retry-After (never a call sooner than it asked), or without one for a doubling
+   * pause capped at `maxPauseMs`. A pause longer than `maxWaitMs` does not hold callers: they fail
+   * at once as throttled with the rest of the pause as Retry-After, which becomes JetStream's nak
+   * delay. Returns the pause in milliseconds, or 0 when a running pause already covers it.
    */
   throttled(operation: VaultOperation, retryAfterMs?: number): number {
     this.#consecutiveThrottles++;
-    const backoff = retryAfterMs ?? this.#settings.pauseMs * 2 ** Math.min(this.#consecutiveThrottles - 1, 16);
-    const pauseMs = Math.min(Math.max(backoff, 0), this.#settings.maxPauseMs);
+    const pauseMs =
+      retryAfterMs === undefined
+        ? Math.min(this.#settings.pauseMs * 2 ** Math.min(this.#consecutiveThrottles - 1, 16), this.#settings.maxPauseMs)
+        : honouredRetryAfterMs(retryAfterMs);
     let extended = false;
     for (const [name] of this.#costs(operation)) {
       const bucket = this.#buckets.get(name);

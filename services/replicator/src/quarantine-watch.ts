@@ -1,0 +1,87 @@
+import { cellKey } from "@credmesh/bus-names";
+import { quarantineOf, type KV, type KvEntry, type NatsConnection } from "@credmesh/bus";
+import type { Logger } from "@credmesh/logging";
+import { GATE_STATE } from "@credmesh/metrics";
+import type { GateView, QuarantineGate } from "./quarantine-gate.ts";
+
+export interface QuarantineWatchOptions {
+  /** How often the state is read again besides the watch: the longest a broken watch goes unnoticed. */
+  recheckMs: number;
+}
+
+/**
+ * Feeds a cell's {@link QuarantineGate} from the quarantine bucket: a KV watch of the cell's key
+ * (a change reaches the gate within milliseconds), plus a read every `recheckMs` that catches a
+ * watch that silently stopped. The gate fails closed (`unknown`) whenever the state cannot be
+ * read: a lost NATS connection, a failed read, a value that is not a valid record.
+ */
+export async function watchQuarantine(
+  nc: NatsConnection,
+  kv: KV,
+  gate: QuarantineGate,
+  logger: Logger,
+  options: QuarantineWatchOptions,
+): Promise<{ stop(): Promise<void> }> {
+  const key = cellKey(gate.cell);
+  let stopped = false;
+  const apply = (entry: KvEntry | null): void => {
+    let view: GateView;
+    try {
+      const { record } = quarantineOf(entry);
+      view = record?.state === "quarantined" ? { state: GATE_STATE.quarantined, record } : { state: GATE_STATE.open };
+    } catch (error) {
+      logger.error({ err: error, key }, "quarantine record unreadable; failing closed");
+      view = { state: GATE_STATE.unknown, why: "the quarantine record is not valid" };
+    }
+    const before = gate.view.state;
+    gate.set(view);
+    if (before !== view.state) logger.warn({ gate: view.state, previous: before, ...(view.state === GATE_STATE.quarantined ? { reason: view.record.reason, by: view.record.by, at: view.record.at } : {}) }, "quarantine gate changed");
+  };
+  const recheck = async (): Promise<void> => {
+    try {
+      apply(await kv.get(key));
+    } catch (error) {
+      logger.warn({ err: error }, "quarantine state cannot be read; failing closed");
+      gate.set({ state: GATE_STATE.unknown, why: "the quarantine bucket cannot be read" });
+    }
+  };
+
+  await recheck();
+  const timer = setInterval(() => void recheck(), options.recheckMs);
+  timer.unref();
+
+  let watcher: Awaited<ReturnType<KV["watch"]>> | undefined;
+  const follow = async (): Promise<void> => {
+    while (!stopped) {
+      try {
+        watcher = await kv.watch({ key });
+        for await (const entry of watcher) apply(entry);
+      } catch (error) {
+        if (stopped) return;
+        logger.warn({ err: error }, "quarantine watch ended; restarting");
+      }
+      if (stopped) return;
+      await recheck();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  };
+  const following = follow();
+
+  const statuses = (async () => {
+    for await (const status of nc.status()) {
+      if (stopped) return;
+      if (status.type === "disconnect") gate.set({ state: GATE_STATE.unknown, why: "the NATS connection is lost" });
+      if (status.type === "reconnect") void recheck();
+    }
+  })();
+
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      watcher?.stop();
+      await following.catch(() => undefined);
+      void statuses;
+    },
+  };
+}

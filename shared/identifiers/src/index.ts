@@ -1,0 +1,32 @@
+export {
+  AWS_ACCOUNT_ID,
+  AWS_REGION,
+  IAM_ROLE_ARN,
+  SECRETS_MANAGER_NAME,
+  formatSecretArn,
+  isArn,
+  isAwsAccountId,
+  isAwsRegion,
+  parseAssumedRoleArn,
+  parseRoleArn,
+  parseSecretArn,
+  secretNameOfArn,
+  type AssumedRoleArn,
+  type RoleArn,
+  type SecretArn,
+} from "./aws.ts";
+export {
+  KEY_VAULT_DNS_SUFFIXES,
+  VAULT_NAME,
+  KEY_VAULT_OBJECT_NAME,
+  KEY_VAULT_OBJECT_NAME_MAX,
+  KEY_VAULT_VERSION,
+  isVaultName,
+  isKeyVaultObjectName,
+  normalizeKeyVaultVersion,
+  parseKeyVaultObjectId,
+  vaultNameFromResourceId,
+  vaultNameFromUrl,
+  type KeyVaultObjectId,
+} from "./azure.ts";
+export { CELL_ID, CORRELATION_ID, RULE_ID } from "./credmesh.ts";

@@ -1,0 +1,199 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { loadRules } from "@credmesh/config";
+import { parse } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveIngestConfig } from "../../services/ingest/src/config.ts";
+import { resolveReplicatorConfig } from "../../services/replicator/src/config.ts";
+import { ManagedProcess } from "../support/managed-process.ts";
+import { freePort } from "../support/ports.ts";
+import { REPO_ROOT } from "../support/services.ts";
+import { requireTool } from "../support/tools.ts";
+import { resolveRecording } from "./support/config-probe.ts";
+
+const run = promisify(execFile);
+
+/** The parts of `docker-compose config --format json` the checks read. */
+interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[] | null;
+  environment?: Record<string, string | null>;
+  ports?: { host_ip?: string; target: number; published: string }[];
+  volumes?: { type: string; source: string; target: string; read_only?: boolean }[];
+  read_only?: boolean;
+  cap_drop?: string[];
+  security_opt?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+}
+interface ComposeModel {
+  name: string;
+  services: Record<string, ComposeService>;
+}
+
+/** The credmesh services of the compose file and the entry point each runs. */
+const CREDMESH_SERVICES = {
+  ingest: "services/ingest/src/main.ts",
+  "replicator-azure": "services/replicator/src/main.ts",
+  "replicator-aws": "services/replicator/src/main.ts",
+} as const;
+
+/**
+ * docker-compose.yml, validated by the real Compose v5 (`config` parses, interpolates and checks it
+ * against the Compose specification without an engine), and read for what the mesh needs: every
+ * part, both directions, settings the services accept, Prometheus scraping every service, Grafana
+ * with the dashboards, NATS with JetStream and fsync on every write. Nothing is run here (no
+ * container engine on these machines), except nats-server with the compose NATS configuration.
+ */
+describe("docker-compose.yml", () => {
+  let model: ComposeModel;
+
+  beforeAll(async () => {
+    const { stdout } = await run(requireTool("dockerCompose"), ["--file", "docker-compose.yml", "config", "--format", "json"], {
+      cwd: REPO_ROOT,
+      // No CREDMESH_LOCAL_* overrides from the caller's environment: the file's defaults are checked.
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+    });
+    model = JSON.parse(stdout) as ComposeModel;
+  });
+
+  it("is valid for Compose v5, top-level name included", () => {
+    expect(model.name).toBe("credmesh");
+    expect(Object.keys(model.services).sort()).toEqual(
+      ["grafana", "ingest", "keyvault", "moto", "nats", "nats-exporter", "prometheus", "replicator-aws", "replicator-azure"].sort(),
+    );
+  });
+
+  it("Compose refuses what the specification does not allow (the check can fail)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "credmesh-compose-"));
+    try {
+      await writeFile(join(dir, "compose.yml"), "name: broken\nservices:\n  a:\n    image: busybox\n    restart_policy: always\n");
+      await expect(run(requireTool("dockerCompose"), ["--file", join(dir, "compose.yml"), "config"])).rejects.toThrow(/restart_policy/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs both directions: a replicator per destination, and rules both ways", async () => {
+    const destinations = ["replicator-azure", "replicator-aws"].map((name) => model.services[name]?.environment?.CREDMESH_DESTINATION);
+    expect(destinations).toEqual(["azure", "aws"]);
+    const rules = loadRules(resolve(REPO_ROOT, "deploy", "local", "rules.yaml"));
+    expect(rules.map((rule) => `${rule.source.cloud}->${rule.destination.cloud}`).sort()).toEqual(["aws->azure", "azure->aws"]);
+    const mounted = model.services.ingest?.volumes?.find((volume) => volume.target === model.services.ingest?.environment?.CREDMESH_RULES_FILE);
+    expect(mounted?.source).toBe(resolve(REPO_ROOT, "deploy", "local", "rules.yaml"));
+  });
+
+  it.each(Object.keys(CREDMESH_SERVICES) as (keyof typeof CREDMESH_SERVICES)[])("%s: its settings exist and its configuration accepts them", async (name) => {
+    const service = model.services[name];
+    expect(service?.command).toEqual(["node", CREDMESH_SERVICES[name]]);
+    const env = Object.fromEntries(Object.entries(service?.environment ?? {}).map(([key, value]) => [key, value ?? ""]));
+    // The rules file is the one compose mounts; other paths are read only when used.
+    const local = { ...env, CREDMESH_RULES_FILE: resolve(REPO_ROOT, "deploy", "local", "rules.yaml") };
+    const resolver: (env: Record<string, string | undefined>) => unknown = name === "ingest" ? resolveIngestConfig : resolveReplicatorConfig;
+    const { error, consulted } = resolveRecording(resolver, local);
+    expect(error === undefined ? [] : ((error as { issues?: string[] }).issues ?? [(error as Error).message])).toEqual([]);
+    expect(Object.keys(env).filter((variable) => !consulted.has(variable))).toEqual([]);
+  });
+
+  it("hardens the credmesh containers as the Helm chart does", () => {
+    for (const name of [...Object.keys(CREDMESH_SERVICES), "keyvault"]) {
+      const service = model.services[name];
+      expect(service?.build?.dockerfile, name).toBe("deploy/docker/Dockerfile");
+      expect(service?.read_only, name).toBe(true);
+      expect(service?.cap_drop, name).toEqual(["ALL"]);
+      expect(service?.security_opt, name).toContain("no-new-privileges:true");
+    }
+  });
+
+  it("publishes ports on 127.0.0.1 only", () => {
+    for (const [name, service] of Object.entries(model.services)) {
+      for (const port of service.ports ?? []) expect(port.host_ip, `${name}:${port.target}`).toBe("127.0.0.1");
+    }
+  });
+
+  it("Prometheus scrapes every credmesh service and the NATS exporter, and loads the alert rules", async () => {
+    const prometheus = model.services.prometheus;
+    const mount = prometheus?.volumes?.find((volume) => volume.target === "/etc/prometheus");
+    expect(mount?.source).toBe(resolve(REPO_ROOT, "deploy", "prometheus"));
+    const config = parse(await readFile(resolve(REPO_ROOT, "deploy", "prometheus", "prometheus.yml"), "utf8")) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const targets = config.scrape_configs.flatMap((job) => job.static_configs.flatMap((group) => group.targets));
+    for (const name of Object.keys(CREDMESH_SERVICES)) {
+      const env = model.services[name]?.environment ?? {};
+      const port = env.CREDMESH_INGEST_PORT ?? env.CREDMESH_REPLICATOR_OPS_PORT;
+      expect(targets, name).toContain(`${name}:${port}`);
+    }
+    const exporter = model.services["nats-exporter"];
+    expect(exporter?.command).toContain("-jsz=all");
+    expect(exporter?.command?.at(-1)).toBe("http://nats:8222");
+    expect(targets).toContain(`nats-exporter:${exporter?.command?.find((arg) => arg.startsWith("-port="))?.slice("-port=".length)}`);
+    expect(config.rule_files).toContain("alerts.yml");
+    // Every scrape target is a compose service.
+    for (const target of targets) expect(Object.keys(model.services), target).toContain(target.split(":")[0]);
+  });
+
+  it("Grafana gets the Prometheus datasource and every dashboard of deploy/grafana/dashboards", async () => {
+    const volumes = model.services.grafana?.volumes ?? [];
+    const dashboards = volumes.find((volume) => volume.source === resolve(REPO_ROOT, "deploy", "grafana", "dashboards"));
+    const provisioning = volumes.find((volume) => volume.source === resolve(REPO_ROOT, "deploy", "grafana", "provisioning"));
+    expect(provisioning?.target).toBe("/etc/grafana/provisioning");
+    const provider = parse(await readFile(resolve(REPO_ROOT, "deploy", "grafana", "provisioning", "dashboards", "credmesh.yml"), "utf8")) as {
+      providers: { options: { path: string } }[];
+    };
+    expect(provider.providers[0]?.options.path).toBe(dashboards?.target);
+    const datasource = parse(await readFile(resolve(REPO_ROOT, "deploy", "grafana", "provisioning", "datasources", "prometheus.yml"), "utf8")) as {
+      datasources: { url: string }[];
+    };
+    expect(datasource.datasources[0]?.url).toBe("http://prometheus:9090");
+  });
+
+  describe("NATS", () => {
+    let server: ManagedProcess | undefined;
+    let dir: string;
+    let monitor: string;
+
+    beforeAll(async () => {
+      const nats = model.services.nats;
+      const config = nats?.volumes?.find((volume) => volume.target === "/etc/nats/nats.conf");
+      expect(nats?.command).toEqual(["-c", "/etc/nats/nats.conf"]);
+      expect(config?.source).toBe(resolve(REPO_ROOT, "deploy", "docker", "nats", "nats.conf"));
+      expect(nats?.volumes?.find((volume) => volume.type === "volume")?.target).toBe("/data");
+      // The compose configuration as is, except where it listens and stores: loopback and a scratch directory.
+      const text = await readFile(config?.source ?? "", "utf8");
+      dir = await mkdtemp(join(tmpdir(), "credmesh-compose-nats-"));
+      const [client, http] = [await freePort(), await freePort()];
+      monitor = `http://127.0.0.1:${http}`;
+      const local = replaceOnce(replaceOnce(replaceOnce(text, "listen: 0.0.0.0:4222", `listen: 127.0.0.1:${client}`), "http: 0.0.0.0:8222", `http: 127.0.0.1:${http}`), "store_dir: /data", `store_dir: ${join(dir, "data")}`);
+      await writeFile(join(dir, "nats.conf"), local);
+      await run(requireTool("natsServer"), ["-c", join(dir, "nats.conf"), "-t"]);
+      server = new ManagedProcess("nats-server", requireTool("natsServer"), ["-c", join(dir, "nats.conf")]);
+      await server.waitForLine(/Server is ready/);
+    });
+
+    afterAll(async () => {
+      await server?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("runs the compose configuration with JetStream, fsyncing every write before it acknowledges", async () => {
+      const varz = (await (await fetch(`${monitor}/varz`)).json()) as { jetstream?: { config?: { sync_always?: boolean; store_dir?: string } } };
+      expect(varz.jetstream?.config?.sync_always).toBe(true);
+      expect(varz.jetstream?.config?.store_dir).toContain(dir);
+      // The compose healthcheck's endpoint answers ok once JetStream is up.
+      const health = model.services.nats?.healthcheck?.test.find((arg) => arg.includes("/healthz"));
+      const response = await fetch(`${monitor}${new URL(health ?? "").pathname}${new URL(health ?? "").search}`);
+      expect(response.status).toBe(200);
+    });
+  });
+});
+
+function replaceOnce(text: string, from: string, to: string): string {
+  if (text.split(from).length !== 2) throw new Error(`expected exactly one "${from}" in the NATS configuration`);
+  return text.replace(from, to);
+}

@@ -1,12 +1,17 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { AuditWatch, DIRECTIONS, announce, changeSource, createSource, poolNames, type Direction } from "../mesh/mutations.ts";
-import { startProxiedMesh } from "../quota/proxied-mesh.ts";
-import type { QuotaProxy } from "../quota/quota-proxy.ts";
+import { randomBytes } from "node:crypto";
+import { CreateSecretCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import { BusTap } from "../../../test/support/bus-tap.ts";
+import { cloudCallWindow, type CloudCalls } from "../../../test/support/cloud-calls.ts";
+import { cloudTrailEvent } from "../../../test/support/eventbridge.ts";
+import { postEventGrid, secretNewVersionCreated } from "../../../test/support/eventgrid.ts";
+import { AWS_ACCOUNT, AWS_REGION, startMesh, type Mesh } from "../../../test/support/mesh.ts";
+import { postEventBridge } from "../../../test/support/replication-workload.ts";
+import type { Direction } from "../mesh/mutations.ts";
 import type { RunContext, Section } from "../section.ts";
 import type { SettingsOf } from "../settings.ts";
 
 const settings = {
-  rounds: { kind: "int", default: 3, quick: 1, min: 1, max: 50, env: "BENCH_CALLS_ROUNDS", help: "secrets per direction, each created, announced twice and updated" },
+  rounds: { kind: "int", default: 3, quick: 1, min: 1, max: 50, env: "BENCH_CALLS_ROUNDS", help: "secrets per direction, each created, announced again and updated" },
 } as const;
 
 /** Issue 13 item 3's bounds. */
@@ -16,8 +21,8 @@ const MAX_DUPLICATE = 2;
 export interface CountedMutation {
   kind: "create" | "repeat" | "update";
   decision: string;
-  /** Cloud calls per operation, as the proxies in front of moto and the Key Vault emulator saw them (STS and token calls excluded). */
-  calls: { aws: Record<string, number>; azure: Record<string, number> };
+  /** Vault calls per operation: Secrets Manager as the recording proxy in front of moto saw them, Key Vault by the emulator's request counts. */
+  calls: CloudCalls;
   total: number;
 }
 
@@ -27,18 +32,19 @@ export interface CallsResult {
 }
 
 /**
- * Cloud calls per mutation, counted outside the code (issue 13 item 3): proxies in front of moto and
- * the Key Vault emulator record every call the replicators make. Per direction and round: a new
- * secret (applied), the same announcement again (skipped duplicate) and a new version (applied),
- * one at a time with nothing else running; a warm-up mutation first keeps credentials and Key
- * Vault's authentication challenge out of the count. Fails above 3 calls per applied mutation or
- * 2 per skipped duplicate.
+ * Cloud calls per mutation, counted outside the code (issue 13 item 3), with the counting of the
+ * cloud-calls e2e test (test/support/cloud-calls.ts): Secrets Manager calls at the recording proxy
+ * in front of moto, Key Vault calls in the emulator's own request counts (STS and token endpoints
+ * excluded). Per direction and round: a new secret (applied), the same announcement again (skipped
+ * duplicate) and a new version (applied), one at a time with nothing else running, after a warm-up
+ * mutation that keeps credentials and Key Vault's authentication challenge out of the count.
+ * Fails above 3 calls per applied mutation or 2 per skipped duplicate.
  */
 export const callsSection: Section<typeof settings, CallsResult> = {
   name: "calls",
-  title: "Cloud calls per mutation (counted by proxies in front of the emulators)",
+  title: "Cloud calls per mutation (counted at the recording proxy and by the Key Vault emulator)",
   settings,
-  budgetSeconds: (values) => 300 + values.rounds * 60,
+  budgetSeconds: (values) => 600 + values.rounds * 60,
   run: runCalls,
   ok: (result) => result.directions.every((row) => row.maxApplied <= MAX_APPLIED && row.maxDuplicate <= MAX_DUPLICATE),
   report: (result) => [
@@ -48,7 +54,10 @@ export const callsSection: Section<typeof settings, CallsResult> = {
     "|---|---|---|---:|---|",
     ...result.directions.flatMap(({ direction, mutations }) =>
       mutations.map((m) => {
-        const which = [...Object.entries(m.calls.aws).map(([op, n]) => `SM ${op}${n > 1 ? ` ×${n}` : ""}`), ...Object.entries(m.calls.azure).map(([op, n]) => `KV ${op}${n > 1 ? ` ×${n}` : ""}`)].join(", ");
+        const which = [
+          ...Object.entries(m.calls.aws).map(([op, n]) => `SM ${op}${n > 1 ? ` ×${n}` : ""}`),
+          ...Object.entries(m.calls.azure).map(([op, n]) => `KV ${op}${n > 1 ? ` ×${n}` : ""}`),
+        ].join(", ");
         const bound = m.decision === "applied" ? MAX_APPLIED : MAX_DUPLICATE;
         return `| ${direction === "aws-to-azure" ? "AWS → Azure" : "Azure → AWS"} | ${m.kind} | ${m.decision} | ${m.total > bound ? `**${m.total}** (over ${bound})` : m.total} | ${which} |`;
       }),
@@ -56,45 +65,100 @@ export const callsSection: Section<typeof settings, CallsResult> = {
   ],
 };
 
+const VAULT = "credmesh-calls";
+/** Nothing but the mutations: no periodic reconcile in the count. */
+const QUIET = { CREDMESH_RECONCILE_INTERVAL_SECONDS: "0" };
+
 async function runCalls(values: SettingsOf<typeof settings>, context: RunContext): Promise<CallsResult> {
-  const counting = { counted: new Set<string>(), limit: Number.POSITIVE_INFINITY, windowMs: 1_000 };
-  context.progress("calls: starting the mesh with counting proxies in front of moto and the Key Vault emulator");
-  const { mesh, proxies } = await startProxiedMesh(context, { aws: counting, azure: counting });
-  const watch = new AuditWatch(mesh);
-  context.defer(async () => watch.stop());
-  const directions: CallsResult["directions"] = [];
-  for (const direction of DIRECTIONS) {
-    const names = poolNames(direction, "calls", values.rounds + 1);
-    const counted: CountedMutation[] = [];
-    const one = async (kind: CountedMutation["kind"], secret: Awaited<ReturnType<typeof createSource>>): Promise<CountedMutation> => {
-      const from = { aws: proxies.aws?.events.length ?? 0, azure: proxies.azure?.events.length ?? 0 };
-      if (kind === "update") await changeSource(mesh, direction, secret);
-      const eventId = await announce(mesh, direction, secret, kind === "create");
-      const audited = await watch.wait(eventId, AbortSignal.any([context.signal, AbortSignal.timeout(60_000)]));
-      // The audit record follows the last call; a moment more lets stragglers (none expected) show.
-      await sleep(200);
-      const calls = { aws: tally(proxies.aws, from.aws), azure: tally(proxies.azure, from.azure) };
-      const total = [...Object.values(calls.aws), ...Object.values(calls.azure)].reduce((sum, n) => sum + n, 0);
-      return { kind, decision: audited?.decision ?? "none", calls, total };
-    };
-    context.progress(`calls ${direction}: warm-up, then ${values.rounds} rounds of create, repeat, update`);
-    await one("create", await createSource(mesh, direction, names[0] ?? ""));
-    for (const name of names.slice(1)) {
-      const secret = await createSource(mesh, direction, name);
-      counted.push(await one("create", secret), await one("repeat", secret), await one("update", secret));
-    }
-    const max = (applied: boolean): number => Math.max(0, ...counted.filter((m) => (m.decision === "applied") === applied).map((m) => m.total));
-    directions.push({ direction, mutations: counted, maxApplied: max(true), maxDuplicate: max(false) });
-  }
-  return { directions, bounds: { applied: MAX_APPLIED, duplicate: MAX_DUPLICATE } };
+  process.env.CREDMESH_TEST_RUNTIME = "processes";
+  return {
+    directions: [await awsToAzure(values.rounds, context), await azureToAws(values.rounds, context)],
+    bounds: { applied: MAX_APPLIED, duplicate: MAX_DUPLICATE },
+  };
 }
 
-/** Calls since `from`, by operation; STS (Query protocol, no operation) and token endpoints are not vault calls. */
-function tally(proxy: QuotaProxy | undefined, from: number): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const event of proxy?.events.slice(from) ?? []) {
-    if (event.operation === "" || event.operation.startsWith("POST /") || event.operation.startsWith("GET /")) continue;
-    counts[event.operation] = (counts[event.operation] ?? 0) + 1;
+/**
+ * Counts one mutation's calls: `change` writes the source (the bench's own call, before the window
+ * opens: the emulator counts every client's requests), `deliver` posts its event and returns the id.
+ */
+async function counted(mesh: Mesh, tap: BusTap, kind: CountedMutation["kind"], change: () => Promise<void>, deliver: () => Promise<string>): Promise<CountedMutation> {
+  await change();
+  const window = cloudCallWindow(mesh);
+  const eventId = await deliver();
+  const audit = await tap.auditFor(eventId, 60_000);
+  return { kind, decision: audit.decision, calls: window.calls(), total: window.totals().all };
+}
+
+function summary(direction: Direction, mutations: CountedMutation[]): CallsResult["directions"][number] {
+  const max = (applied: boolean): number => Math.max(0, ...mutations.filter((m) => (m.decision === "applied") === applied).map((m) => m.total));
+  return { direction, mutations, maxApplied: max(true), maxDuplicate: max(false) };
+}
+
+async function awsToAzure(rounds: number, context: RunContext): Promise<CallsResult["directions"][number]> {
+  context.progress("calls aws-to-azure: starting the test mesh (recording proxy in front of moto, Key Vault emulator in process)");
+  const mesh = await startMesh({ namePrefixes: ["calls/"], replicatorEnv: QUIET });
+  context.defer(() => mesh.stop());
+  const tap = new BusTap(mesh.bus, "credmesh.audit.>");
+  context.defer(async () => tap.stop());
+  const value = (): string => `v-${randomBytes(8).toString("hex")}`;
+  const mutation = (name: string, kind: CountedMutation["kind"], arn: string): Promise<CountedMutation & { arn: string }> => {
+    let secretArn = arn;
+    let versionId = "";
+    const change = async (): Promise<void> => {
+      if (kind === "create") {
+        const created = await mesh.secretsManager.send(new CreateSecretCommand({ Name: name, SecretString: value() }));
+        secretArn = created.ARN ?? "";
+        versionId = created.VersionId ?? "";
+      } else if (kind === "update") {
+        versionId = (await mesh.secretsManager.send(new PutSecretValueCommand({ SecretId: arn, SecretString: value() }))).VersionId ?? "";
+      }
+    };
+    return counted(mesh, tap, kind, change, async () => {
+      const fixture = kind === "create" ? "aws-cloudtrail-createsecret.json" : "aws-cloudtrail-putsecretvalue.json";
+      const event = cloudTrailEvent(fixture, { arn: secretArn, name, account: AWS_ACCOUNT, region: AWS_REGION }, versionId ? { versionId } : {});
+      await postEventBridge(mesh, event);
+      return String(event.id);
+    }).then((result) => ({ ...result, arn: secretArn }));
+  };
+  await mutation(`calls/warm-${randomBytes(3).toString("hex")}`, "create", "");
+  const mutations: CountedMutation[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const name = `calls/s${round}-${randomBytes(3).toString("hex")}`;
+    const created = await mutation(name, "create", "");
+    mutations.push(created, await mutation(name, "repeat", created.arn), await mutation(name, "update", created.arn));
   }
-  return counts;
+  return summary("aws-to-azure", mutations);
+}
+
+async function azureToAws(rounds: number, context: RunContext): Promise<CallsResult["directions"][number]> {
+  context.progress("calls azure-to-aws: starting the test mesh (recording proxy in front of moto, Key Vault emulator in process)");
+  const eventGridKey = randomBytes(24).toString("base64url");
+  const mesh = await startMesh({
+    awsToAzure: false,
+    azureToAws: { vaultName: VAULT, namePrefixes: ["calls-"] },
+    ingestEnv: { CREDMESH_EVENTGRID_AUTH: "shared-key", CREDMESH_EVENTGRID_SHARED_KEYS: eventGridKey },
+    replicatorEnv: QUIET,
+  });
+  context.defer(() => mesh.stop());
+  const tap = new BusTap(mesh.bus, "credmesh.audit.>");
+  context.defer(async () => tap.stop());
+  const mutation = (name: string, kind: CountedMutation["kind"], version = ""): Promise<CountedMutation & { version: string }> => {
+    let written = version;
+    const change = async (): Promise<void> => {
+      if (kind !== "repeat") written = (await mesh.keyVaultClient.setSecret(name, `v-${randomBytes(8).toString("hex")}`)).properties.version ?? "";
+    };
+    return counted(mesh, tap, kind, change, async () => {
+      const events = secretNewVersionCreated(VAULT, name, written);
+      await postEventGrid(mesh.ingestUrl, eventGridKey, events);
+      return String(events[0]?.id);
+    }).then((result) => ({ ...result, version: written }));
+  };
+  await mutation(`calls-warm-${randomBytes(3).toString("hex")}`, "create");
+  const mutations: CountedMutation[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const name = `calls-s${round}-${randomBytes(3).toString("hex")}`;
+    const created = await mutation(name, "create");
+    mutations.push(created, await mutation(name, "repeat", created.version), await mutation(name, "update"));
+  }
+  return summary("azure-to-aws", mutations);
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { CreateSecretCommand, DescribeSecretCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { TAG } from "@credmesh/replicas";
+import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import type { Subscription } from "@nats-io/transport-node";
 import { cloudTrailEvent } from "../../../test/support/eventbridge.ts";
 import { secretNewVersionCreated } from "../../../test/support/eventgrid.ts";
@@ -70,6 +69,8 @@ export interface SourceSecret {
   id: string;
   /** The latest version the bench wrote. */
   version: string;
+  /** Its value (random, never printed): what the replica must end up holding. */
+  value: string;
 }
 
 /** A value nobody could guess, different every time. */
@@ -79,22 +80,25 @@ function freshValue(): string {
 
 /** Creates a source secret in the direction's source cloud (no event sent). */
 export async function createSource(mesh: BenchMesh, direction: Direction, name: string): Promise<SourceSecret> {
+  const value = freshValue();
   if (direction === "aws-to-azure") {
-    const created = await mesh.sm.send(new CreateSecretCommand({ Name: name, SecretString: freshValue() }));
-    return { name, id: created.ARN ?? "", version: created.VersionId ?? "" };
+    const created = await mesh.sm.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+    return { name, id: created.ARN ?? "", version: created.VersionId ?? "", value };
   }
-  const set = await mesh.kv.setSecret(name, freshValue());
-  return { name, id: name, version: set.properties.version ?? "" };
+  const set = await mesh.kv.setSecret(name, value);
+  return { name, id: name, version: set.properties.version ?? "", value };
 }
 
 /** Writes a new version of a source secret (no event sent); returns the version. */
 export async function changeSource(mesh: BenchMesh, direction: Direction, secret: SourceSecret): Promise<string> {
+  const value = freshValue();
   if (direction === "aws-to-azure") {
-    const put = await mesh.sm.send(new PutSecretValueCommand({ SecretId: secret.id, SecretString: freshValue() }));
+    const put = await mesh.sm.send(new PutSecretValueCommand({ SecretId: secret.id, SecretString: value }));
     secret.version = put.VersionId ?? "";
   } else {
-    secret.version = (await mesh.kv.setSecret(secret.name, freshValue())).properties.version ?? "";
+    secret.version = (await mesh.kv.setSecret(secret.name, value)).properties.version ?? "";
   }
+  secret.value = value;
   return secret.version;
 }
 
@@ -162,17 +166,17 @@ export async function seedReplicated(
 }
 
 /**
- * Whether every replica holds its source's latest version, read from the destination itself
- * (the origin-version provenance tag): the convergence check after a run.
+ * Whether every replica holds its source's latest value, read from the destination itself: the
+ * convergence check after a run (what an application reading the replica would get).
  */
 export async function converged(mesh: BenchMesh, direction: Direction, secrets: ReadonlyArray<SourceSecret & { replica: string }>): Promise<{ checked: number; behind: number }> {
   let behind = 0;
   for (const secret of secrets) {
-    const tags =
+    const value =
       direction === "aws-to-azure"
-        ? ((await mesh.kv.getSecret(secret.replica)).properties.tags ?? {})
-        : Object.fromEntries(((await mesh.sm.send(new DescribeSecretCommand({ SecretId: secret.replica }))).Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""]));
-    if (tags[TAG.originVersion] !== secret.version) behind++;
+        ? (await mesh.kv.getSecret(secret.replica)).value
+        : (await mesh.sm.send(new GetSecretValueCommand({ SecretId: secret.replica }))).SecretString;
+    if (value !== secret.value) behind++;
   }
   return { checked: secrets.length, behind };
 }

@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { controlSubject } from "@credmesh/bus-names";
 import { waitForDrain } from "../../../test/support/replication-workload.ts";
 import type { BenchMesh } from "../mesh/mesh.ts";
@@ -95,7 +96,7 @@ async function runReconcile(values: ReconcileSettings, context: RunContext): Pro
     for (const size of [...values.sizes].sort((a, b) => a - b)) {
       const names = poolNames(direction, "ae", size).slice(created);
       context.progress(`reconcile ${direction}: creating ${names.length} sources (no events), ${size} in all`);
-      await createAll(mesh, direction, names);
+      await createAll(mesh, direction, names, context);
       created = size;
       context.progress(`reconcile ${direction}: first run at ${size}`);
       const first = await reconcile(mesh, destination, proxies, context);
@@ -110,11 +111,29 @@ async function runReconcile(values: ReconcileSettings, context: RunContext): Pro
   return { steps, quotas: QUOTAS };
 }
 
-async function createAll(mesh: BenchMesh, direction: Direction, names: readonly string[]): Promise<void> {
+/**
+ * Creates the sources, 8 at a time. The emulators are not the clouds: moto under a long burst of
+ * creates now and then answers with an HTML error page, so the bench's own writes are retried (up to
+ * 5 attempts, 1 s apart) before the section gives up; what credmesh does is measured afterwards.
+ */
+async function createAll(mesh: BenchMesh, direction: Direction, names: readonly string[], context: RunContext): Promise<void> {
   let next = 0;
+  let retried = 0;
+  const create = async (name: string): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await createSource(mesh, direction, name);
+        return;
+      } catch (error) {
+        if (attempt >= 5 || context.signal.aborted) throw error;
+        if (retried++ === 0) context.progress(`reconcile: retrying a source create (${error instanceof Error ? error.name : "error"})`);
+        await sleep(1_000);
+      }
+    }
+  };
   await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < names.length) await createSource(mesh, direction, names[next++] ?? "");
+    Array.from({ length: 8 }, async () => {
+      while (next < names.length) await create(names[next++] ?? "");
     }),
   );
 }

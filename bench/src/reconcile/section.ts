@@ -26,6 +26,19 @@ const settings = {
 
 type ReconcileSettings = SettingsOf<typeof settings>;
 
+/** How long a reconcile run may take to answer; a run over 10,000 secrets per side answers in seconds. */
+const REPLY_TIMEOUT_MS = 300_000;
+
+/** One line of a run's numbers, for the progress output (so a step's numbers survive a later failure). */
+function summaryOf(run: ReconcileRun): string {
+  const calls = [...Object.values(run.calls.aws), ...Object.values(run.calls.azure)].reduce((sum, n) => sum + n, 0);
+  return (
+    `${run.durationMs} ms, published ${run.published}, counts ${JSON.stringify(run.counts)}, ${calls} calls ` +
+    `(${JSON.stringify(run.calls)}), value reads ${run.valueReads}, peak ${run.peak.awsPerSecond} SM/s ${run.peak.keyVaultPer10s} KV/10 s, ` +
+    `replicator RSS peak ${run.replicatorRssMiB?.peak ?? "?"} MiB`
+  );
+}
+
 /** Documented quotas the listing must stay under. */
 const QUOTAS = {
   /** Secrets Manager ListSecrets: 100 requests per second per account and region (AWS, 2022-11). */
@@ -56,9 +69,11 @@ export interface ReconcileStep {
   /** Sources in scope (and replicas) at this step. */
   secrets: number;
   /** The run that found the new sources missing and published their corrections. */
-  first: ReconcileRun;
+  first?: ReconcileRun;
   /** The run after credmesh converged: must publish nothing. */
-  second: ReconcileRun;
+  second?: ReconcileRun;
+  /** Why the step could not be measured (no reply within the bound, a failed run, ...); later steps of its direction are skipped. */
+  error?: string;
 }
 
 export interface ReconcileResult {
@@ -81,7 +96,7 @@ export const reconcileSection: Section<typeof settings, ReconcileResult> = {
   run: runReconcile,
   // The first run's window also holds the replicator applying what it published (same process, at once):
   // the converged run is the reconciler alone.
-  ok: (result) => result.steps.every((step) => step.second.published === 0 && step.second.valueReads === 0),
+  ok: (result) => result.steps.every((step) => step.second !== undefined && step.second.published === 0 && step.second.valueReads === 0),
   report: reportReconcile,
 };
 
@@ -94,18 +109,27 @@ async function runReconcile(values: ReconcileSettings, context: RunContext): Pro
     const destination = direction === "aws-to-azure" ? "azure" : "aws";
     let created = 0;
     for (const size of [...values.sizes].sort((a, b) => a - b)) {
-      const names = poolNames(direction, "ae", size).slice(created);
-      context.progress(`reconcile ${direction}: creating ${names.length} sources (no events), ${size} in all`);
-      await createAll(mesh, direction, names, context);
-      created = size;
-      context.progress(`reconcile ${direction}: first run at ${size}`);
-      const first = await reconcile(mesh, destination, proxies, context);
-      context.progress(`reconcile ${direction}: the replicator applies ${first.published} corrections`);
-      await waitForDrain(mesh.bus, destination, 1_800_000);
-      forgetOutput(mesh);
-      context.progress(`reconcile ${direction}: second run at ${size}`);
-      const second = await reconcile(mesh, destination, proxies, context);
-      steps.push({ direction, secrets: size, first, second });
+      const step: ReconcileStep = { direction, secrets: size };
+      steps.push(step);
+      try {
+        const names = poolNames(direction, "ae", size).slice(created);
+        context.progress(`reconcile ${direction}: creating ${names.length} sources (no events), ${size} in all`);
+        await createAll(mesh, direction, names, context);
+        created = size;
+        context.progress(`reconcile ${direction}: first run at ${size}`);
+        step.first = await reconcile(mesh, destination, proxies, context);
+        context.progress(`reconcile ${direction}: first run ${summaryOf(step.first)}; the replicator applies the corrections`);
+          await waitForDrain(mesh.bus, destination, 900_000);
+        forgetOutput(mesh);
+        context.progress(`reconcile ${direction}: second run at ${size}`);
+        step.second = await reconcile(mesh, destination, proxies, context);
+        context.progress(`reconcile ${direction}: second run ${summaryOf(step.second)}`);
+      } catch (error) {
+        if (context.signal.aborted) throw error;
+        step.error = error instanceof Error ? error.message : String(error);
+        context.progress(`reconcile ${direction}: step ${size} could not be measured: ${step.error}`);
+        break;
+      }
     }
   }
   return { steps, quotas: QUOTAS };
@@ -142,7 +166,7 @@ async function reconcile(mesh: BenchMesh, destination: "azure" | "aws", proxies:
   const from = { aws: proxies.aws?.events.length ?? 0, azure: proxies.azure?.events.length ?? 0 };
   const watch = watchProcesses({ replicator: destination === "azure" ? mesh.replicators.azure?.pid : mesh.replicators.aws?.pid }, 100);
   const started = performance.now();
-  const reply = await mesh.bus.request(controlSubject("reconcile", destination), JSON.stringify({}), { timeout: 1_800_000 });
+  const reply = await mesh.bus.request(controlSubject("reconcile", destination), JSON.stringify({}), { timeout: REPLY_TIMEOUT_MS });
   const durationMs = round(performance.now() - started);
   const usage = watch.stop();
   if (context.signal.aborted) throw new Error("aborted");
@@ -180,6 +204,9 @@ function reportReconcile(result: ReconcileResult): string[] {
     ...result.steps.flatMap((step) =>
       (["first", "second"] as const).map((which) => {
         const run = step[which];
+        if (run === undefined) {
+          return `| ${step.direction === "aws-to-azure" ? "AWS → Azure" : "Azure → AWS"} | ${step.secrets} | ${which} | — | FAILED: ${step.error ?? "not reached"} | | | | | | |`;
+        }
         return (
           `| ${step.direction === "aws-to-azure" ? "AWS → Azure" : "Azure → AWS"} | ${step.secrets} | ${which === "first" ? "1st (new sources missing; calls include the replicator applying them meanwhile)" : "**2nd (converged)**"} | ` +
           `${round(run.durationMs / 1_000, 2)} | ${which === "second" && run.published > 0 ? `**${run.published}** FAILED` : run.published} | ${run.counts.unchanged ?? 0} | ${calls(run)} | ` +

@@ -119,7 +119,7 @@ async function runReconcile(values: ReconcileSettings, context: RunContext): Pro
         context.progress(`reconcile ${direction}: first run at ${size}`);
         step.first = await reconcile(mesh, destination, proxies, context);
         context.progress(`reconcile ${direction}: first run ${summaryOf(step.first)}; the replicator applies the corrections`);
-          await waitForDrain(mesh.bus, destination, 900_000);
+        await waitForDrain(mesh.bus, destination, 900_000);
         forgetOutput(mesh);
         context.progress(`reconcile ${direction}: second run at ${size}`);
         step.second = await reconcile(mesh, destination, proxies, context);

@@ -28,3 +28,4 @@ export { createClientMetrics, type ClientMetrics } from "./client.ts";
 export { GATE_STATE, IDENTITY_METRIC, QUARANTINE_LAYER, type GateState, type QuarantineLayer } from "./identity-labels.ts";
 export { observeCall } from "./observe.ts";
 export { Registry } from "prom-client";
+export { childrenOf } from "./children.ts";

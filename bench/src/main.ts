@@ -65,7 +65,8 @@ async function run(): Promise<BenchResults> {
   progress("starting nats-server, the floor and ingest");
   // The bench accounts CPU per process, so nats-server must be a local process, never a container.
   process.env.CREDMESH_TEST_RUNTIME = "processes";
-  const nats = await startNats();
+  // Plaintext, without identities: the floor and ingest publish over the same kind of connection.
+  const nats = await startNats({ plaintext: true });
   stops.push(() => nats.stop());
   const nc = await connect({ servers: nats.url, name: "credmesh-bench" });
   stops.push(() => nc.close());

@@ -30,6 +30,10 @@ export interface Invocation {
   servers: string[] | undefined;
   /** `--creds`; undefined means CREDMESH_NATS_CREDS_FILE. */
   credsFile: string | undefined;
+  /** `--nkey` (an nkey seed file, e.g. the operator's from `credmesh bus-credentials`); undefined means CREDMESH_NATS_NKEY_SEED_FILE. */
+  nkeyFile: string | undefined;
+  /** `--ca` (the CA of the bus's TLS certificate); undefined means CREDMESH_NATS_CA_FILE. */
+  caFile: string | undefined;
   json: boolean;
   /** `--timeout` in milliseconds; undefined means the command's own default. */
   timeoutMs: number | undefined;
@@ -41,6 +45,8 @@ export const DEFAULT_AUDIT_WINDOW = 10_000;
 const GLOBAL_OPTIONS = {
   server: { type: "string" },
   creds: { type: "string" },
+  nkey: { type: "string" },
+  ca: { type: "string" },
   json: { type: "boolean" },
   timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -72,7 +78,7 @@ type CommandName = keyof typeof COMMAND_OPTIONS;
  */
 export function parseInvocation(argv: readonly string[]): Invocation {
   const [first, second] = argv;
-  const base = { servers: undefined, credsFile: undefined, json: false, timeoutMs: undefined };
+  const base = { servers: undefined, credsFile: undefined, nkeyFile: undefined, caFile: undefined, json: false, timeoutMs: undefined };
   if (first === undefined || first === "help" || first === "--help" || first === "-h") {
     return { ...base, command: { name: "help", topic: helpTopic(argv.slice(1).join(" ")) } };
   }
@@ -95,10 +101,13 @@ export function parseInvocation(argv: readonly string[]): Invocation {
 
   const { values, positionals } = parseFlags(name, rest);
   if (values.help === true) return { ...base, command: { name: "help", topic: name } };
+  if (values.creds !== undefined && values.nkey !== undefined) throw new UsageError("give --creds or --nkey, not both", name);
   return {
     command: buildCommand(name, values, positionals),
     servers: values.server === undefined ? undefined : serverList(values.server as string),
     credsFile: values.creds === undefined ? undefined : nonEmpty("--creds", values.creds as string, name),
+    nkeyFile: values.nkey === undefined ? undefined : nonEmpty("--nkey", values.nkey as string, name),
+    caFile: values.ca === undefined ? undefined : nonEmpty("--ca", values.ca as string, name),
     json: values.json === true,
     timeoutMs: values.timeout === undefined ? undefined : seconds("--timeout", values.timeout as string, name),
   };

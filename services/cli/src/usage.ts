@@ -1,8 +1,11 @@
 import type { HelpTopic } from "./args.ts";
 
 const CONNECTION = `Connection (every command):
-  --server URL[,URL]   NATS servers (default: $CREDMESH_NATS_URL, else nats://127.0.0.1:4222)
-  --creds FILE         NATS credentials file (default: $CREDMESH_NATS_CREDS_FILE)
+  --server URL[,URL]   NATS servers, tls:// (default: $CREDMESH_NATS_URL, else tls://127.0.0.1:4222;
+                       nats:// only with CREDMESH_NATS_PLAINTEXT=true, for local development)
+  --ca FILE            CA of the bus's TLS certificate (default: $CREDMESH_NATS_CA_FILE)
+  --nkey FILE          the operator's nkey seed file (default: $CREDMESH_NATS_NKEY_SEED_FILE)
+  --creds FILE         a NATS credentials file instead (default: $CREDMESH_NATS_CREDS_FILE)
   --timeout SECONDS    wait for the bus at most this long (reconcile: 120, others: 10)
   --json               machine-readable output on stdout
 Exit status: 0 ok, 1 failure, 2 usage or configuration error.`;

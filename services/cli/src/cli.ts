@@ -1,12 +1,14 @@
-import { ConfigError, EnvReader, readBusConfig } from "@credmesh/config";
+import { ConfigError, EnvReader, readBusConfig, type BusConfig } from "@credmesh/config";
 import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { TimeoutError, type NatsConnection } from "@nats-io/transport-node";
 import { UsageError, parseInvocation, type Command, type Invocation } from "./args.ts";
 import { connectCli } from "./bus/connection.ts";
+import { busCredentials } from "./commands/bus-credentials.ts";
 import { dlqList } from "./commands/dlq-list.ts";
 import { dlqReplay } from "./commands/dlq-replay.ts";
 import { reconcile } from "./commands/reconcile.ts";
+import { provision } from "./commands/provision.ts";
 import { quarantine } from "./commands/quarantine.ts";
 import { status } from "./commands/status.ts";
 import type { CommandContext } from "./commands/context.ts";
@@ -40,6 +42,15 @@ export async function runCli(argv: readonly string[], io: Io, env: NodeJS.Proces
     io.out(helpText(command.topic));
     return 0;
   }
+  if (command.name === "bus-credentials") {
+    // Writes files only; no bus involved.
+    try {
+      return busCredentials(io, invocation.json, command, env);
+    } catch (error) {
+      io.err(`credmesh: ${describeFailure(error, 0)}`);
+      return 1;
+    }
+  }
 
   const read = new EnvReader(withFlags(env, invocation));
   const bus = readBusConfig(read);
@@ -56,7 +67,7 @@ export async function runCli(argv: readonly string[], io: Io, env: NodeJS.Proces
   let nc: NatsConnection | undefined;
   try {
     nc = await connectCli({ bus, timeoutMs: Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS) });
-    return await dispatch({ nc, io, json: invocation.json, timeoutMs, partitions }, command, env);
+    return await dispatch({ nc, io, json: invocation.json, timeoutMs, partitions }, command, env, bus);
   } catch (error) {
     io.err(`credmesh: ${describeFailure(error, timeoutMs)}`);
     return 1;
@@ -78,8 +89,10 @@ function withFlags(env: NodeJS.ProcessEnv, invocation: Invocation): NodeJS.Proce
   return merged;
 }
 
-function dispatch(ctx: CommandContext, command: Exclude<Command, { name: "help" }>, env: NodeJS.ProcessEnv): Promise<0 | 1> {
+function dispatch(ctx: CommandContext, command: Exclude<Command, { name: "help" | "bus-credentials" }>, env: NodeJS.ProcessEnv, bus: BusConfig): Promise<0 | 1> {
   switch (command.name) {
+    case "provision":
+      return provision(ctx, { dryRun: command.dryRun, streamReplicas: bus.streamReplicas, duplicateWindowMs: bus.duplicateWindowMs });
     case "quarantine":
     case "release":
       return quarantine(ctx, command, env);

@@ -10,6 +10,7 @@ export {
   streamsPresent,
   type ReplicatorConsumerSettings,
   type StreamDrift,
+  type StreamsOutcome,
   type StreamSettings,
 } from "./provisioning.ts";
 export { openBus, type BusSettings } from "./open.ts";

@@ -92,6 +92,15 @@ export interface StreamDrift {
   fields: string[];
 }
 
+/** What {@link ensureStreams} did: streams created, changed (with `update`), and left differing. */
+export interface StreamsOutcome {
+  created: string[];
+  /** Missing streams left missing (`create: false`). */
+  missing: string[];
+  updated: StreamDrift[];
+  differing: StreamDrift[];
+}
+
 /** The fields credmesh sets on its streams; any other field is the operator's to change. */
 const MANAGED_FIELDS = ["subjects", "num_replicas", "duplicate_window", "max_age", "storage", "discard", "retention"] as const;
 
@@ -100,41 +109,46 @@ const MANAGED_FIELDS = ["subjects", "num_replicas", "duplicate_window", "max_age
  * configuration (safe from every process at every start, concurrently too). An existing stream is
  * changed only with `update: true` — the bus admin's job (`credmesh provision`), since a service's
  * role may create streams but never change or delete them, so a stolen service credential cannot
- * shorten retention or redirect subjects. Differences left in place are logged and returned.
+ * shorten retention or redirect subjects. Differences left in place are logged.
  */
 export async function ensureStreams(
   nc: NatsConnection,
   settings: StreamSettings = DEFAULT_STREAM_SETTINGS,
-  options: { update?: boolean; logger?: Pick<Logger, "warn" | "info"> } = {},
-): Promise<StreamDrift[]> {
+  options: { update?: boolean; create?: boolean; logger?: Pick<Logger, "warn" | "info"> } = {},
+): Promise<StreamsOutcome> {
   const jsm = await jetstreamManager(nc);
-  const drifts: StreamDrift[] = [];
+  const outcome: StreamsOutcome = { created: [], missing: [], updated: [], differing: [] };
   for (const config of Object.values(streamConfigs(settings))) {
-    const existing = await infoOrCreate(jsm, config);
-    if (!existing) continue;
+    const existing = await infoOrCreate(jsm, config, options.create ?? true);
+    if (existing === "created" || existing === "missing") {
+      outcome[existing].push(config.name);
+      continue;
+    }
     const fields = differingFields(config, existing);
     if (fields.length === 0) continue;
     if (options.update) {
       await jsm.streams.update(config.name, config);
+      outcome.updated.push({ stream: config.name, fields });
       options.logger?.info({ stream: config.name, fields }, "stream configuration updated");
     } else {
-      drifts.push({ stream: config.name, fields });
+      outcome.differing.push({ stream: config.name, fields });
       options.logger?.warn({ stream: config.name, fields }, "stream configuration differs from this release's; `credmesh provision` (bus admin) applies it");
     }
   }
-  return drifts;
+  return outcome;
 }
 
-/** The stream's configuration, or undefined when this call created it. */
-async function infoOrCreate(jsm: JetStreamManager, config: NamedStreamConfig): Promise<StreamConfig | undefined> {
+/** The stream's configuration, or whether this call created it (or, not allowed to, found it missing). */
+async function infoOrCreate(jsm: JetStreamManager, config: NamedStreamConfig, create: boolean): Promise<StreamConfig | "created" | "missing"> {
   try {
     return (await jsm.streams.info(config.name)).config;
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
+  if (!create) return "missing";
   try {
     await jsm.streams.add(config);
-    return undefined;
+    return "created";
   } catch (error) {
     // Another process created it between our info and add.
     if (!(error instanceof JetStreamApiError) || error.code !== STREAM_NAME_IN_USE) throw error;

@@ -30,14 +30,15 @@ process.once("SIGTERM", () => void stop(0));
 
 try {
   out("credmesh local mesh is up (Ctrl-C stops everything)");
-  out(`  NATS JetStream   ${mesh.nats.url}`);
+  out(`  NATS JetStream   ${mesh.nats.url}   (TLS, CA: ${mesh.nats.security?.caFile ?? "-"}; one identity per role)`);
   out(`  AWS (moto)       ${mesh.moto.endpoint}   account ${AWS_ACCOUNT}, region ${AWS_REGION}`);
   out(`  Azure Key Vault  ${mesh.keyVault.vaultUrl}   (CA: ${mesh.keyVault.caCertPath})`);
   out(`  ingest           ${mesh.ingestUrl}/webhooks/eventbridge   (header ${mesh.apiKeyHeader}: ${mesh.apiKey})`);
   out(`  ingest ops       ${mesh.ingestUrl}/healthz  /readyz  /metrics`);
   out(`  replicator ops   ${mesh.replicatorOpsUrl}/healthz  /readyz  /metrics`);
   out(`  rules            ${mesh.rulesFile}`);
-  out(`  audit tap        nats --server ${mesh.nats.url} sub 'credmesh.audit.>'`);
+  out(`  audit tap        nats ${mesh.nats.natsArgs({ kind: "auditor" }).join(" ")} sub 'credmesh.audit.>'`);
+  out(`  operator CLI     scripts/credmesh status ${mesh.nats.credmeshArgs().join(" ")}`);
   out();
 
   const name = `prod/demo/db-password-${randomBytes(3).toString("hex")}`;

@@ -1,14 +1,18 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { connectionOptions } from "@credmesh/bus";
+import { CREDENTIAL_FILES, inboxPrefixOf, type BusRole } from "@credmesh/bus-roles";
 import { loadRules } from "@credmesh/config";
+import { connect } from "@nats-io/transport-node";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveIngestConfig } from "../../services/ingest/src/config.ts";
 import { resolveReplicatorConfig } from "../../services/replicator/src/config.ts";
 import { resolveWatcherConfig } from "../../services/identity-watcher/src/config.ts";
+import { runCredmesh } from "../support/credmesh-cli.ts";
 import { ManagedProcess } from "../support/managed-process.ts";
 import { freePort } from "../support/ports.ts";
 import { REPO_ROOT } from "../support/services.ts";
@@ -24,7 +28,7 @@ interface ComposeService {
   command?: string[] | null;
   environment?: Record<string, string | null>;
   ports?: { host_ip?: string; target: number; published: string }[];
-  volumes?: { type: string; source: string; target: string; read_only?: boolean }[];
+  volumes?: { type: string; source: string; target: string; read_only?: boolean; volume?: { subpath?: string } }[];
   read_only?: boolean;
   cap_drop?: string[];
   security_opt?: string[];
@@ -66,7 +70,7 @@ describe("docker-compose.yml", () => {
   it("is valid for Compose v5, top-level name included", () => {
     expect(model.name).toBe("credmesh");
     expect(Object.keys(model.services).sort()).toEqual(
-      ["grafana", "identity-watcher", "ingest", "keyvault", "moto", "nats", "nats-exporter", "prometheus", "replicator-aws", "replicator-azure"].sort(),
+      ["bus-credentials", "grafana", "identity-watcher", "ingest", "keyvault", "moto", "nats", "nats-exporter", "prometheus", "replicator-aws", "replicator-azure"].sort(),
     );
   });
 
@@ -106,13 +110,31 @@ describe("docker-compose.yml", () => {
   });
 
   it("hardens the credmesh containers as the Helm chart does", () => {
-    for (const name of [...Object.keys(CREDMESH_SERVICES), "keyvault"]) {
+    for (const name of [...Object.keys(CREDMESH_SERVICES), "keyvault", "bus-credentials"]) {
       const service = model.services[name];
       expect(service?.build?.dockerfile, name).toBe("deploy/docker/Dockerfile");
       expect(service?.read_only, name).toBe(true);
       expect(service?.cap_drop, name).toEqual(["ALL"]);
       expect(service?.security_opt, name).toContain("no-new-privileges:true");
     }
+  });
+
+  it("gives each credmesh service its own bus identity, and only that one", () => {
+    const command = model.services["bus-credentials"]?.command ?? [];
+    const replicators = command.filter((arg) => arg.startsWith("--replicator=")).map((arg) => arg.slice("--replicator=".length));
+    for (const name of Object.keys(CREDMESH_SERVICES) as (keyof typeof CREDMESH_SERVICES)[]) {
+      const service = model.services[name];
+      const env = service?.environment ?? {};
+      const role: BusRole =
+        name === "ingest" ? { kind: "ingest" } : name === "identity-watcher" ? { kind: "identity-watcher" } : { kind: "replicator", destination: env.CREDMESH_DESTINATION as "azure" | "aws", cell: env.CREDMESH_CELL ?? "" };
+      if (role.kind === "replicator") expect(replicators, name).toContain(`${role.destination}:${role.cell}`);
+      const identities = (service?.volumes ?? []).filter((volume) => volume.source === "bus-credentials");
+      expect(identities, name).toEqual([
+        { type: "volume", source: "bus-credentials", target: env.CREDMESH_NATS_NKEY_SEED_FILE, read_only: true, volume: { subpath: CREDENTIAL_FILES.seed(role) } },
+      ]);
+    }
+    // The server reads the authorization only; no seed is mounted into it.
+    expect((model.services.nats?.volumes ?? []).filter((volume) => volume.source === "bus-credentials").map((volume) => volume.volume?.subpath)).toEqual([CREDENTIAL_FILES.serverAuthorization]);
   });
 
   it("publishes ports on 127.0.0.1 only", () => {
@@ -163,6 +185,7 @@ describe("docker-compose.yml", () => {
     let server: ManagedProcess | undefined;
     let dir: string;
     let monitor: string;
+    let url: string;
 
     beforeAll(async () => {
       const nats = model.services.nats;
@@ -177,9 +200,15 @@ describe("docker-compose.yml", () => {
       monitor = `http://127.0.0.1:${http}`;
       const local = replaceOnce(replaceOnce(replaceOnce(text, "listen: 0.0.0.0:4222", `listen: 127.0.0.1:${client}`), "http: 0.0.0.0:8222", `http: 127.0.0.1:${http}`), "store_dir: /data", `store_dir: ${join(dir, "data")}`);
       await writeFile(join(dir, "nats.conf"), local);
+      // The identities as the compose service bus-credentials makes them: its own command, another directory.
+      const command = (model.services["bus-credentials"]?.command ?? []).slice(2).map((arg) => (arg.startsWith("--out=") ? `--out=${join(dir, "bus")}` : arg));
+      const made = await runCredmesh(command);
+      expect(made.code, made.stderr).toBe(0);
+      await copyFile(join(dir, "bus", CREDENTIAL_FILES.serverAuthorization), join(dir, CREDENTIAL_FILES.serverAuthorization));
       await run(requireTool("natsServer"), ["-c", join(dir, "nats.conf"), "-t"]);
       server = new ManagedProcess("nats-server", requireTool("natsServer"), ["-c", join(dir, "nats.conf")]);
       await server.waitForLine(/Server is ready/);
+      url = `nats://127.0.0.1:${client}`;
     });
 
     afterAll(async () => {
@@ -195,6 +224,21 @@ describe("docker-compose.yml", () => {
       const health = model.services.nats?.healthcheck?.test.find((arg) => arg.includes("/healthz"));
       const response = await fetch(`${monitor}${new URL(health ?? "").pathname}${new URL(health ?? "").search}`);
       expect(response.status).toBe(200);
+    });
+
+    it("admits each role's identity with its permissions, and no connection without one", async () => {
+      const seed = (role: BusRole) => join(dir, "bus", CREDENTIAL_FILES.seed(role));
+      const ingest = await connect({ ...connectionOptions({ servers: [url], auth: { kind: "nkey", seedFile: seed({ kind: "ingest" }) }, inboxPrefix: inboxPrefixOf({ kind: "ingest" }) }) });
+      try {
+        await ingest.flush();
+        const refused = ingest.subscribe("credmesh.audit.>");
+        await expect((async () => {
+          for await (const _ of refused) return;
+        })()).rejects.toThrow(/Permissions Violation/);
+      } finally {
+        await ingest.close();
+      }
+      await expect(connect({ servers: url, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
     });
   });
 });

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { CREDENTIAL_FILES, type BusRole } from "@credmesh/bus-roles";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveIngestConfig } from "../../services/ingest/src/config.ts";
@@ -181,6 +182,32 @@ describe("deploy/helm/credmesh", () => {
         expect(secretsSetDirectly(resolver, local), workload.metadata.name).toEqual([]);
       }
     });
+  });
+
+  it("gives every service its own bus identity (only its role's seed mounted) and TLS to the bus", () => {
+    for (const setup of ["eks", "aks"] as const) {
+      for (const workload of workloads(rendered[setup])) {
+        const { pod, container } = podOf(workload);
+        const env = envOf(container);
+        const role: BusRole =
+          container.name === "ingest" ? { kind: "ingest" } : { kind: "replicator", destination: env.get("CREDMESH_DESTINATION") as "azure" | "aws", cell: env.get("CREDMESH_CELL") ?? "" };
+        const seed = fileSource(pod, container, env.get("CREDMESH_NATS_NKEY_SEED_FILE") ?? "");
+        // The chart names the key as @credmesh/bus-roles (and `credmesh bus-credentials`) names the file.
+        expect(seed?.file, workload.metadata.name).toBe(CREDENTIAL_FILES.seed(role));
+        expect(filesOf(seed?.volume ?? { name: "" }), workload.metadata.name).toEqual([CREDENTIAL_FILES.seed(role)]);
+        expect(env.get("CREDMESH_NATS_URL"), workload.metadata.name).toMatch(/^tls:\/\//);
+        expect(env.get("CREDMESH_NATS_PLAINTEXT"), workload.metadata.name).toBeUndefined();
+        expect(fileSource(pod, container, env.get("CREDMESH_NATS_CA_FILE") ?? ""), workload.metadata.name).toBeDefined();
+      }
+    }
+  });
+
+  it("refuses a plaintext URL unless plaintext is chosen, and two ways to authenticate", async () => {
+    await expect(renderChart([...SETUPS.eks], ["--set", "nats.url=nats://nats:4222"])).rejects.toThrow(/nats.url must use tls:\/\//);
+    await expect(renderChart([...SETUPS.eks], ["--set", "nats.plaintext=true"])).rejects.toThrow(/nats.url must then use nats:\/\//);
+    await expect(renderChart([...SETUPS.eks], ["--set", "nats.credentialsSecret.name=x"])).rejects.toThrow(/both set/);
+    const plaintext = await renderChart([], ["--set", "nats.plaintext=true", "--set", "nats.url=nats://nats:4222"]);
+    expect(envOf(podOf(byKindAndName<Workload>(plaintext, "Deployment", "credmesh-ingest")).container).get("CREDMESH_NATS_PLAINTEXT")).toBe("true");
   });
 
   it("renders no Secret and no secret value: secrets stay references to existing Secrets", () => {

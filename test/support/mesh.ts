@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SecretClient } from "@azure/keyvault-secrets";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
 import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.ts";
@@ -73,6 +74,8 @@ export interface MeshOptions {
 type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
 
 const AZURE_TO_AWS_RULE = "azure-to-aws";
+/** The replicator-aws cell of a bidirectional mesh. */
+const AWS_CELL = "e2e-aws-1";
 /** The role session of the replicator-aws cell, as CloudTrail records its writes. */
 export const AWS_CELL_SESSION_ARN = `arn:aws:sts::${AWS_ACCOUNT}:assumed-role/credmesh-replicator/credmesh-e2e-aws-1`;
 
@@ -119,7 +122,17 @@ export interface Mesh {
 
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const dir = await mkdtemp(join(tmpdir(), "credmesh-mesh-"));
-  const [nats, moto, keyVault] = await Promise.all([startNats(), startMoto(), startKeyVault(options.keyVault)]);
+  const replicas = options.replicas ?? 1;
+  // Every process gets its own bus identity, with the permissions production gives its role.
+  const azureCell = (replica: number): string => `e2e-azure-${replica + 1}`;
+  const deployment = {
+    partitions: DEFAULT_PARTITIONS,
+    replicators: [
+      ...Array.from({ length: replicas }, (_, replica) => ({ destination: "azure" as const, cell: azureCell(replica) })),
+      ...(options.azureToAws ? [{ destination: "aws" as const, cell: AWS_CELL }] : []),
+    ],
+  };
+  const [nats, moto, keyVault] = await Promise.all([startNats({ deployment }), startMoto(), startKeyVault(options.keyVault)]);
   const awsProxy = await startRecordingProxy(moto.endpoint);
   const faults: { aws?: FaultProxy; azure?: FaultProxy } = {};
   if (options.faults?.aws) {
@@ -182,10 +195,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   );
   const apiKey = randomBytes(24).toString("base64url");
   const contentHashKey = randomBytes(32).toString("hex");
-  const common = { CREDMESH_NATS_URL: nats.url, CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "debug" };
+  const common = { CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "debug" };
 
   const ingestPort = await freePort();
-  const replicas = options.replicas ?? 1;
   const opsPorts: number[] = [];
   for (let replica = 0; replica < replicas; replica++) opsPorts.push(await freePort());
   const azureAccess = {
@@ -219,8 +231,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         "replicator",
         {
           ...common,
+          ...nats.env({ kind: "replicator", destination: "aws", cell: AWS_CELL }),
           ...azureAccess,
-          CREDMESH_CELL: "e2e-aws-1",
+          CREDMESH_CELL: AWS_CELL,
           CREDMESH_DESTINATION: "aws",
           CREDMESH_AZURE_IDENTITY: "client-assertion",
           CREDMESH_AZURE_TENANT_ID: keyVault.tenantId,
@@ -243,7 +256,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       "replicator",
       {
         ...common,
-        CREDMESH_CELL: `e2e-azure-${replica + 1}`,
+        ...nats.env({ kind: "replicator", destination: "azure", cell: azureCell(replica) }),
+        CREDMESH_CELL: azureCell(replica),
         CREDMESH_DESTINATION: "azure",
         CREDMESH_REPLICATOR_OPS_PORT: String(opsPorts[replica]),
         CREDMESH_CONTENT_HASH_KEY: contentHashKey,
@@ -262,6 +276,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       "ingest",
       {
         ...common,
+        ...nats.env({ kind: "ingest" }),
         CREDMESH_INGEST_PORT: String(ingestPort),
         CREDMESH_EVENTBRIDGE_API_KEY_HEADER: "x-api-key",
         // Two keys accepted at once, as during a rotation.
@@ -282,7 +297,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     return startService(
       "identity-watcher",
       {
-        ...common,
+        ...nats.env({ kind: "identity-watcher" }),
+        CREDMESH_LOG_LEVEL: "debug",
         CREDMESH_IDENTITY_CELLS_FILE: cellsFile,
         CREDMESH_IDENTITY_OPS_PORT: String(watcherOpsPort),
         CREDMESH_IDENTITY_SCAN_INTERVAL_MS: "500",
@@ -337,7 +353,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     },
     { disableChallengeResourceVerification: true, tlsOptions: { ca: readFileSync(keyVault.caCertPath, "utf8") } },
   );
-  const bus = await connect({ servers: nats.url, name: "credmesh-e2e-observer" });
+  const bus = await nats.connect(undefined, "credmesh-e2e-observer");
 
   return {
     nats,

@@ -42,6 +42,8 @@ export async function startIngest(natsUrl: string, env: Record<string, string> =
     "ingest",
     {
       CREDMESH_NATS_URL: natsUrl,
+      // The floor publishes over a bare plaintext connection; ingest uses the same, so the two compare.
+      CREDMESH_NATS_PLAINTEXT: "true",
       CREDMESH_RULES_FILE: rulesFile,
       CREDMESH_INGEST_PORT: String(port),
       CREDMESH_LOG_LEVEL: "info",

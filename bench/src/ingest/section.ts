@@ -107,7 +107,8 @@ async function runIngest(values: IngestSettings, context: Parameters<typeof inge
   context.progress("ingest: starting nats-server, the floor and ingest");
   // CPU is accounted per process, so nats-server must be a local process, never a container.
   process.env.CREDMESH_TEST_RUNTIME = "processes";
-  const nats = await startNats();
+  // Plaintext, without identities: the floor and ingest publish over the same kind of connection.
+  const nats = await startNats({ plaintext: true });
   context.defer(() => nats.stop());
   const nc = await connect({ servers: nats.url, name: "credmesh-bench" });
   context.defer(() => nc.close());

@@ -80,7 +80,12 @@ export async function startBenchMesh(options: MeshOptions = {}): Promise<BenchMe
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const [nats, moto] = await Promise.all([startNats(), startMoto()]);
+    const [nats, moto] = await Promise.all([
+      // Plaintext without identities, as the ingest section's floor: the bench measures the mesh's own
+      // work; the TLS handshake and the permission checks are the e2e suite's concern.
+      startNats({ plaintext: true }),
+      startMoto(),
+    ]);
     stops.push(() => nats.stop(), () => moto.stop());
     const kvProcess = new ManagedProcess("keyvault-emulator", loadTools().node, ["test/emulators/keyvault/main.ts", ...(options.keyVaultArgs ?? [])], { cwd: REPO_ROOT });
     stops.push(() => kvProcess.stop());
@@ -119,7 +124,7 @@ export async function startBenchMesh(options: MeshOptions = {}): Promise<BenchMe
     );
     const apiKey = randomBytes(24).toString("base64url");
     const eventGridKey = randomBytes(24).toString("base64url");
-    const common = { CREDMESH_NATS_URL: nats.url, CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "info" };
+    const common = { ...nats.env(), CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "info" };
     const contentHashKey = randomBytes(32).toString("hex");
     const ingestPort = await freePort();
     const ingest = await startService(

@@ -17,15 +17,19 @@ describe("parseInvocation", () => {
       command: { name: "dlq list", destination: undefined, limit: DEFAULT_DLQ_LIST_LIMIT },
       servers: undefined,
       credsFile: undefined,
+      nkeyFile: undefined,
+      caFile: undefined,
       json: false,
       timeoutMs: undefined,
     });
     expect(
-      parseInvocation(["dlq", "list", "--destination", "azure", "--limit", "5", "--server", "nats://a:4222, nats://b:4222", "--creds", "/x.creds", "--json", "--timeout", "2.5"]),
+      parseInvocation(["dlq", "list", "--destination", "azure", "--limit", "5", "--server", "nats://a:4222, nats://b:4222", "--creds", "/x.creds", "--ca", "/ca.pem", "--json", "--timeout", "2.5"]),
     ).toEqual({
       command: { name: "dlq list", destination: "azure", limit: 5 },
       servers: ["nats://a:4222", "nats://b:4222"],
       credsFile: "/x.creds",
+      nkeyFile: undefined,
+      caFile: "/ca.pem",
       json: true,
       timeoutMs: 2_500,
     });

@@ -1,8 +1,11 @@
 import type { HelpTopic } from "./args.ts";
 
 const CONNECTION = `Connection (every command):
-  --server URL[,URL]   NATS servers (default: $CREDMESH_NATS_URL, else nats://127.0.0.1:4222)
-  --creds FILE         NATS credentials file (default: $CREDMESH_NATS_CREDS_FILE)
+  --server URL[,URL]   NATS servers, tls:// (default: $CREDMESH_NATS_URL, else tls://127.0.0.1:4222;
+                       nats:// only with CREDMESH_NATS_PLAINTEXT=true, for local development)
+  --ca FILE            CA of the bus's TLS certificate (default: $CREDMESH_NATS_CA_FILE)
+  --nkey FILE          the operator's nkey seed file (default: $CREDMESH_NATS_NKEY_SEED_FILE)
+  --creds FILE         a NATS credentials file instead (default: $CREDMESH_NATS_CREDS_FILE)
   --timeout SECONDS    wait for the bus at most this long (reconcile: 120, others: 10)
   --json               machine-readable output on stdout
 Exit status: 0 ok, 1 failure, 2 usage or configuration error.`;
@@ -20,6 +23,8 @@ Commands:
   status                  consumer backlog, stream sizes, last audit record per rule, quarantined cells
   quarantine <cell>       stop a cell now: replicators stop using its identity, its clouds revoke it
   release <cell>          end a cell's quarantine (never automatic; audited)
+  bus-credentials         make the bus identities of a deployment: nkey seeds and the server's authorization
+  provision               apply this release's stream configuration (bus admin identity)
 
 Run "credmesh <command> --help" for its flags.
 
@@ -94,6 +99,31 @@ waiting; the credmesh streams' sizes; the last audit record per rule; every cell
 state (credmesh-quarantine bucket).
 
   --audit-window N     read the last N audit records for the per-rule summary (default 10000)
+
+${CONNECTION}`,
+  "bus-credentials": `credmesh bus-credentials --out DIR [--replicator DESTINATION:CELL ...] [--partitions N]
+
+Makes one NATS identity (an nkey) per bus role of this deployment — ingest, each replicator cell,
+identity-watcher, operator, auditor, admin — from the role description in @credmesh/bus-roles.
+Writes, in DIR (created 0700):
+  <role>.nk                        the role's nkey seed (0600): the secret its process authenticates
+                                   with (CREDMESH_NATS_NKEY_SEED_FILE, the CLI's --nkey)
+  authorization.conf               nats-server include: each role's public key and permissions
+  nats-values.authorization.yaml   the same users as values for the nats Helm chart
+Existing seeds are kept, so adding a cell changes no other key. Needs no bus. Never commit DIR.
+
+  --out DIR                     where to write (required)
+  --replicator DEST:CELL        a replicator cell, e.g. azure:prod-azure-1 (repeatable)
+  --partitions N                partitions per destination (default: $CREDMESH_PARTITIONS, else 16)
+  --json                        machine-readable output`,
+  provision: `credmesh provision [--dry-run]
+
+Makes the credmesh streams match this release's configuration (subjects, replicas from
+$CREDMESH_STREAM_REPLICAS, duplicate window from $CREDMESH_DUPLICATE_WINDOW_MS, retention). The
+services create a missing stream but never change one (their bus roles may not), so run this after
+an upgrade or a settings change, with the bus admin identity (--nkey admin.nk).
+
+  --dry-run            list missing and differing streams, change nothing
 
 ${CONNECTION}`,
 };

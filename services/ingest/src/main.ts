@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { BusPublisher, busReadinessChecks, openBus, type NatsConnection } from "@credmesh/bus";
+import { inboxPrefixOf } from "@credmesh/bus-roles";
 import { busSettings, isAzureToAws } from "@credmesh/config";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   let nc: NatsConnection;
   try {
-    nc = await openBus(busSettings(config, "credmesh-ingest"), logger);
+    nc = await openBus(busSettings(config, "credmesh-ingest", inboxPrefixOf({ kind: "ingest" })), logger);
   } catch (error) {
     exitOnBootFailure(logger, error);
   }

@@ -11,6 +11,7 @@ import {
   type NatsConnection,
   type RunningConsumer,
 } from "@credmesh/bus";
+import { inboxPrefixOf } from "@credmesh/bus-roles";
 import { busSettings } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
@@ -18,6 +19,7 @@ import { createMetrics } from "@credmesh/metrics";
 import { REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
 import { renderTemplate } from "@credmesh/replicas";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
+import { admittedRule } from "./admission.ts";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
 import { KvSecretLeases } from "./secret-lease.ts";
@@ -51,7 +53,8 @@ async function main(): Promise<void> {
   let nc: NatsConnection;
   let durables: string[];
   try {
-    nc = await openBus(busSettings(config, `credmesh-replicator-${config.cell}`), logger);
+    const role = { kind: "replicator" as const, destination: config.destination, cell: config.cell };
+    nc = await openBus(busSettings(config, `credmesh-replicator-${config.cell}`, inboxPrefixOf(role)), logger);
     durables = await ensureReplicatorConsumers(nc, config.destination, config.partitions, {
       maxDeliver: config.maxDeliver,
       ackWaitMs: config.ackWaitMs,
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
     destination: config.destination,
     cell: config.cell,
     ...(leases ? { leases } : {}),
+    admit: (event) => void admittedRule(event, config.rules, config.destination),
     apply: (event, run) =>
       applyMutation(
         event,

@@ -1,4 +1,4 @@
-export { busReachable, connectBus, isConnected, type BusConnectionConfig, type NatsConnection } from "./connection.ts";
+export { busReachable, connectBus, connectionOptions, isConnected, type BusAuthentication, type BusConnectionConfig, type NatsConnection } from "./connection.ts";
 export {
   DEFAULT_CONSUMER_SETTINGS,
   DEFAULT_STREAM_SETTINGS,
@@ -9,6 +9,8 @@ export {
   streamConfigs,
   streamsPresent,
   type ReplicatorConsumerSettings,
+  type StreamDrift,
+  type StreamsOutcome,
   type StreamSettings,
 } from "./provisioning.ts";
 export { openBus, type BusSettings } from "./open.ts";

@@ -2,10 +2,7 @@ import type { Logger } from "@credmesh/logging";
 import { connectBus, type BusConnectionConfig, type NatsConnection } from "./connection.ts";
 import { DEFAULT_STREAM_SETTINGS, ensureStreams, type StreamSettings } from "./provisioning.ts";
 
-export interface BusSettings {
-  servers: string[];
-  name: string;
-  credsFile?: string | undefined;
+export interface BusSettings extends BusConnectionConfig {
   replicas: number;
   duplicateWindowMs: number;
   maxAgeMs?: number;
@@ -13,13 +10,15 @@ export interface BusSettings {
 
 /**
  * What every service does at boot: connect (reconnecting forever afterwards) and make sure the
- * credmesh streams exist with our configuration.
+ * credmesh streams exist: created when missing, never changed (see {@link ensureStreams}).
  */
 export async function openBus(settings: BusSettings, logger: Logger): Promise<NatsConnection> {
   const connection: BusConnectionConfig = {
     servers: settings.servers,
     name: settings.name,
-    ...(settings.credsFile ? { credsFile: settings.credsFile } : {}),
+    auth: settings.auth,
+    tls: settings.tls,
+    inboxPrefix: settings.inboxPrefix,
   };
   const streams: StreamSettings = {
     replicas: settings.replicas,
@@ -27,6 +26,6 @@ export async function openBus(settings: BusSettings, logger: Logger): Promise<Na
     maxAgeMs: settings.maxAgeMs ?? DEFAULT_STREAM_SETTINGS.maxAgeMs,
   };
   const nc = await connectBus(connection, logger);
-  await ensureStreams(nc, streams);
+  await ensureStreams(nc, streams, { logger });
   return nc;
 }

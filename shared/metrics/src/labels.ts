@@ -28,7 +28,20 @@ export const METRIC = {
   rateLimitPauses: "credmesh_rate_limit_pauses_total",
   ...IDENTITY_METRIC,
   replicaDrift: "credmesh_replica_drift_total",
+  controlRequests: "credmesh_control_requests_total",
 } as const;
+
+/**
+ * What a service made of an operator request (reconcile, quarantine, release): done, refused as
+ * malformed or for something it does not serve, busy, or failed.
+ */
+export const CONTROL_OUTCOME = {
+  ok: "ok",
+  invalidRequest: "invalid_request",
+  busy: "busy",
+  failed: "failed",
+} as const;
+export type ControlOutcome = (typeof CONTROL_OUTCOME)[keyof typeof CONTROL_OUTCOME];
 
 export const CLOUD = { aws: "aws", azure: "azure" } as const;
 export type CloudLabel = (typeof CLOUD)[keyof typeof CLOUD];

@@ -99,6 +99,12 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["source"] as const,
       registers,
     }),
+    controlRequests: new Counter({
+      name: METRIC.controlRequests,
+      help: "Operator requests (reconcile, quarantine, release) a service answered, by outcome; invalid_request counts the refused ones.",
+      labelNames: ["command", "outcome"] as const,
+      registers,
+    }),
     reconcileActions: new Counter({
       name: METRIC.reconcileActions,
       help: "Anti-entropy findings per destination: corrective sync/delete mutations published, orphans and conflicts reported.",

@@ -1,17 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { loadTools, startMotoServer, startNatsServer, type ManagedProcess } from "@credmesh/local-mesh";
 import { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
 import { IMAGES, partsRuntime } from "./container-runtime.ts";
-import { ManagedProcess } from "./managed-process.ts";
-import { freePort } from "./ports.ts";
-import { loadTools } from "./tools.ts";
-import { httpOk, until } from "./wait.ts";
 
 /**
  * The real parts: testcontainers when a Docker engine exists, otherwise local processes on free
- * loopback ports (this machine kind has no engine). Each start function returns what a client
- * needs and a stop(); `process` is set in process mode only.
+ * loopback ports (this machine kind has no engine), started by the same code as `credmesh up`
+ * (@credmesh/local-mesh). Each start function returns what a client needs and a stop(); `process`
+ * is set in process mode only.
  */
 export interface NatsPart {
   url: string;
@@ -31,20 +26,8 @@ export async function startNats(): Promise<NatsPart> {
     const port = container.getMappedPort(4222);
     return { url: `nats://${container.getHost()}:${port}`, port, stop: async () => void (await container.stop()) };
   }
-  const tools = loadTools();
-  const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), "credmesh-nats-"));
-  const process = new ManagedProcess("nats-server", tools.natsServer, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir]);
-  await process.waitForLine(/Server is ready/);
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    process,
-    async stop() {
-      await process.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const { url, port, process, stop } = await startNatsServer(loadTools().natsServer);
+  return { url, port, process, stop };
 }
 
 export interface MotoPart {
@@ -72,12 +55,8 @@ export async function startMoto(options: { port?: number; env?: Record<string, s
       stop: async () => void (await container.stop()),
     };
   }
-  const tools = loadTools();
-  const port = options.port ?? (await freePort());
-  const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)], options.env ? { env: { ...globalThis.process.env, ...options.env } } : {});
-  const endpoint = `http://127.0.0.1:${port}`;
-  await until("moto", () => httpOk(`${endpoint}/moto-api/`));
-  return { endpoint, process, stop: () => process.stop() };
+  const { endpoint, process, stop } = await startMotoServer(loadTools().motoServer, options);
+  return { endpoint, process, stop };
 }
 
 /**

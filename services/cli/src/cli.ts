@@ -9,6 +9,7 @@ import { dlqReplay } from "./commands/dlq-replay.ts";
 import { reconcile } from "./commands/reconcile.ts";
 import { quarantine } from "./commands/quarantine.ts";
 import { status } from "./commands/status.ts";
+import { up } from "./commands/up.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { CliFailure } from "./failure.ts";
 import type { Io } from "./output.ts";
@@ -40,6 +41,14 @@ export async function runCli(argv: readonly string[], io: Io, env: NodeJS.Proces
     io.out(helpText(command.topic));
     return 0;
   }
+  if (command.name === "up") {
+    try {
+      return await up(command, io, env);
+    } catch (error) {
+      io.err(`credmesh up: ${describeFailure(error, 0)}`);
+      return 1;
+    }
+  }
 
   const read = new EnvReader(env);
   const servers = invocation.servers ?? read.list("CREDMESH_NATS_URL", [DEFAULT_NATS_URL]);
@@ -66,7 +75,7 @@ export async function runCli(argv: readonly string[], io: Io, env: NodeJS.Proces
   }
 }
 
-function dispatch(ctx: CommandContext, command: Exclude<Command, { name: "help" }>, env: NodeJS.ProcessEnv): Promise<0 | 1> {
+function dispatch(ctx: CommandContext, command: Exclude<Command, { name: "help" | "up" }>, env: NodeJS.ProcessEnv): Promise<0 | 1> {
   switch (command.name) {
     case "quarantine":
     case "release":

@@ -1,5 +1,6 @@
 import { BusPublisher, busReadinessChecks, openBus, openQuarantineBucket, readQuarantine, runConsumer, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
 import { KV_BUCKETS } from "@credmesh/bus-names";
+import { busSettings } from "@credmesh/config";
 import { toCredmeshError } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
@@ -37,10 +38,7 @@ async function main(): Promise<void> {
   let stateKv;
   let consumers;
   try {
-    nc = await openBus(
-      { servers: config.natsServers, name: "credmesh-identity-watcher", credsFile: config.natsCredsFile, replicas: config.streamReplicas, duplicateWindowMs: config.duplicateWindowMs },
-      logger,
-    );
+    nc = await openBus(busSettings(config, "credmesh-identity-watcher"), logger);
     quarantineKv = await openQuarantineBucket(nc, config.streamReplicas);
     stateKv = await new Kvm(nc).create(KV_BUCKETS.identityState, {
       history: 1,

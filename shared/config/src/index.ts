@@ -1,4 +1,4 @@
-export { busSettings, readCommonConfig, type CommonConfig } from "./common.ts";
+export { busSettings, readBaseConfig, readCommonConfig, type BaseConfig, type CommonConfig } from "./common.ts";
 export { ConfigError } from "./config-error.ts";
 export { EnvReader } from "./env-reader.ts";
 export {

@@ -19,11 +19,11 @@ Argument: a dict with
   saAnnotations extra ServiceAccount annotations (dict)
 */}}
 
-{{- define "credmesh.common.env" -}}
+{{/* Settings every credmesh service reads: logging and the bus (readBaseConfig of @credmesh/config). */}}
+{{- define "credmesh.bus.env" -}}
 {{- $root := . -}}
 {{- $env := list
   (dict "name" "CREDMESH_NATS_URL" "value" $root.Values.nats.url)
-  (dict "name" "CREDMESH_RULES_FILE" "value" (printf "%s/rules/rules.yaml" (include "credmesh.mountRoot" $root)))
   (dict "name" "CREDMESH_LOG_LEVEL" "value" $root.Values.logLevel)
   (dict "name" "CREDMESH_PARTITIONS" "value" (toString $root.Values.bus.partitions))
   (dict "name" "CREDMESH_STREAM_REPLICAS" "value" (toString $root.Values.bus.streamReplicas))
@@ -34,28 +34,45 @@ Argument: a dict with
 {{- toYaml $env -}}
 {{- end -}}
 
-{{/* Volumes every credmesh pod mounts: /tmp (the root filesystem is read-only), the rules, NATS credentials. */}}
-{{- define "credmesh.common.volumes" -}}
+{{/* The bus settings and the replication rules file (ingest, replicators). */}}
+{{- define "credmesh.common.env" -}}
 {{- $root := . -}}
-{{- $volumes := list
-  (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi"))
-  (dict "name" "rules" "configMap" (dict "name" (include "credmesh.rulesConfigMap" $root) "items" (list (dict "key" (ternary "rules.yaml" $root.Values.rules.key (not (empty $root.Values.rules.inline))) "path" "rules.yaml"))))
--}}
+{{- $env := include "credmesh.bus.env" $root | fromYamlArray -}}
+{{- $env = append $env (dict "name" "CREDMESH_RULES_FILE" "value" (printf "%s/rules/rules.yaml" (include "credmesh.mountRoot" $root))) -}}
+{{- toYaml $env -}}
+{{- end -}}
+
+{{/* Volumes every credmesh pod mounts: /tmp (the root filesystem is read-only), NATS credentials. */}}
+{{- define "credmesh.bus.volumes" -}}
+{{- $root := . -}}
+{{- $volumes := list (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi")) -}}
 {{- if $root.Values.nats.credentialsSecret.name -}}
 {{- $volumes = append $volumes (include "credmesh.secretVolume" (list "nats" $root.Values.nats.credentialsSecret.name $root.Values.nats.credentialsSecret.key) | fromYaml) -}}
 {{- end -}}
 {{- toYaml $volumes -}}
 {{- end -}}
 
-{{- define "credmesh.common.mounts" -}}
+{{- define "credmesh.bus.mounts" -}}
 {{- $root := . -}}
-{{- $mounts := list
-  (dict "name" "tmp" "mountPath" "/tmp")
-  (dict "name" "rules" "mountPath" (printf "%s/rules" (include "credmesh.mountRoot" $root)) "readOnly" true)
--}}
+{{- $mounts := list (dict "name" "tmp" "mountPath" "/tmp") -}}
 {{- if $root.Values.nats.credentialsSecret.name -}}
 {{- $mounts = append $mounts (dict "name" "nats" "mountPath" (printf "%s/nats" (include "credmesh.mountRoot" $root)) "readOnly" true) -}}
 {{- end -}}
+{{- toYaml $mounts -}}
+{{- end -}}
+
+{{/* The bus volumes plus the rules ConfigMap (ingest, replicators). */}}
+{{- define "credmesh.common.volumes" -}}
+{{- $root := . -}}
+{{- $volumes := include "credmesh.bus.volumes" $root | fromYamlArray -}}
+{{- $volumes = append $volumes (dict "name" "rules" "configMap" (dict "name" (include "credmesh.rulesConfigMap" $root) "items" (list (dict "key" (ternary "rules.yaml" $root.Values.rules.key (not (empty $root.Values.rules.inline))) "path" "rules.yaml")))) -}}
+{{- toYaml $volumes -}}
+{{- end -}}
+
+{{- define "credmesh.common.mounts" -}}
+{{- $root := . -}}
+{{- $mounts := include "credmesh.bus.mounts" $root | fromYamlArray -}}
+{{- $mounts = append $mounts (dict "name" "rules" "mountPath" (printf "%s/rules" (include "credmesh.mountRoot" $root)) "readOnly" true) -}}
 {{- toYaml $mounts -}}
 {{- end -}}
 

@@ -91,6 +91,7 @@ describe("deploy/helm/credmesh", () => {
     expect(names("eks")).toEqual(
       [
         "ConfigMap/credmesh-cells",
+        "ConfigMap/credmesh-dashboard-credmesh-bus",
         "ConfigMap/credmesh-dashboard-credmesh-identity",
         "ConfigMap/credmesh-dashboard-credmesh-overview",
         "Deployment/credmesh-identity-watcher",

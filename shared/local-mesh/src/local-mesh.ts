@@ -102,7 +102,7 @@ export class PortsInUseError extends Error {
 export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMesh> {
   const ports = await allocatePorts(options.ports ?? "fixed");
   const runDir = resolve(options.runDir);
-  for (const dir of ["nats", "keyvault", "prometheus", "logs"]) await rm(join(runDir, dir), { recursive: true, force: true });
+  for (const entry of ["nats", "keyvault", "prometheus", "logs", "keys.env"]) await rm(join(runDir, entry), { recursive: true, force: true });
   const logDir = join(runDir, "logs");
   await mkdir(logDir, { recursive: true });
   const processOptions = (name: string): ProcessOptions => ({
@@ -118,20 +118,12 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     stoppers.length = 0;
   };
   try {
-    const [nats, moto, keyVault] = await Promise.all([
-      startNatsServer(options.tools.natsServer, { port: ports.nats, monitorPort: ports.natsMonitor, storeDir: join(runDir, "nats"), ...processOptions("nats") }).then((part) => {
-        stoppers.push(part.stop);
-        return part;
-      }),
-      startMotoServer(options.tools.motoServer, { port: ports.moto, ...processOptions("moto") }).then((part) => {
-        stoppers.push(part.stop);
-        return part;
-      }),
-      startKeyVaultProcess(options.tools.node, { port: ports.keyvault, imdsPort: ports.imds, dir: join(runDir, "keyvault"), ...processOptions("keyvault") }).then((part) => {
-        stoppers.push(part.stop);
-        return part;
-      }),
-    ]);
+    // Started together; whatever started is stopped again if another part fails.
+    const [nats, moto, keyVault] = await settledAll(stoppers, [
+      startNatsServer(options.tools.natsServer, { port: ports.nats, monitorPort: ports.natsMonitor, storeDir: join(runDir, "nats"), ...processOptions("nats") }),
+      startMotoServer(options.tools.motoServer, { port: ports.moto, ...processOptions("moto") }),
+      startKeyVaultProcess(options.tools.node, { port: ports.keyvault, imdsPort: ports.imds, dir: join(runDir, "keyvault"), ...processOptions("keyvault") }),
+    ] as const);
     parts.push(
       { name: "nats", what: LOCAL_PARTS.nats.what, address: nats.url, pid: nats.process.pid, process: nats.process },
       { name: "moto", what: LOCAL_PARTS.moto.what, address: moto.endpoint, pid: moto.process.pid, process: moto.process },
@@ -174,15 +166,14 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       rulesFile,
       cellsFile,
     };
-    const services = await Promise.all(
-      LOCAL_SERVICE_NAMES.map(async (service) => {
+    const services = await settledAll(
+      stoppers,
+      LOCAL_SERVICE_NAMES.map((service) => {
         const env = {
           ...localServiceEnv(service, where, keys, { logLevel: options.logLevel ?? "info", reconcileIntervalSeconds, port: ports[service] }),
           ...options.env?.[service],
         };
-        const process = await startCredmeshService(options.tools.node, service, env, processOptions(service));
-        stoppers.push(() => process.stop());
-        return { service, process };
+        return startCredmeshService(options.tools.node, service, env, processOptions(service)).then((process) => ({ service, process, stop: () => process.stop() }));
       }),
     );
     const opsUrls = Object.fromEntries(LOCAL_SERVICE_NAMES.map((service) => [service, `http://127.0.0.1:${ports[service]}`])) as Record<LocalServiceName, string>;
@@ -232,6 +223,18 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     await stopAll();
     throw error;
   }
+}
+
+/**
+ * Awaits every start; each started part's stop joins `stoppers` (also when another start failed,
+ * so nothing keeps running), then the first failure is thrown.
+ */
+async function settledAll<T extends readonly Promise<{ stop: () => Promise<void> }>[]>(stoppers: Array<() => Promise<void>>, starts: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(starts);
+  for (const result of results) if (result.status === "fulfilled") stoppers.push(result.value.stop);
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 async function waitReady(opsUrls: Record<LocalServiceName, string>, prometheusUrl: string | undefined, timeoutMs: number): Promise<void> {

@@ -42,6 +42,9 @@ export async function up(command: UpCommand, io: Io, env: NodeJS.ProcessEnv, sig
   const { lock } = taken;
   let mesh: LocalMesh | undefined;
   let nc: NatsConnection | undefined;
+  // From here on Ctrl-C stops what started (the parts run in process groups of their own, so the
+  // terminal's signal does not reach them): during the start it is remembered and honoured after.
+  const stop = stopSignal(signals);
   try {
     io.out(`starting the local mesh (logs: ${join(stateDir, "run", "logs")}) …`);
     try {
@@ -55,7 +58,9 @@ export async function up(command: UpCommand, io: Io, env: NodeJS.ProcessEnv, sig
     }
     const running = mesh;
     await lock.update(Object.fromEntries(running.parts.map((part) => [part.name, part.address])));
+    if (stop.requested) return 0;
     await running.waitReady(READY_TIMEOUT_MS);
+    if (stop.requested) return 0;
     io.out(
       renderUpScreen({
         parts: running.parts,
@@ -89,8 +94,9 @@ export async function up(command: UpCommand, io: Io, env: NodeJS.ProcessEnv, sig
         }
       },
     });
-    return await untilStopped(running, io, signals);
+    return await untilStopped(running, io, stop);
   } finally {
+    stop.dispose();
     await nc?.close().catch(() => undefined);
     if (mesh) {
       io.out("stopping every part …");
@@ -101,20 +107,46 @@ export async function up(command: UpCommand, io: Io, env: NodeJS.ProcessEnv, sig
   }
 }
 
+interface StopSignal {
+  /** A SIGINT or SIGTERM arrived. */
+  readonly requested: boolean;
+  /** Resolves at the first SIGINT or SIGTERM (at once if one already arrived). */
+  readonly arrived: Promise<void>;
+  dispose(): void;
+}
+
+function stopSignal(signals: Pick<NodeJS.Process, "once" | "off">): StopSignal {
+  let requested = false;
+  let resolveArrived: () => void = () => undefined;
+  const arrived = new Promise<void>((resolve) => (resolveArrived = resolve));
+  const onSignal = () => {
+    requested = true;
+    resolveArrived();
+  };
+  signals.once("SIGINT", onSignal);
+  signals.once("SIGTERM", onSignal);
+  return {
+    get requested() {
+      return requested;
+    },
+    arrived,
+    dispose() {
+      signals.off("SIGINT", onSignal);
+      signals.off("SIGTERM", onSignal);
+    },
+  };
+}
+
 /** Resolves 0 on SIGINT/SIGTERM, 1 when a part exits by itself (its last lines are shown). */
-async function untilStopped(mesh: LocalMesh, io: Io, signals: Pick<NodeJS.Process, "once" | "off">): Promise<0 | 1> {
+async function untilStopped(mesh: LocalMesh, io: Io, stop: StopSignal): Promise<0 | 1> {
   return new Promise((resolveStop) => {
     let done = false;
-    const onSignal = () => finish(0);
     const finish = (code: 0 | 1) => {
       if (done) return;
       done = true;
-      signals.off("SIGINT", onSignal);
-      signals.off("SIGTERM", onSignal);
       resolveStop(code);
     };
-    signals.once("SIGINT", onSignal);
-    signals.once("SIGTERM", onSignal);
+    void stop.arrived.then(() => finish(0));
     for (const part of mesh.parts) {
       void part.process.exited.then((code) => {
         if (done) return;

@@ -188,7 +188,7 @@ describe("Grafana dashboards against a real Prometheus", () => {
     expect(quarantined.code, quarantined.stderr).toBe(0);
     await identityEvent("quarantined");
     await secretsManager.send(new CreateSecretCommand({ Name: `prod/dash-${run}/while-quarantined`, SecretString: randomBytes(16).toString("hex") }));
-    const reconcile = await runCredmesh(["reconcile", "--destination", "azure", ...server]);
+    const reconcile = await runCredmesh(["reconcile", "--destination", "azure", "--timeout", "20", ...server]);
     expect(reconcile.code, `${reconcile.stdout}\n${reconcile.stderr}`).not.toBe(2);
     await waitForQuery(mesh, `sum(credmesh_quarantine_aborted_total{cell="${CELL}"}) > 0`, 60_000);
     const released = await runCredmesh(["release", CELL, "--reason", "dashboards test done", ...server]);

@@ -6,6 +6,20 @@ import { promisify } from "node:util";
 import { connectionOptions } from "@credmesh/bus";
 import { CREDENTIAL_FILES, inboxPrefixOf, type BusRole } from "@credmesh/bus-roles";
 import { loadRules } from "@credmesh/config";
+import {
+  ALERT_RULE_FILES,
+  COMPOSE_ONLY_PARTS,
+  LOCAL_PARTS,
+  LOCAL_RECONCILE_INTERVAL_SECONDS,
+  LOCAL_SERVICES,
+  LOCAL_SERVICE_NAMES,
+  localPlaintextBus,
+  localRules,
+  localScrapeConfigs,
+  localServiceEnv,
+  type LocalAddresses,
+  type LocalServiceName,
+} from "@credmesh/local-mesh";
 import { connect } from "@nats-io/transport-node";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,13 +54,29 @@ interface ComposeModel {
   services: Record<string, ComposeService>;
 }
 
-/** The credmesh services of the compose file and the entry point each runs. */
-const CREDMESH_SERVICES = {
-  ingest: "services/ingest/src/main.ts",
-  "replicator-azure": "services/replicator/src/main.ts",
-  "replicator-aws": "services/replicator/src/main.ts",
-  "identity-watcher": "services/identity-watcher/src/main.ts",
-} as const;
+/** The credmesh services of the compose file: the local topology's, each running its entry point. */
+const CREDMESH_SERVICES = Object.fromEntries(LOCAL_SERVICE_NAMES.map((name) => [name, LOCAL_SERVICES[name].entry])) as Record<LocalServiceName, string>;
+
+/** Where the parts are inside the compose network: what the topology's environments must say there. */
+const COMPOSE_ADDRESSES: LocalAddresses = {
+  bindHost: "0.0.0.0",
+  // Plaintext inside the compose network, each service with its own identity's seed (see below).
+  bus: (service) =>
+    localPlaintextBus(`nats://nats:${LOCAL_PARTS.nats.port}`, `/var/lib/credmesh/bus/${service.startsWith("replicator") ? "replicator" : service}.nk`),
+  awsEndpoint: `http://moto:${LOCAL_PARTS.moto.port}`,
+  imdsEndpoint: `http://keyvault:${LOCAL_PARTS.keyvault.imdsPort}/metadata/identity/oauth2/token`,
+  vaultUrl: `https://keyvault:${LOCAL_PARTS.keyvault.port}`,
+  vaultUrlTemplate: `https://{vault}:${LOCAL_PARTS.keyvault.port}`,
+  azureCaFile: "/var/lib/credmesh/keyvault-certs/ca.crt",
+  rulesFile: "/etc/credmesh/rules.yaml",
+  cellsFile: "/etc/credmesh/cells.yaml",
+};
+/** The compose file's local defaults of the keys (overridable with CREDMESH_LOCAL_*). */
+const COMPOSE_KEYS = {
+  eventBridgeApiKeys: ["local-dev-key-change-me"],
+  eventGridSharedKey: "local-dev-eventgrid-key-0123456789abcdef",
+  contentHashKey: "local-dev-content-hash-key-0123456789abcdef",
+};
 
 /**
  * docker-compose.yml, validated by the real Compose v5 (`config` parses, interpolates and checks it
@@ -67,11 +97,49 @@ describe("docker-compose.yml", () => {
     model = JSON.parse(stdout) as ComposeModel;
   });
 
-  it("is valid for Compose v5, top-level name included", () => {
+  it("is valid for Compose v5, top-level name included, and runs exactly the parts of the local topology", () => {
     expect(model.name).toBe("credmesh");
-    expect(Object.keys(model.services).sort()).toEqual(
-      ["bus-credentials", "grafana", "identity-watcher", "ingest", "keyvault", "moto", "nats", "nats-exporter", "prometheus", "replicator-aws", "replicator-azure"].sort(),
-    );
+    // The topology's parts, plus bus-credentials: compose's one-shot maker of the bus identities (`credmesh up` makes them in-process).
+    expect(Object.keys(model.services).sort()).toEqual([...Object.keys(LOCAL_PARTS), ...LOCAL_SERVICE_NAMES, ...Object.keys(COMPOSE_ONLY_PARTS), "bus-credentials"].sort());
+  });
+
+  describe("matches the local topology that `credmesh up` runs (shared/local-mesh)", () => {
+    const published = (name: string) => (model.services[name]?.ports ?? []).map((port) => `${port.host_ip}:${port.published}:${port.target}`).sort();
+
+    it.each(LOCAL_SERVICE_NAMES)("%s: the topology's environment, entry point and port", (name) => {
+      const service = model.services[name];
+      expect(service?.command).toEqual(["node", LOCAL_SERVICES[name].entry]);
+      expect(service?.environment).toEqual(localServiceEnv(name, COMPOSE_ADDRESSES, COMPOSE_KEYS, { reconcileIntervalSeconds: LOCAL_RECONCILE_INTERVAL_SECONDS }));
+      const port = LOCAL_SERVICES[name].port;
+      expect(published(name)).toEqual([`127.0.0.1:${port}:${port}`]);
+      expect(service?.healthcheck?.test.join(" ")).toContain(`http://127.0.0.1:${port}/readyz`);
+    });
+
+    it("third-party parts on the topology's ports", () => {
+      const { nats, moto, keyvault, prometheus } = LOCAL_PARTS;
+      expect(published("nats")).toEqual([`127.0.0.1:${nats.port}:${nats.port}`, `127.0.0.1:${nats.monitorPort}:${nats.monitorPort}`].sort());
+      expect(published("moto")).toEqual([`127.0.0.1:${moto.port}:${moto.port}`]);
+      expect(published("keyvault")).toEqual([`127.0.0.1:${keyvault.port}:${keyvault.port}`]);
+      expect(model.services.keyvault?.command).toEqual(expect.arrayContaining([`--port=${keyvault.port}`, `--imds-port=${keyvault.imdsPort}`, "--container-hostname=keyvault"]));
+      expect(published("prometheus")).toEqual([`127.0.0.1:${prometheus.port}:${prometheus.port}`]);
+      for (const [name, part] of Object.entries(COMPOSE_ONLY_PARTS)) expect(published(name)).toEqual([`127.0.0.1:${part.port}:${part.port}`]);
+    });
+
+    it("deploy/local/rules.yaml is the topology's rules with compose's vault URL", async () => {
+      const file: unknown = parse(await readFile(resolve(REPO_ROOT, "deploy", "local", "rules.yaml"), "utf8"));
+      expect(file).toEqual(localRules(COMPOSE_ADDRESSES.vaultUrl));
+    });
+
+    it("deploy/prometheus/prometheus.yml scrapes the topology's services (by compose host name) and the NATS exporter, with the alert rules", async () => {
+      const config = parse(await readFile(resolve(REPO_ROOT, "deploy", "prometheus", "prometheus.yml"), "utf8")) as { rule_files: string[]; scrape_configs: { job_name: string }[] };
+      expect(config.rule_files).toEqual([...ALERT_RULE_FILES]);
+      expect(config.scrape_configs.filter((job) => job.job_name !== "nats")).toEqual(localScrapeConfigs((service) => service));
+      expect(config.scrape_configs.find((job) => job.job_name === "nats")).toEqual({
+        job_name: "nats",
+        metrics_path: "/metrics",
+        static_configs: [{ targets: [`nats-exporter:${COMPOSE_ONLY_PARTS["nats-exporter"].port}`] }],
+      });
+    });
   });
 
   it("Compose refuses what the specification does not allow (the check can fail)", async () => {
@@ -93,7 +161,7 @@ describe("docker-compose.yml", () => {
     expect(mounted?.source).toBe(resolve(REPO_ROOT, "deploy", "local", "rules.yaml"));
   });
 
-  it.each(Object.keys(CREDMESH_SERVICES) as (keyof typeof CREDMESH_SERVICES)[])("%s: its settings exist and its configuration accepts them", async (name) => {
+  it.each(LOCAL_SERVICE_NAMES)("%s: its settings exist and its configuration accepts them", async (name) => {
     const service = model.services[name];
     expect(service?.command).toEqual(["node", CREDMESH_SERVICES[name]]);
     const env = Object.fromEntries(Object.entries(service?.environment ?? {}).map(([key, value]) => [key, value ?? ""]));

@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CREDENTIAL_FILES, inboxPrefixOf, writeBusCredentials, type BusDeployment, type BusRole } from "@credmesh/bus-roles";
 import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
 import { connectionOptions, type BusConnectionConfig } from "@credmesh/bus";
+import type { NatsServerSecurity } from "@credmesh/local-mesh";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
 
@@ -53,24 +53,10 @@ export async function createBusSecurity(dir: string, deployment: BusDeployment =
   };
 }
 
-/**
- * A nats-server configuration: loopback listener, JetStream in `storeDir`, and with `security`
- * TLS and the authorization of every role. (The part starters pass it with `-c`.)
- */
-export function natsServerConfig(options: { host?: string; port: number; storeDir: string; security?: BusSecurity | undefined }): string {
-  const { host = "127.0.0.1", port, storeDir, security } = options;
-  return [
-    `listen: "${host}:${port}"`,
-    `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
-    ...(security
-      ? [
-          `tls { cert_file: ${JSON.stringify(security.serverCertFile)}, key_file: ${JSON.stringify(security.serverKeyFile)}, timeout: 5 }`,
-          // Inline, not `include`: nats-server resolves an include relative to the configuration file.
-          readFileSync(security.authorizationFile, "utf8"),
-        ]
-      : []),
-    "",
-  ].join("\n");
+/** What nats-server needs of the test bus's security: its certificate and every role's authorization. */
+export async function natsServerSecurity(security: BusSecurity | undefined): Promise<NatsServerSecurity> {
+  if (!security) return {};
+  return { tls: { certFile: security.serverCertFile, keyFile: security.serverKeyFile }, authorization: await readFile(security.authorizationFile, "utf8") };
 }
 
 /** A bus as tests reach it: its URL, and how a service, a test client or a CLI connects as a role. */

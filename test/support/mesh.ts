@@ -5,24 +5,37 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SecretClient } from "@azure/keyvault-secrets";
+import type { SecretClient } from "@azure/keyvault-secrets";
 import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
+import type { BusRole } from "@credmesh/bus-roles";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
 import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.ts";
 import type { ManagedProcess } from "./managed-process.ts";
+import {
+  LOCAL_API_KEY_HEADER,
+  LOCAL_AWS_ACCOUNT,
+  LOCAL_AWS_REGION,
+  LOCAL_REPLICATOR_ROLE_ARN,
+  LOCAL_WATCHER_ROLE_ARN,
+  freePort,
+  localServiceEnv,
+  type LocalAddresses,
+  type LocalKeys,
+} from "@credmesh/local-mesh";
+import { keyVaultClientFor } from "./keyvault-client.ts";
 import { startKeyVault, startMoto, startNats, type MotoPart, type NatsPart } from "./parts.ts";
-import { freePort } from "./ports.ts";
 import { startRecordingProxy, type RecordingProxy } from "./recording-proxy.ts";
 import { startServiceAccountIssuer, type ServiceAccountIssuer } from "./service-account-issuer.ts";
 import { startService } from "./services.ts";
 
-export const AWS_ACCOUNT = "123456789012";
-export const AWS_REGION = "us-east-1";
-export const ROLE_ARN = `arn:aws:iam::${AWS_ACCOUNT}:role/credmesh-replicator`;
+// The harness runs the local topology (@credmesh/local-mesh): its account, region and roles.
+export const AWS_ACCOUNT = LOCAL_AWS_ACCOUNT;
+export const AWS_REGION = LOCAL_AWS_REGION;
+export const ROLE_ARN = LOCAL_REPLICATOR_ROLE_ARN;
 /** The identity-watcher's own role (IAM calls to quarantine cells). */
-export const WATCHER_ROLE_ARN = `arn:aws:iam::${AWS_ACCOUNT}:role/credmesh-identity-watcher`;
+export const WATCHER_ROLE_ARN = LOCAL_WATCHER_ROLE_ARN;
 /** The identity-watcher's user-assigned identity in the emulated Entra tenant (Graph permission granted). */
 export const WATCHER_CLIENT_ID = "5a7e0c11-9d3f-4b2e-8c41-00000000f001";
 
@@ -195,19 +208,31 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   );
   const apiKey = randomBytes(24).toString("base64url");
   const contentHashKey = randomBytes(32).toString("hex");
-  const common = { CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "debug" };
+  // Every service's environment is the local topology's (the one `credmesh up` and compose use),
+  // with the test's addresses, the bus as production runs it (TLS, the service's own role) and
+  // overrides on top.
+  const cellsFile = join(dir, "cells.yaml");
+  const where: Omit<LocalAddresses, "bus"> = {
+    bindHost: "127.0.0.1",
+    awsEndpoint,
+    imdsEndpoint: keyVault.imdsEndpoint,
+    vaultUrl: keyVault.vaultUrl,
+    // Event Grid names vaults; every vault name resolves to the one emulator (or its fault proxy).
+    vaultUrlTemplate: replicaVaultUrl,
+    azureCaFile,
+    rulesFile,
+    cellsFile,
+  };
+  // Two EventBridge keys accepted at once, as during a rotation; no Event Grid webhook unless a test configures one.
+  const keys: LocalKeys = { eventBridgeApiKeys: [randomBytes(24).toString("base64url"), apiKey], contentHashKey };
+  const envOf = (service: Parameters<typeof localServiceEnv>[0], port: number, role: BusRole) =>
+    localServiceEnv(service, { ...where, bus: () => nats.env(role) }, keys, { logLevel: "debug", port });
 
   const ingestPort = await freePort();
   const opsPorts: number[] = [];
   for (let replica = 0; replica < replicas; replica++) opsPorts.push(await freePort());
-  const azureAccess = {
-    CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
-    CREDMESH_AZURE_CA_FILE: azureCaFile,
-    CREDMESH_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: "true",
-    CREDMESH_AZURE_POLL_INTERVAL_MS: "100",
-    // Event Grid names vaults; every vault name resolves to the one emulator.
-    CREDMESH_AZURE_VAULT_URL_TEMPLATE: replicaVaultUrl,
-  };
+  // Recovery polls at test speed.
+  const azurePolling = { CREDMESH_AZURE_POLL_INTERVAL_MS: "100" };
   const tokenFile = join(dir, "aws-web-identity-token");
   await writeFile(tokenFile, unsignedServiceAccountToken());
   // The replicator-aws cell reads Key Vault as a workload outside Azure does: a projected
@@ -230,23 +255,16 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ? startService(
         "replicator",
         {
-          ...common,
-          ...nats.env({ kind: "replicator", destination: "aws", cell: AWS_CELL }),
-          ...azureAccess,
+          ...envOf("replicator-aws", 0, { kind: "replicator", destination: "aws", cell: AWS_CELL }),
+          ...azurePolling,
           CREDMESH_CELL: AWS_CELL,
-          CREDMESH_DESTINATION: "aws",
           CREDMESH_AZURE_IDENTITY: "client-assertion",
           CREDMESH_AZURE_TENANT_ID: keyVault.tenantId,
           CREDMESH_AZURE_CLIENT_ID: replicatorAwsClientId,
           CREDMESH_AZURE_FEDERATED_TOKEN_FILE: azureTokenFile,
           CREDMESH_AZURE_AUTHORITY_HOST: keyVault.authorityHost,
-          CREDMESH_REPLICATOR_OPS_PORT: "0",
-          CREDMESH_CONTENT_HASH_KEY: contentHashKey,
           CREDMESH_AWS_IDENTITY: "web-identity-token-file",
           CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-          CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
-          CREDMESH_AWS_STS_REGION: AWS_REGION,
-          CREDMESH_AWS_ENDPOINT: awsEndpoint,
         },
         /replicator running/,
       )
@@ -255,16 +273,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     startService(
       "replicator",
       {
-        ...common,
-        ...nats.env({ kind: "replicator", destination: "azure", cell: azureCell(replica) }),
+        ...envOf("replicator-azure", opsPorts[replica] ?? 0, { kind: "replicator", destination: "azure", cell: azureCell(replica) }),
+        ...azurePolling,
         CREDMESH_CELL: azureCell(replica),
-        CREDMESH_DESTINATION: "azure",
-        CREDMESH_REPLICATOR_OPS_PORT: String(opsPorts[replica]),
-        CREDMESH_CONTENT_HASH_KEY: contentHashKey,
-        CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
-        CREDMESH_AWS_STS_REGION: AWS_REGION,
-        CREDMESH_AWS_ENDPOINT: awsEndpoint,
-        ...azureAccess,
         ...(options.identityWatcher ? { CREDMESH_AZURE_CLIENT_ID: cellClientId(replica) } : {}),
         ...options.replicatorEnv,
         ...options.replicaEnv?.(replica),
@@ -274,15 +285,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const [ingest, ...replicators] = await Promise.all([
     startService(
       "ingest",
-      {
-        ...common,
-        ...nats.env({ kind: "ingest" }),
-        CREDMESH_INGEST_PORT: String(ingestPort),
-        CREDMESH_EVENTBRIDGE_API_KEY_HEADER: "x-api-key",
-        // Two keys accepted at once, as during a rotation.
-        CREDMESH_EVENTBRIDGE_API_KEYS: `${randomBytes(24).toString("base64url")},${apiKey}`,
-        ...options.ingestEnv,
-      },
+      { ...envOf("ingest", ingestPort, { kind: "ingest" }), ...options.ingestEnv },
       /ingest listening/,
     ),
     ...Array.from({ length: replicas }, (_, replica) => replicatorFor(replica)),
@@ -291,27 +294,20 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   if (!replicator) throw new Error("replicas must be at least 1");
 
   const watcherOpsPort = await freePort();
-  const cellsFile = join(dir, "cells.yaml");
   const startIdentityWatcher = async (): Promise<ManagedProcess> => {
     if (!options.identityWatcher) throw new Error("the mesh was started without identityWatcher");
     return startService(
       "identity-watcher",
       {
-        ...nats.env({ kind: "identity-watcher" }),
-        CREDMESH_LOG_LEVEL: "debug",
-        CREDMESH_IDENTITY_CELLS_FILE: cellsFile,
-        CREDMESH_IDENTITY_OPS_PORT: String(watcherOpsPort),
+        ...envOf("identity-watcher", watcherOpsPort, { kind: "identity-watcher" }),
         CREDMESH_IDENTITY_SCAN_INTERVAL_MS: "500",
+        // The watcher's IAM calls bypass the fault proxies; it reads IMDS as its own user-assigned identity.
         CREDMESH_AWS_IDENTITY: "web-identity-token-file",
         CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-        CREDMESH_AWS_ROLE_ARN: WATCHER_ROLE_ARN,
-        CREDMESH_AWS_STS_REGION: AWS_REGION,
         CREDMESH_AWS_ENDPOINT: awsProxy.endpoint,
         CREDMESH_AZURE_IDENTITY: "managed-identity",
-        CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
         CREDMESH_AZURE_CLIENT_ID: WATCHER_CLIENT_ID,
         CREDMESH_AZURE_CA_FILE: keyVault.caCertPath,
-        CREDMESH_GRAPH_ENDPOINT: keyVault.vaultUrl,
         ...options.identityWatcher.env,
       },
       /identity-watcher running/,
@@ -338,21 +334,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     // moto accepts any credentials; these are test-only placeholders for the test's own client.
     credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
   });
-  const keyVaultClient = new SecretClient(
-    keyVault.vaultUrl,
-    {
-      async getToken(scopes) {
-        const scope = (Array.isArray(scopes) ? scopes[0] : scopes) ?? "";
-        const url = new URL(keyVault.imdsEndpoint);
-        url.searchParams.set("api-version", "2018-02-01");
-        url.searchParams.set("resource", scope.replace(/\/\.default$/, ""));
-        const response = await fetch(url, { headers: { Metadata: "true" } });
-        const body = (await response.json()) as { access_token: string; expires_on: string };
-        return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
-      },
-    },
-    { disableChallengeResourceVerification: true, tlsOptions: { ca: readFileSync(keyVault.caCertPath, "utf8") } },
-  );
+  const keyVaultClient = keyVaultClientFor(keyVault.vaultUrl, keyVault.imdsEndpoint, keyVault.caCertPath);
   const bus = await nats.connect(undefined, "credmesh-e2e-observer");
 
   return {
@@ -372,7 +354,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ingestUrl: `http://127.0.0.1:${ingestPort}`,
     replicatorOpsUrl: `http://127.0.0.1:${opsPorts[0]}`,
     apiKey,
-    apiKeyHeader: "x-api-key",
+    apiKeyHeader: LOCAL_API_KEY_HEADER,
     contentHashKey,
     rulesFile,
     ruleId,

@@ -1,19 +1,17 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BusDeployment } from "@credmesh/bus-roles";
+import { loadTools, natsServerConfig, startMotoServer, startNatsServer, type ManagedProcess } from "@credmesh/local-mesh";
 import { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
-import { busAccess, createBusSecurity, natsServerConfig, type BusAccess } from "./bus-security.ts";
+import { busAccess, createBusSecurity, natsServerSecurity, type BusAccess } from "./bus-security.ts";
 import { IMAGES, partsRuntime } from "./container-runtime.ts";
-import { ManagedProcess } from "./managed-process.ts";
-import { freePort } from "./ports.ts";
-import { loadTools } from "./tools.ts";
-import { httpOk, until } from "./wait.ts";
 
 /**
  * The real parts: testcontainers when a Docker engine exists, otherwise local processes on free
- * loopback ports (this machine kind has no engine). Each start function returns what a client
- * needs and a stop(); `process` is set in process mode only.
+ * loopback ports (this machine kind has no engine), started by the same code as `credmesh up`
+ * (@credmesh/local-mesh). Each start function returns what a client needs and a stop(); `process`
+ * is set in process mode only.
  */
 export interface NatsPart extends BusAccess {
   port: number;
@@ -59,7 +57,7 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsPart> {
       host: "0.0.0.0",
       port: 4222,
       storeDir: "/data",
-      security: security && { ...security, serverCertFile: "/etc/nats/server.crt", serverKeyFile: "/etc/nats/server.key" },
+      security: await natsServerSecurity(security && { ...security, serverCertFile: "/etc/nats/server.crt", serverKeyFile: "/etc/nats/server.key" }),
     });
     const container = await new GenericContainer(IMAGES.nats)
       .withCopyContentToContainer([{ content: config, target: "/etc/nats/nats.conf" }])
@@ -72,13 +70,8 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsPart> {
     // The certificate names 127.0.0.1 and localhost: dial the mapped port there.
     return part(`${scheme}://127.0.0.1:${port}`, port, async () => void (await container.stop()));
   }
-  const tools = loadTools();
-  const port = await freePort();
-  const configFile = join(dir, "nats.conf");
-  await writeFile(configFile, natsServerConfig({ port, storeDir: join(dir, "jetstream"), security }));
-  const process = new ManagedProcess("nats-server", tools.natsServer, ["-c", configFile]);
-  await process.waitForLine(/Server is ready/);
-  return part(`${scheme}://127.0.0.1:${port}`, port, () => process.stop(), process);
+  const server = await startNatsServer(loadTools().natsServer, { security: await natsServerSecurity(security) });
+  return part(server.url, server.port, () => server.stop(), server.process);
 }
 
 export interface MotoPart {
@@ -106,12 +99,8 @@ export async function startMoto(options: { port?: number; env?: Record<string, s
       stop: async () => void (await container.stop()),
     };
   }
-  const tools = loadTools();
-  const port = options.port ?? (await freePort());
-  const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)], options.env ? { env: { ...globalThis.process.env, ...options.env } } : {});
-  const endpoint = `http://127.0.0.1:${port}`;
-  await until("moto", () => httpOk(`${endpoint}/moto-api/`));
-  return { endpoint, process, stop: () => process.stop() };
+  const { endpoint, process, stop } = await startMotoServer(loadTools().motoServer, options);
+  return { endpoint, process, stop };
 }
 
 /**

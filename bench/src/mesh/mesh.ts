@@ -124,7 +124,7 @@ export async function startBenchMesh(options: MeshOptions = {}): Promise<BenchMe
     );
     const apiKey = randomBytes(24).toString("base64url");
     const eventGridKey = randomBytes(24).toString("base64url");
-    const common = { ...nats.env(), CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "info" };
+    const common = { CREDMESH_NATS_URL: nats.url, CREDMESH_NATS_PLAINTEXT: "true", CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "info" };
     const contentHashKey = randomBytes(32).toString("hex");
     const ingestPort = await freePort();
     const ingest = await startService(

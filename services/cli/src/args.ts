@@ -14,10 +14,11 @@ export class UsageError extends Error {
   }
 }
 
-export type HelpTopic = "" | "dlq" | "dlq list" | "dlq replay" | "reconcile" | "status" | "quarantine" | "release" | "bus-credentials" | "provision";
+export type HelpTopic = "" | "up" | "dlq" | "dlq list" | "dlq replay" | "reconcile" | "status" | "quarantine" | "release" | "bus-credentials" | "provision";
 
 export type Command =
   | { name: "help"; topic: HelpTopic }
+  | { name: "up"; once: boolean; ports: "fixed" | "free"; stateDir: string | undefined }
   | { name: "dlq list"; destination: Cloud | undefined; limit: number }
   | { name: "dlq replay"; select: { seqs: number[] } | { all: true }; destination: Cloud | undefined; dryRun: boolean; limit: number }
   | { name: "reconcile"; destination: Cloud | undefined; dryRun: boolean }
@@ -59,6 +60,7 @@ const destination = { type: "string" } as const;
 
 /** Options of each command, on top of the global ones. */
 const COMMAND_OPTIONS = {
+  up: { once: { type: "boolean" }, "any-ports": { type: "boolean" }, "state-dir": { type: "string" } },
   "dlq list": { destination, limit: { type: "string" } },
   "dlq replay": {
     seq: { type: "string", multiple: true },
@@ -97,7 +99,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     if (second !== "list" && second !== "replay") throw new UsageError(`unknown dlq command "${second}" (expected list or replay)`, "dlq");
     name = `dlq ${second}`;
     rest = argv.slice(2);
-  } else if (first === "reconcile" || first === "status" || first === "quarantine" || first === "release" || first === "bus-credentials" || first === "provision") {
+  } else if (first === "up" || first === "reconcile" || first === "status" || first === "quarantine" || first === "release" || first === "bus-credentials" || first === "provision") {
     name = first;
     rest = argv.slice(1);
   } else {
@@ -107,6 +109,11 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const { values, positionals } = parseFlags(name, rest);
   if (values.help === true) return { ...base, command: { name: "help", topic: name } };
   if (values.creds !== undefined && values.nkey !== undefined) throw new UsageError("give --creds or --nkey, not both", name);
+  if (name === "up") {
+    // `up` runs its own bus: the connection flags of the operator commands do not apply.
+    const foreign = ["server", "creds", "nkey", "ca", "json", "timeout"].filter((flag) => values[flag] !== undefined);
+    if (foreign.length > 0) throw new UsageError(`--${foreign.join(", --")} does not apply to up (it starts its own bus)`, "up");
+  }
   return {
     command: buildCommand(name, values, positionals),
     servers: values.server === undefined ? undefined : serverList(values.server as string),
@@ -141,6 +148,13 @@ function parseFlags(name: CommandName, args: readonly string[]): { values: FlagV
 
 function buildCommand(name: CommandName, values: FlagValues, positionals: readonly string[]): Command {
   switch (name) {
+    case "up":
+      return {
+        name,
+        once: values.once === true,
+        ports: values["any-ports"] === true ? "free" : "fixed",
+        stateDir: values["state-dir"] === undefined ? undefined : nonEmpty("--state-dir", String(values["state-dir"]), name),
+      };
     case "quarantine":
     case "release": {
       const [cell, ...extra] = positionals;
@@ -199,7 +213,7 @@ function buildCommand(name: CommandName, values: FlagValues, positionals: readon
 }
 
 function helpTopic(text: string): HelpTopic {
-  const topics: readonly HelpTopic[] = ["dlq", "dlq list", "dlq replay", "reconcile", "status", "quarantine", "release", "bus-credentials", "provision"];
+  const topics: readonly HelpTopic[] = ["up", "dlq", "dlq list", "dlq replay", "reconcile", "status", "quarantine", "release", "bus-credentials", "provision"];
   return topics.find((topic) => topic === text) ?? "";
 }
 

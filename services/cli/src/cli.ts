@@ -11,6 +11,7 @@ import { reconcile } from "./commands/reconcile.ts";
 import { provision } from "./commands/provision.ts";
 import { quarantine } from "./commands/quarantine.ts";
 import { status } from "./commands/status.ts";
+import { up } from "./commands/up.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { CliFailure } from "./failure.ts";
 import type { Io } from "./output.ts";
@@ -48,6 +49,14 @@ export async function runCli(argv: readonly string[], io: Io, env: NodeJS.Proces
       return busCredentials(io, invocation.json, command, env);
     } catch (error) {
       io.err(`credmesh: ${describeFailure(error, 0)}`);
+      return 1;
+    }
+  }
+  if (command.name === "up") {
+    try {
+      return await up(command, io, env);
+    } catch (error) {
+      io.err(`credmesh up: ${describeFailure(error, 0)}`);
       return 1;
     }
   }
@@ -89,7 +98,7 @@ function withFlags(env: NodeJS.ProcessEnv, invocation: Invocation): NodeJS.Proce
   return merged;
 }
 
-function dispatch(ctx: CommandContext, command: Exclude<Command, { name: "help" | "bus-credentials" }>, env: NodeJS.ProcessEnv, bus: BusConfig): Promise<0 | 1> {
+function dispatch(ctx: CommandContext, command: Exclude<Command, { name: "help" | "bus-credentials" | "up" }>, env: NodeJS.ProcessEnv, bus: BusConfig): Promise<0 | 1> {
   switch (command.name) {
     case "provision":
       return provision(ctx, { dryRun: command.dryRun, streamReplicas: bus.streamReplicas, duplicateWindowMs: bus.duplicateWindowMs });

@@ -16,7 +16,7 @@ const TEXT: Record<HelpTopic, string> = {
 Usage: credmesh <command> [flags]
 
 Commands:
-  up                      run the whole mesh locally with emulated clouds (scripts/credmesh only)
+  up                      run the whole mesh locally with emulated clouds, both directions, Prometheus
   dlq list                show the dead letters (CREDMESH_DLQ) without consuming them
   dlq replay              republish dead-lettered mutations once their cause is fixed
   reconcile               ask the replicators to compare sources and destinations now
@@ -29,6 +29,21 @@ Commands:
 Run "credmesh <command> --help" for its flags.
 
 ${CONNECTION}`,
+  up: `credmesh up [--once] [--any-ports] [--state-dir DIR]
+
+Runs the local mesh as processes on 127.0.0.1: NATS JetStream, moto (AWS), the Key Vault emulator
+(Azure), ingest, both replicators, the identity-watcher and Prometheus scraping them all — the
+topology docker-compose.yml runs in containers, on the same ports. Anti-entropy every 10 s is the
+change feed: a secret created or changed with any AWS SDK/CLI against moto, or any Azure SDK against
+the emulator, reaches the other side without a hand-written event. Prints where everything runs and
+the audit tap command, then every replication as it happens. Ctrl-C stops everything. A second up
+while one runs says so (lock file <state dir>/up.lock with the pid).
+
+  --once               start everything, wait until every part is ready, print the screen, stop
+  --any-ports          free ports instead of the fixed ones (4222, 5000, 8443, 8080, 9090-9093, …)
+  --state-dir DIR      the lock, data and logs (default: $CREDMESH_UP_DIR, else ~/.cache/credmesh/up)
+
+Needs the provisioned parts (scripts/provision.sh; scripts/credmesh up runs it).`,
   dlq: `credmesh dlq list   [--destination azure|aws] [--limit N]
 credmesh dlq replay (--seq N ... | --all) [--destination azure|aws] [--dry-run] [--limit N]
 

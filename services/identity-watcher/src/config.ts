@@ -1,4 +1,4 @@
-import { EnvReader, readBusConfig, readLogLevel, type BusConfig, type LogLevel } from "@credmesh/config";
+import { EnvReader, readBaseConfig, type BaseConfig } from "@credmesh/config";
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
 import { loadCells, type CellConfig } from "./cells.ts";
 import { DEFAULT_GRAPH_ENDPOINT } from "./quarantine/azure-layer.ts";
@@ -8,8 +8,7 @@ import { DEFAULT_GRAPH_ENDPOINT } from "./quarantine/azure-layer.ts";
  * Its own cloud identities — for IAM (role tags, revoke policy) and Microsoft Graph (disable the
  * service principal) — are federated like the replicators': no static key.
  */
-export interface WatcherConfig extends BusConfig {
-  logLevel: LogLevel;
+export interface WatcherConfig extends BaseConfig {
   opsHost: string;
   opsPort: number;
   cells: CellConfig[];
@@ -46,9 +45,8 @@ export function resolveWatcherConfig(env: Readonly<Record<string, string | undef
   const cellsFile = read.string("CREDMESH_IDENTITY_CELLS_FILE");
   const awsEndpoint = read.optionalString("CREDMESH_AWS_ENDPOINT");
   const config: WatcherConfig = {
-    // The bus is read exactly as every other service reads it (TLS, credentials, replicas).
-    logLevel: readLogLevel(read),
-    ...readBusConfig(read),
+    // Logging and the bus, read as every service reads them (@credmesh/config).
+    ...readBaseConfig(read),
     opsHost: read.string("CREDMESH_IDENTITY_OPS_HOST", { default: "127.0.0.1" }),
     opsPort: read.int("CREDMESH_IDENTITY_OPS_PORT", { default: 9092, min: 0, max: 65_535 }),
     cells: [],

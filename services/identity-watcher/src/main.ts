@@ -1,7 +1,8 @@
-import { BusPublisher, busReadinessChecks, openBus, openQuarantineBucket, readQuarantine, runConsumer, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
+import { BusPublisher, busReadinessChecks, openBus, openQuarantineBucket, reportBusState, readQuarantine, runConsumer, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
 import { KV_BUCKETS } from "@credmesh/bus-names";
 import { inboxPrefixOf } from "@credmesh/bus-roles";
 import { busSettings } from "@credmesh/config";
+import { toCredmeshError } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { exitOnBootFailure, listenOps, onShutdown, opsRoutes } from "@credmesh/runtime";
@@ -119,7 +120,9 @@ async function main(): Promise<void> {
   const ops = await listenOps(opsRoutes(metrics.registry, { ...busReadinessChecks(nc), configuration: () => true }), config.opsHost, config.opsPort);
   logger.info({ opsPort: ops.port, cells: config.cells.map((cell) => cell.id), scanIntervalMs: config.scanIntervalMs }, "identity-watcher running");
 
+  const busState = reportBusState(nc, metrics, logger);
   onShutdown(logger, async () => {
+    busState.stop();
     clearInterval(announcer);
     for (const subscription of control) subscription.unsubscribe();
     await scanner.stop();

@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { BusPublisher, busReadinessChecks, openBus, type NatsConnection } from "@credmesh/bus";
+import { BusPublisher, busReadinessChecks, openBus, reportBusState, type NatsConnection } from "@credmesh/bus";
 import { inboxPrefixOf } from "@credmesh/bus-roles";
 import { busSettings, isAzureToAws } from "@credmesh/config";
 import { createLogger } from "@credmesh/logging";
@@ -77,7 +77,9 @@ async function main(): Promise<void> {
     (error: unknown) => logger.warn({ err: error }, "Event Grid signing keys could not be loaded yet; deliveries get 503 until they can"),
   );
 
+  const busState = reportBusState(nc, metrics, logger);
   onShutdown(logger, async () => {
+    busState.stop();
     // Stop accepting, let in-flight webhooks finish their publish, then drain the connection.
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await nc.drain();

@@ -5,6 +5,7 @@ import {
   BusPublisher,
   busReadinessChecks,
   openBus,
+  reportBusState,
   ensureReplicatorConsumers,
   openQuarantineBucket,
   runConsumer,
@@ -151,7 +152,9 @@ async function main(): Promise<void> {
   const address = server.address() as AddressInfo;
   logger.info({ opsPort: address.port, destination: config.destination, rules: config.rules.map((rule) => rule.id) }, "replicator running");
 
+  const busState = reportBusState(nc, metrics, logger);
   onShutdown(logger, async () => {
+    busState.stop();
     // Mutations held by a quarantine give up their wait and are handed back (retryable).
     shutdown.abort();
     await quarantineWatch.stop();

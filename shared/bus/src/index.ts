@@ -13,6 +13,7 @@ export {
   type StreamsOutcome,
   type StreamSettings,
 } from "./provisioning.ts";
+export { reportBusState, type BusStateReporter } from "./bus-state.ts";
 export { openBus, type BusSettings } from "./open.ts";
 export { BusPublisher, type PublishResult, type PublisherOptions } from "./publisher.ts";
 export { settle, type Settlement } from "./settlement.ts";

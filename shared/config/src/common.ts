@@ -31,12 +31,16 @@ export interface BusConfig {
   duplicateWindowMs: number;
 }
 
-/** Settings every credmesh service reads the same way: logging, the bus, the rules file. */
-export interface CommonConfig extends BusConfig {
+/** Settings every credmesh service reads the same way: logging, the bus, the partitions. */
+export interface BaseConfig extends BusConfig {
   logLevel: LogLevel;
-  rulesFile: string;
   /** Partitions per destination; must be the same in every service of a deployment. */
   partitions: number;
+}
+
+/** The base settings plus the replication rules file, which ingest and the replicators read. */
+export interface CommonConfig extends BaseConfig {
+  rulesFile: string;
 }
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
@@ -91,13 +95,18 @@ function readBusAuth(read: EnvReader): BusAuth {
   return { kind: "none" };
 }
 
-export function readCommonConfig(read: EnvReader): CommonConfig {
+/** Logging, bus and partition settings (every service, the identity-watcher included). */
+export function readBaseConfig(read: EnvReader): BaseConfig {
   return {
     logLevel: readLogLevel(read),
     ...readBusConfig(read),
-    rulesFile: read.string("CREDMESH_RULES_FILE"),
     partitions: read.int("CREDMESH_PARTITIONS", { default: DEFAULT_PARTITIONS, min: 1, max: 256 }),
   };
+}
+
+/** The base settings and the rules file (ingest, replicators). */
+export function readCommonConfig(read: EnvReader): CommonConfig {
+  return { ...readBaseConfig(read), rulesFile: read.string("CREDMESH_RULES_FILE") };
 }
 
 /**

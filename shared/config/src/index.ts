@@ -1,9 +1,11 @@
 export {
   DEFAULT_NATS_URL,
   busSettings,
+  readBaseConfig,
   readBusConfig,
   readCommonConfig,
   readLogLevel,
+  type BaseConfig,
   type BusAuth,
   type BusConfig,
   type CommonConfig,

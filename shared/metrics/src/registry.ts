@@ -80,6 +80,23 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["consumer"] as const,
       registers,
     }),
+    // The state of credmesh's streams and consumers as JetStream reports it (every service reports
+    // it: @credmesh/bus reportBusState); the bus dashboard and the backlog alert read these.
+    consumerAckPending: new Gauge({
+      name: METRIC.consumerAckPending,
+      help: "Messages delivered to the consumer and not yet acknowledged.",
+      labelNames: ["stream", "consumer"] as const,
+      registers,
+    }),
+    consumerRedelivered: new Gauge({
+      name: METRIC.consumerRedelivered,
+      help: "Messages the consumer has had redelivered at least once (pending acknowledgement).",
+      labelNames: ["stream", "consumer"] as const,
+      registers,
+    }),
+    streamMessages: new Gauge({ name: METRIC.streamMessages, help: "Messages stored in the stream.", labelNames: ["stream"] as const, registers }),
+    streamBytes: new Gauge({ name: METRIC.streamBytes, help: "Bytes stored in the stream.", labelNames: ["stream"] as const, registers }),
+    streamConsumers: new Gauge({ name: METRIC.streamConsumers, help: "Consumers of the stream.", labelNames: ["stream"] as const, registers }),
     consumerStatus: new Counter({
       name: METRIC.consumerStatus,
       help: "Status notifications of the JetStream consumer (heartbeats missed, consumer deleted, ...).",

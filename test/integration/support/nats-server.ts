@@ -1,7 +1,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busAccess, createBusSecurity, natsServerConfig, type BusAccess } from "../../support/bus-security.ts";
+import { natsServerConfig } from "@credmesh/local-mesh";
+import { busAccess, createBusSecurity, natsServerSecurity, type BusAccess } from "../../support/bus-security.ts";
 import { ManagedProcess } from "../../support/managed-process.ts";
 import { freePort } from "../../support/ports.ts";
 import { loadTools } from "../../support/tools.ts";
@@ -33,7 +34,7 @@ export async function startRestartableNats(): Promise<RestartableNats> {
   const dir = await mkdtemp(join(tmpdir(), "credmesh-nats-restartable-"));
   const security = await createBusSecurity(dir);
   const configFile = join(dir, "nats.conf");
-  await writeFile(configFile, natsServerConfig({ port, storeDir: join(dir, "jetstream"), security }));
+  await writeFile(configFile, natsServerConfig({ port, storeDir: join(dir, "jetstream"), security: await natsServerSecurity(security) }));
   const generations: ManagedProcess[] = [];
 
   const start = async (): Promise<void> => {

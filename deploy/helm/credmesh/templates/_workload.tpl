@@ -20,12 +20,13 @@ Argument: a dict with
 */}}
 
 {{/*
-The bus settings of a component (README "Security model"): TLS unless nats.plaintext, and the
-component's own identity — its role's nkey seed, the one key of nats.nkeysSecret it mounts
-(`credmesh bus-credentials` names it `<role>.nk`) — or the shared credentials file.
+The bus settings of a component (README "Security model"), as readBaseConfig of @credmesh/config
+reads them: logging, the bus, TLS unless nats.plaintext, and the component's own identity — its
+role's nkey seed, the one key of nats.nkeysSecret it mounts (`credmesh bus-credentials` names it
+`<role>.nk`) — or the shared credentials file.
 Args: (list $ "role name"), e.g. (list $ "ingest").
 */}}
-{{- define "credmesh.common.env" -}}
+{{- define "credmesh.bus.env" -}}
 {{- $root := index . 0 -}}
 {{- $role := index . 1 -}}
 {{- $nats := $root.Values.nats -}}
@@ -40,7 +41,6 @@ Args: (list $ "role name"), e.g. (list $ "ingest").
 {{- end -}}
 {{- $env := list
   (dict "name" "CREDMESH_NATS_URL" "value" $nats.url)
-  (dict "name" "CREDMESH_RULES_FILE" "value" (printf "%s/rules/rules.yaml" (include "credmesh.mountRoot" $root)))
   (dict "name" "CREDMESH_LOG_LEVEL" "value" $root.Values.logLevel)
   (dict "name" "CREDMESH_PARTITIONS" "value" (toString $root.Values.bus.partitions))
   (dict "name" "CREDMESH_STREAM_REPLICAS" "value" (toString $root.Values.bus.streamReplicas))
@@ -58,15 +58,20 @@ Args: (list $ "role name"), e.g. (list $ "ingest").
 {{- toYaml $env -}}
 {{- end -}}
 
-{{/* Volumes every credmesh pod mounts: /tmp (the root filesystem is read-only), the rules, its bus identity and CA. Args: (list $ "role name"). */}}
-{{- define "credmesh.common.volumes" -}}
+{{/* The bus settings and the replication rules file (ingest, replicators). Args: (list $ "role name"). */}}
+{{- define "credmesh.common.env" -}}
+{{- $root := index . 0 -}}
+{{- $env := include "credmesh.bus.env" . | fromYamlArray -}}
+{{- $env = append $env (dict "name" "CREDMESH_RULES_FILE" "value" (printf "%s/rules/rules.yaml" (include "credmesh.mountRoot" $root))) -}}
+{{- toYaml $env -}}
+{{- end -}}
+
+{{/* Volumes every credmesh pod mounts: /tmp (the root filesystem is read-only), its bus identity and CA. Args: (list $ "role name"). */}}
+{{- define "credmesh.bus.volumes" -}}
 {{- $root := index . 0 -}}
 {{- $role := index . 1 -}}
 {{- $nats := $root.Values.nats -}}
-{{- $volumes := list
-  (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi"))
-  (dict "name" "rules" "configMap" (dict "name" (include "credmesh.rulesConfigMap" $root) "items" (list (dict "key" (ternary "rules.yaml" $root.Values.rules.key (not (empty $root.Values.rules.inline))) "path" "rules.yaml"))))
--}}
+{{- $volumes := list (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi")) -}}
 {{- if $nats.nkeysSecret -}}
 {{- /* Only this role's seed is projected into the pod, never another role's. */ -}}
 {{- $volumes = append $volumes (include "credmesh.secretVolume" (list "nats-identity" $nats.nkeysSecret (printf "%s.nk" $role)) | fromYaml) -}}
@@ -79,13 +84,10 @@ Args: (list $ "role name"), e.g. (list $ "ingest").
 {{- toYaml $volumes -}}
 {{- end -}}
 
-{{- define "credmesh.common.mounts" -}}
+{{- define "credmesh.bus.mounts" -}}
 {{- $root := index . 0 -}}
 {{- $nats := $root.Values.nats -}}
-{{- $mounts := list
-  (dict "name" "tmp" "mountPath" "/tmp")
-  (dict "name" "rules" "mountPath" (printf "%s/rules" (include "credmesh.mountRoot" $root)) "readOnly" true)
--}}
+{{- $mounts := list (dict "name" "tmp" "mountPath" "/tmp") -}}
 {{- if $nats.nkeysSecret -}}
 {{- $mounts = append $mounts (dict "name" "nats-identity" "mountPath" (printf "%s/nats-identity" (include "credmesh.mountRoot" $root)) "readOnly" true) -}}
 {{- else if $nats.credentialsSecret.name -}}
@@ -94,6 +96,21 @@ Args: (list $ "role name"), e.g. (list $ "ingest").
 {{- if and (not $nats.plaintext) $nats.caSecret.name -}}
 {{- $mounts = append $mounts (dict "name" "nats-ca" "mountPath" (printf "%s/nats-ca" (include "credmesh.mountRoot" $root)) "readOnly" true) -}}
 {{- end -}}
+{{- toYaml $mounts -}}
+{{- end -}}
+
+{{/* The bus volumes plus the rules ConfigMap (ingest, replicators). Args: (list $ "role name"). */}}
+{{- define "credmesh.common.volumes" -}}
+{{- $root := index . 0 -}}
+{{- $volumes := include "credmesh.bus.volumes" . | fromYamlArray -}}
+{{- $volumes = append $volumes (dict "name" "rules" "configMap" (dict "name" (include "credmesh.rulesConfigMap" $root) "items" (list (dict "key" (ternary "rules.yaml" $root.Values.rules.key (not (empty $root.Values.rules.inline))) "path" "rules.yaml")))) -}}
+{{- toYaml $volumes -}}
+{{- end -}}
+
+{{- define "credmesh.common.mounts" -}}
+{{- $root := index . 0 -}}
+{{- $mounts := include "credmesh.bus.mounts" . | fromYamlArray -}}
+{{- $mounts = append $mounts (dict "name" "rules" "mountPath" (printf "%s/rules" (include "credmesh.mountRoot" $root)) "readOnly" true) -}}
 {{- toYaml $mounts -}}
 {{- end -}}
 

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "@nats-io/transport-node";
+import { runCredmesh } from "../support/credmesh-cli.ts";
 import { keyVaultClientFor } from "../support/keyvault-client.ts";
 import { REPO_ROOT } from "../support/services.ts";
 
@@ -97,8 +99,16 @@ describe("credmesh up", () => {
     }
     expect(screen).toMatch(/^replicator-azure .* AWS → Azure$/m);
     expect(screen).toMatch(/^replicator-aws .* Azure → AWS$/m);
-    expect(screen).toMatch(/audit tap {3}nats --server nats:\/\/127\.0\.0\.1:\d+ sub 'credmesh\.audit\.>'/);
+    expect(screen).toMatch(/audit tap {3}nats --server nats:\/\/127\.0\.0\.1:\d+ --nkey \S+\/auditor\.nk --inbox-prefix _INBOX\.auditor sub 'credmesh\.audit\.>'/);
     expect(screen).toContain("anti-entropy every 10 s as the change feed");
+  });
+
+  it("the bus admits only the run's identities: the operator command the screen prints works, a client without an identity is refused", async () => {
+    const [, server = "", seed = ""] = screen.match(/^status {6}CREDMESH_NATS_PLAINTEXT=true scripts\/credmesh status --server (\S+) --nkey (\S+)$/m) ?? [];
+    const status = await runCredmesh(["status", "--server", server, "--nkey", seed], { env: { CREDMESH_NATS_PLAINTEXT: "true" } });
+    expect(status.code, `${status.stdout}\n${status.stderr}`).toBe(0);
+    expect(status.stdout).toContain("CONSUMER");
+    await expect(connect({ servers: server, reconnect: false, timeout: 5_000 })).rejects.toThrow(/Authorization Violation/i);
   });
 
   it("a second up while one runs says so, naming the running one's pid", async () => {

@@ -7,6 +7,7 @@ import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { toKeyVaultName } from "@credmesh/replicas";
 import { LOCAL_API_KEY_HEADER, LOCAL_AWS_ACCOUNT, LOCAL_AWS_REGION, LOCAL_REPLICATOR_ROLE_ARN, loadTools, startLocalMesh, type LocalMesh } from "@credmesh/local-mesh";
+import { connectionOptions } from "@credmesh/bus";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPki, type Issued, type Pki } from "../emulators/roles-anywhere/pki.ts";
@@ -111,7 +112,8 @@ describe("Grafana dashboards against a real Prometheus", () => {
       env: { "identity-watcher": { CREDMESH_IDENTITY_SCAN_INTERVAL_MS: "500", CREDMESH_IDENTITY_ENFORCE_INTERVAL_MS: "1000" } },
     });
     await mesh.waitReady(120_000);
-    nc = await connect({ servers: mesh.natsUrl, name: "credmesh-dashboards-test" });
+    // The test observes the whole bus, as the local deployment's admin identity.
+    nc = await connect({ ...connectionOptions({ servers: [mesh.natsUrl], auth: { kind: "nkey", seedFile: mesh.seedFile({ kind: "admin" }) } }), name: "credmesh-dashboards-test" });
     tap = new BusTap(nc, "credmesh.>");
     secretsManager = new SecretsManagerClient({ region: LOCAL_AWS_REGION, endpoint: mesh.awsEndpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
     const iam = new IAMClient({ region: LOCAL_AWS_REGION, endpoint: mesh.awsEndpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
@@ -183,15 +185,16 @@ describe("Grafana dashboards against a real Prometheus", () => {
     await identityEvent("renewed");
 
     // A quarantine: the replicators of the cell stop; work that arrives meanwhile is refused; then the release.
-    const server = ["--server", mesh.natsUrl];
-    const quarantined = await runCredmesh(["quarantine", CELL, "--reason", "dashboards test", ...server]);
+    const server = ["--server", mesh.natsUrl, "--nkey", mesh.seedFile({ kind: "operator" })];
+    const operator = { env: { CREDMESH_NATS_PLAINTEXT: "true" } };
+    const quarantined = await runCredmesh(["quarantine", CELL, "--reason", "dashboards test", ...server], operator);
     expect(quarantined.code, quarantined.stderr).toBe(0);
     await identityEvent("quarantined");
     await secretsManager.send(new CreateSecretCommand({ Name: `prod/dash-${run}/while-quarantined`, SecretString: randomBytes(16).toString("hex") }));
-    const reconcile = await runCredmesh(["reconcile", "--destination", "azure", "--timeout", "20", ...server]);
+    const reconcile = await runCredmesh(["reconcile", "--destination", "azure", "--timeout", "20", ...server], operator);
     expect(reconcile.code, `${reconcile.stdout}\n${reconcile.stderr}`).not.toBe(2);
     await waitForQuery(mesh, `sum(credmesh_quarantine_aborted_total{cell="${CELL}"}) > 0`, 60_000);
-    const released = await runCredmesh(["release", CELL, "--reason", "dashboards test done", ...server]);
+    const released = await runCredmesh(["release", CELL, "--reason", "dashboards test done", ...server], operator);
     expect(released.code, released.stderr).toBe(0);
     await identityEvent("released");
     await audit((decision, names) => decision === "applied" && names.startsWith(`prod/dash-${run}/while-quarantined|`));

@@ -215,7 +215,8 @@ describe("bus permissions: every role against every operation, on a real nats-se
       }
       const actual = Object.fromEntries(results.filter((result) => result.role === role).map((result) => [result.operation, result.allowed ? "allowed" : "refused"]));
       const expected = Object.fromEntries(Object.entries(MATRIX).map(([operation, allowed]) => [operation, allowed.includes(role) ? "allowed" : "refused"]));
-      expect(actual).toEqual(expected);
+      const refusals = results.filter((result) => result.role === role && !result.allowed).map((result) => `${result.operation}: ${result.detail}`);
+      expect(actual, `refusals of ${role}:\n${refusals.join("\n")}`).toEqual(expected);
     });
   }
 });

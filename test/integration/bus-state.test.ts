@@ -1,10 +1,11 @@
 import { BusPublisher, ensureReplicatorConsumers, ensureStreams, reportBusState } from "@credmesh/bus";
-import { DEFAULT_PARTITIONS, STREAMS, replicatorDurable } from "@credmesh/bus-names";
+import { DEFAULT_PARTITIONS, REPLICA_GROUP, STREAMS, replicatorDurable } from "@credmesh/bus-names";
+import type { BusRole } from "@credmesh/bus-roles";
 import { buildMutationEvent, partitionOfEvent } from "@credmesh/events";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { jetstream } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsPart } from "../support/parts.ts";
 
@@ -12,13 +13,17 @@ import { startNats, type NatsPart } from "../support/parts.ts";
  * The stream and consumer gauges every service reports (@credmesh/bus reportBusState), against a
  * real nats-server: exact counts of what was published, delivered and left unacknowledged.
  */
+const CELL = "bus-state-azure-1";
+/** Every service reports the gauges, each with its own bus identity (@credmesh/bus-roles). */
+const REPORTERS: BusRole[] = [{ kind: "ingest" }, { kind: "replicator", destination: "azure", cell: CELL }, { kind: "identity-watcher" }];
+
 describe("bus state gauges", () => {
   let nats: NatsPart;
   let nc: NatsConnection;
 
   beforeAll(async () => {
-    nats = await startNats();
-    nc = await connect({ servers: nats.url });
+    nats = await startNats({ deployment: { partitions: DEFAULT_PARTITIONS, replicators: [{ destination: "azure", cell: CELL }] } });
+    nc = await nats.connect();
     await ensureStreams(nc);
     await ensureReplicatorConsumers(nc, "azure", DEFAULT_PARTITIONS);
   });
@@ -47,23 +52,30 @@ describe("bus state gauges", () => {
     const partition = partitionOfEvent(events[0] ?? events.at(-1)!, DEFAULT_PARTITIONS);
     const durable = replicatorDurable("azure", partition);
     const consumer = await jetstream(nc).consumers.get(STREAMS.mutations.name, durable);
-    const fetched = await consumer.fetch({ max_messages: 2, expires: 2_000 });
+    const fetched = await consumer.fetch({ max_messages: 2, expires: 2_000, group: REPLICA_GROUP });
     let received = 0;
     for await (const _message of fetched) received += 1;
     expect(received).toBe(2);
 
-    const metrics = createMetrics(undefined, { defaultMetrics: false });
-    const reporter = reportBusState(nc, metrics, createLogger({ service: "bus-state-test", level: "error" }), { intervalMs: 60_000 });
-    await reporter.collect();
-    reporter.stop();
-    const value = async (name: string, labels: Record<string, string>) =>
-      (await metrics.registry.getSingleMetric(name)?.get())?.values.find((sample) => Object.entries(labels).every(([key, label]) => sample.labels[key] === label))?.value;
-    expect(await value("credmesh_stream_messages", { stream: STREAMS.mutations.name })).toBe(5);
-    expect(await value("credmesh_stream_consumers", { stream: STREAMS.mutations.name })).toBe(DEFAULT_PARTITIONS);
-    expect(await value("credmesh_stream_messages", { stream: STREAMS.deadLetters.name })).toBe(0);
-    expect(await value("credmesh_consumer_pending_messages", { consumer: durable })).toBe(3);
-    expect(await value("credmesh_consumer_ack_pending_messages", { stream: STREAMS.mutations.name, consumer: durable })).toBe(2);
-    expect(await value("credmesh_consumer_redelivered_messages", { stream: STREAMS.mutations.name, consumer: durable })).toBe(0);
-    expect((await value("credmesh_stream_bytes", { stream: STREAMS.mutations.name })) ?? 0).toBeGreaterThan(0);
+    for (const role of REPORTERS) {
+      const reporting = await nats.connect(role, `bus-state-${role.kind}`);
+      try {
+        const metrics = createMetrics(undefined, { defaultMetrics: false });
+        const reporter = reportBusState(reporting, metrics, createLogger({ service: "bus-state-test", level: "error" }), { intervalMs: 60_000 });
+        await reporter.collect();
+        reporter.stop();
+        const value = async (name: string, labels: Record<string, string>) =>
+          (await metrics.registry.getSingleMetric(name)?.get())?.values.find((sample) => Object.entries(labels).every(([key, label]) => sample.labels[key] === label))?.value;
+        expect(await value("credmesh_stream_messages", { stream: STREAMS.mutations.name }), role.kind).toBe(5);
+        expect(await value("credmesh_stream_consumers", { stream: STREAMS.mutations.name }), role.kind).toBe(DEFAULT_PARTITIONS);
+        expect(await value("credmesh_stream_messages", { stream: STREAMS.deadLetters.name }), role.kind).toBe(0);
+        expect(await value("credmesh_consumer_pending_messages", { consumer: durable }), role.kind).toBe(3);
+        expect(await value("credmesh_consumer_ack_pending_messages", { stream: STREAMS.mutations.name, consumer: durable }), role.kind).toBe(2);
+        expect(await value("credmesh_consumer_redelivered_messages", { stream: STREAMS.mutations.name, consumer: durable }), role.kind).toBe(0);
+        expect((await value("credmesh_stream_bytes", { stream: STREAMS.mutations.name })) ?? 0).toBeGreaterThan(0);
+      } finally {
+        await reporting.close();
+      }
+    }
   });
 });

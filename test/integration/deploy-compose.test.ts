@@ -260,7 +260,7 @@ describe("docker-compose.yml", () => {
       const config = nats?.volumes?.find((volume) => volume.target === "/etc/nats/nats.conf");
       expect(nats?.command).toEqual(["-c", "/etc/nats/nats.conf"]);
       expect(config?.source).toBe(resolve(REPO_ROOT, "deploy", "docker", "nats", "nats.conf"));
-      expect(nats?.volumes?.find((volume) => volume.type === "volume")?.target).toBe("/data");
+      expect(nats?.volumes?.find((volume) => volume.target === "/data")?.type).toBe("volume");
       // The compose configuration as is, except where it listens and stores: loopback and a scratch directory.
       const text = await readFile(config?.source ?? "", "utf8");
       dir = await mkdtemp(join(tmpdir(), "credmesh-compose-nats-"));

@@ -203,7 +203,11 @@ describe("deploy/helm/credmesh", () => {
         const { pod, container } = podOf(workload);
         const env = envOf(container);
         const role: BusRole =
-          container.name === "ingest" ? { kind: "ingest" } : { kind: "replicator", destination: env.get("CREDMESH_DESTINATION") as "azure" | "aws", cell: env.get("CREDMESH_CELL") ?? "" };
+          container.name === "ingest"
+            ? { kind: "ingest" }
+            : container.name === "identity-watcher"
+              ? { kind: "identity-watcher" }
+              : { kind: "replicator", destination: env.get("CREDMESH_DESTINATION") as "azure" | "aws", cell: env.get("CREDMESH_CELL") ?? "" };
         const seed = fileSource(pod, container, env.get("CREDMESH_NATS_NKEY_SEED_FILE") ?? "");
         // The chart names the key as @credmesh/bus-roles (and `credmesh bus-credentials`) names the file.
         expect(seed?.file, workload.metadata.name).toBe(CREDENTIAL_FILES.seed(role));
@@ -216,10 +220,10 @@ describe("deploy/helm/credmesh", () => {
   });
 
   it("refuses a plaintext URL unless plaintext is chosen, and two ways to authenticate", async () => {
-    await expect(renderChart([...SETUPS.eks], ["--set", "nats.url=nats://nats:4222"])).rejects.toThrow(/nats.url must use tls:\/\//);
-    await expect(renderChart([...SETUPS.eks], ["--set", "nats.plaintext=true"])).rejects.toThrow(/nats.url must then use nats:\/\//);
-    await expect(renderChart([...SETUPS.eks], ["--set", "nats.credentialsSecret.name=x"])).rejects.toThrow(/both set/);
-    const plaintext = await renderChart([], ["--set", "nats.plaintext=true", "--set", "nats.url=nats://nats:4222"]);
+    await expect(renderChart([...SETUPS.eks], ["nats.url=nats://nats:4222"])).rejects.toThrow(/nats.url must use tls:\/\//);
+    await expect(renderChart([...SETUPS.eks], ["nats.plaintext=true"])).rejects.toThrow(/nats.url must then use nats:\/\//);
+    await expect(renderChart([...SETUPS.eks], ["nats.credentialsSecret.name=x"])).rejects.toThrow(/both set/);
+    const plaintext = await renderChart([], ["nats.plaintext=true", "nats.url=nats://nats:4222"]);
     expect(envOf(podOf(byKindAndName<Workload>(plaintext, "Deployment", "credmesh-ingest")).container).get("CREDMESH_NATS_PLAINTEXT")).toBe("true");
   });
 

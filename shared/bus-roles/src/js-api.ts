@@ -25,6 +25,8 @@ export const JS_API = {
   consumerInfo: (stream: string, consumer: string) => `${API}.CONSUMER.INFO.${stream}.${consumer}`,
   /** Create or update a consumer; clients add the filter subject as further tokens. */
   consumerCreate: (stream: string, consumer: string) => `${API}.CONSUMER.CREATE.${stream}.${consumer}`,
+  /** Create or update a durable the older way: what nats.js sends for a consumer with several filter subjects. */
+  durableCreate: (stream: string, durable: string) => `${API}.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
   consumerDelete: (stream: string, consumer: string) => `${API}.CONSUMER.DELETE.${stream}.${consumer}`,
   consumerList: (stream: string) => `${API}.CONSUMER.LIST.${stream}`,
   /** A pull request for the next messages of a consumer. */

@@ -67,7 +67,9 @@ function kvBucket(bucket: string, keys: string, access: { write: boolean; watch:
       JS_API.streamInfo(stream),
       JS_API.streamCreate(stream),
       JS_API.directGet(stream, subject),
-      ...(access.watch ? [`${JS_API.consumerCreate(stream, "*")}.${subject}`, JS_API.consumerDelete(stream, "*"), JS_API.flowControl(stream)] : []),
+      ...(access.watch
+        ? [`${JS_API.consumerCreate(stream, "*")}.${subject}`, JS_API.consumerInfo(stream, "*"), JS_API.consumerDelete(stream, "*"), JS_API.flowControl(stream)]
+        : []),
       ...(access.write ? [subject] : []),
     ],
   };
@@ -81,11 +83,23 @@ function ownConsumers(stream: string, durables: readonly string[], why: string):
       JS_API.consumerInfo(stream, durable),
       JS_API.consumerCreate(stream, durable),
       `${JS_API.consumerCreate(stream, durable)}.>`,
+      // A durable with several filter subjects (the watcher's observations) is created this way.
+      JS_API.durableCreate(stream, durable),
       JS_API.consumerNext(stream, durable),
       JS_API.ack(stream, durable),
     ]),
   };
 }
+
+/**
+ * What every service needs for the bus dashboard's gauges (@credmesh/bus reportBusState): each
+ * stream's info (in PROVISION_STREAMS) and the list of its consumers with their counts. It reads
+ * no message.
+ */
+const REPORT_BUS_STATE: Grant = {
+  why: "report the streams' and their consumers' counts as gauges (the bus dashboard); reads no message",
+  publish: CREDMESH_STREAMS.map((stream) => JS_API.consumerList(stream)),
+};
 
 function partitions(deployment: BusDeployment): number[] {
   return Array.from({ length: deployment.partitions }, (_, partition) => partition);
@@ -98,6 +112,7 @@ export function grantsOf(role: BusRole, deployment: BusDeployment): Grant[] {
       return [
         inbox(role),
         PROVISION_STREAMS,
+        REPORT_BUS_STATE,
         { why: "publish the mutations it normalized, for every destination", publish: CLOUDS.map((cloud) => `${PREFIX}.mutation.${cloud}.*`) },
         { why: "publish Key Vault lifecycle events for the identity-watcher", publish: [`${PREFIX}.lifecycle.*.*`] },
       ];
@@ -120,6 +135,7 @@ function replicatorGrants(role: Extract<BusRole, { kind: "replicator" }>, deploy
   return [
     inbox(role),
     PROVISION_STREAMS,
+    REPORT_BUS_STATE,
     ownConsumers(
       mutations,
       partitions(deployment).map((partition) => replicatorDurable(destination, partition)),
@@ -155,6 +171,7 @@ function watcherGrants(role: BusRole): Grant[] {
   return [
     inbox(role),
     PROVISION_STREAMS,
+    REPORT_BUS_STATE,
     ownConsumers(lifecycle, [IDENTITY_WATCHER_DURABLES.lifecycle], "consume Key Vault certificate lifecycle events"),
     ownConsumers(identity, [IDENTITY_WATCHER_DURABLES.observations], "consume the replicators' observations"),
     {

@@ -210,7 +210,7 @@ describe("bus permissions: every role against every operation, on a real nats-se
           await nc.flush().catch(() => undefined);
           const refusal = isPermissionViolation(error) ? error : reported[0];
           if (refusal === undefined) throw new Error(`${role} / ${operation}: failed for another reason than a permission`, { cause: error });
-          results.push({ operation, role, allowed: false, detail: refusal instanceof Error ? refusal.message : String(refusal) });
+          results.push({ operation, role, allowed: false, detail: refusal instanceof Error ? refusal.message : JSON.stringify(refusal) });
         } finally {
           await nc.close().catch(() => undefined);
         }

@@ -2,7 +2,6 @@ import { BusPublisher, busReadinessChecks, openBus, openQuarantineBucket, report
 import { KV_BUCKETS } from "@credmesh/bus-names";
 import { inboxPrefixOf } from "@credmesh/bus-roles";
 import { busSettings } from "@credmesh/config";
-import { toCredmeshError } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { exitOnBootFailure, listenOps, onShutdown, opsRoutes } from "@credmesh/runtime";

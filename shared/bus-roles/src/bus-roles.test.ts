@@ -76,9 +76,13 @@ describe("writeBusCredentials", () => {
     }
     const authorization = readFileSync(join(dir, "creds", "authorization.conf"), "utf8");
     for (const credential of first) expect(authorization).toContain(credential.publicKey);
-    expect(authorization).not.toMatch(/SU[A-Z2-7]{20}/);
+    // No seed, whole or in part (a public key may contain "SU" by chance; a seed's body may not appear).
+    const seeds = first.map((credential) => readFileSync(credential.seedFile, "utf8").trim());
     const values = readFileSync(join(dir, "creds", "nats-values.authorization.yaml"), "utf8");
-    expect(values).not.toMatch(/SU[A-Z2-7]{20}/);
+    for (const text of [authorization, values]) {
+      expect(text).not.toMatch(/(?<![A-Z2-7])SU[A-Z2-7]{56}(?![A-Z2-7])/);
+      for (const seed of seeds) expect(text).not.toContain(seed.slice(2, 24));
+    }
     expect(statSync(join(dir, "creds")).mode & 0o777).toBe(0o700);
 
     const again = writeBusCredentials(join(dir, "creds"), { ...deployment, replicators: [...deployment.replicators, { destination: "azure", cell: "prod-azure-2" }] });

@@ -1,0 +1,203 @@
+/**
+ * A limit of `limit` calls in any window of `windowMs` (the shape cloud quotas are stated in:
+ * Secrets Manager "50 per second", Key Vault "4,000 per 10 seconds"). 0 means unlimited.
+ */
+export interface WindowLimit {
+  limit: number;
+  windowMs: number;
+}
+
+/** A caller's place in the queue of a {@link SlidingWindowLimiter}. */
+export interface WindowTicket {
+  readonly cost: number;
+}
+
+/** Units a released call holds in the window until they leave it. */
+export interface WindowSlot {
+  readonly cost: number;
+  /** When the units leave the window (ms on the limiter's clock). */
+  readonly expiresAt: number;
+}
+
+interface Slot {
+  cost: number;
+  expiresAt: number;
+  /** Its call answered (the expiry is a window from the answer, not a guess with a margin). */
+  settled: boolean;
+}
+
+/**
+ * The quota's own shape on the client side: at most `limit` units in any window of `windowMs`,
+ * counted from when each call is released (not from when it was queued, so a late timer cannot
+ * crowd a window), and held `marginMs` longer than the window, because a call reaches the cloud a
+ * little after it leaves the limiter and the cloud counts it on arrival. When the call's answer
+ * arrives its units are known to have reached the cloud, so they leave the window at most
+ * `windowMs` after the answer ({@link settle}); the margin therefore only costs throughput for
+ * calls slower than it. A limiter set to a cloud's quota sustains about
+ * `limit / (windowMs + min(latency, marginMs))` and never sends more than the quota in any of the
+ * cloud's windows as long as a call reaches the cloud within `marginMs` of its release or answers
+ * within it.
+ *
+ * Callers wait in arrival order: {@link enqueue} gives a ticket, {@link waitMs} tells how long until
+ * it may go (counting the tickets ahead of it), {@link take} releases it. It never blocks or sleeps
+ * itself: waiting, and abandoning a wait ({@link cancel}), stay with the caller, on an injectable
+ * clock. A pause (the cloud throttled) holds every ticket until it ends; queued tickets keep their
+ * place.
+ */
+export class SlidingWindowLimiter {
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly marginMs: number;
+  readonly #now: () => number;
+  /** Released units still in the window, by expiry, earliest first. */
+  readonly #held: Slot[] = [];
+  readonly #queue: WindowTicket[] = [];
+  #pausedUntil = 0;
+
+  constructor(limit: WindowLimit, options: { marginMs?: number; now?: () => number } = {}) {
+    const marginMs = options.marginMs ?? 0;
+    if (!Number.isFinite(limit.limit) || limit.limit < 0 || !Number.isFinite(limit.windowMs) || limit.windowMs <= 0) {
+      throw new RangeError(`invalid rate limit ${limit.limit} per ${limit.windowMs} ms`);
+    }
+    if (!Number.isFinite(marginMs) || marginMs < 0) throw new RangeError(`invalid rate limit margin ${marginMs} ms`);
+    this.limit = Math.floor(limit.limit);
+    this.windowMs = limit.windowMs;
+    this.marginMs = marginMs;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get unlimited(): boolean {
+    return this.limit === 0;
+  }
+
+  /** When the current pause ends (0 or a past time when not paused). */
+  get pausedUntil(): number {
+    return this.#pausedUntil;
+  }
+
+  /** Units in the window now. */
+  get held(): number {
+    this.#prune(this.#now());
+    return this.#held.reduce((sum, slot) => sum + slot.cost, 0);
+  }
+
+  /** Tickets waiting. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Joins the queue for `cost` units (a cost above the limit counts as the whole limit). */
+  enqueue(cost: number): WindowTicket {
+    const ticket: WindowTicket = { cost: this.unlimited ? 0 : Math.min(Math.max(0, cost), this.limit) };
+    this.#queue.push(ticket);
+    return ticket;
+  }
+
+  /**
+   * Milliseconds until `ticket` may be released: 0 when it may go now. The tickets ahead of it are
+   * counted as if each went at its earliest time, so a later caller never takes the room an
+   * earlier one is waiting for. A positive answer is when to ask again: where the wait is for a
+   * call still in flight, whose answer will shorten its hold, that is up to the margin sooner.
+   */
+  waitMs(ticket: WindowTicket): number {
+    const now = this.#now();
+    this.#prune(now);
+    const index = this.#queue.indexOf(ticket);
+    if (index < 0) throw new RangeError("the ticket is not queued here");
+    const notBefore = Math.max(now, this.#pausedUntil);
+    if (this.unlimited) return notBefore - now;
+    let at = notBefore;
+    let slack = 0;
+    const ahead: Slot[] = [];
+    for (const queued of this.#queue.slice(0, index + 1)) {
+      const earliest = this.#earliest(queued.cost, ahead);
+      // The ticket waits for whichever came last: its own room, or the one ahead of it.
+      if (earliest.at > at) slack = earliest.slack;
+      else if (earliest.at === at) slack = Math.max(slack, earliest.slack);
+      at = Math.max(at, earliest.at);
+      // Those ahead are assumed to go as soon as they might and to answer at once: that only moves
+      // when to ask again (they expire after now either way, so whether a ticket may go now is exact).
+      ahead.push({ cost: queued.cost, expiresAt: Math.max(at - slack, now) + this.windowMs, settled: true });
+    }
+    const wait = at - now;
+    if (wait <= 0) return 0;
+    return wait - slack > 0 && at - slack >= notBefore ? wait - slack : wait;
+  }
+
+  /**
+   * Releases `ticket` now: its units enter the window until `windowMs + marginMs` from now (or
+   * until {@link settle} shortens that). Call only when {@link waitMs} said 0.
+   */
+  take(ticket: WindowTicket): WindowSlot {
+    const index = this.#queue.indexOf(ticket);
+    if (index < 0) throw new RangeError("the ticket is not queued here");
+    this.#queue.splice(index, 1);
+    const slot: Slot = { cost: ticket.cost, expiresAt: this.#now() + this.windowMs + this.marginMs, settled: false };
+    if (slot.cost > 0) this.#insert(slot);
+    return slot;
+  }
+
+  /** Leaves the queue without releasing (the caller gave up). */
+  cancel(ticket: WindowTicket): void {
+    const index = this.#queue.indexOf(ticket);
+    if (index >= 0) this.#queue.splice(index, 1);
+  }
+
+  /**
+   * The released call's answer arrived: it reached the cloud before now, so its units leave the
+   * window at most `windowMs` from now.
+   */
+  settle(released: WindowSlot): void {
+    const slot = released as Slot;
+    const expiresAt = this.#now() + this.windowMs;
+    slot.settled = true;
+    if (expiresAt >= slot.expiresAt) return;
+    const index = this.#held.indexOf(slot);
+    if (index < 0) return;
+    this.#held.splice(index, 1);
+    slot.expiresAt = expiresAt;
+    this.#insert(slot);
+  }
+
+  /**
+   * Releases nothing for `ms` from now (extending, never shortening, a running pause). Queued
+   * tickets keep their place after the pause.
+   */
+  pause(ms: number): void {
+    this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + Math.max(0, ms));
+  }
+
+  /**
+   * The earliest time `cost` more units fit beside the held ones and `ahead` (which expire after
+   * every held one): when enough of the earliest-expiring units have left the window; `slack` is
+   * how much sooner that may be once the call it waits for answers.
+   */
+  #earliest(cost: number, ahead: readonly Slot[]): { at: number; slack: number } {
+    let excess = cost - this.limit;
+    for (const slot of this.#held) excess += slot.cost;
+    for (const slot of ahead) excess += slot.cost;
+    if (excess <= 0) return { at: 0, slack: 0 };
+    for (const slot of [...this.#held, ...ahead]) {
+      excess -= slot.cost;
+      if (excess <= 0) return { at: slot.expiresAt, slack: slot.settled ? 0 : this.marginMs };
+    }
+    return { at: Infinity, slack: 0 };
+  }
+
+  #insert(slot: Slot): void {
+    let low = 0;
+    let high = this.#held.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.#held[middle] as Slot).expiresAt <= slot.expiresAt) low = middle + 1;
+      else high = middle;
+    }
+    this.#held.splice(low, 0, slot);
+  }
+
+  #prune(now: number): void {
+    let expired = 0;
+    while (expired < this.#held.length && (this.#held[expired] as Slot).expiresAt <= now) expired++;
+    if (expired > 0) this.#held.splice(0, expired);
+  }
+}

@@ -12,6 +12,7 @@ import { readProvenance, type OriginRef } from "@credmesh/replicas";
 import { coveredBack } from "../converge/pairs.ts";
 import type { Retry, SideState } from "../converge/sides.ts";
 import { correctiveEvent, originOf } from "./corrective.ts";
+import { KnownVersions, listedUntil } from "./known-versions.ts";
 import { publishCorrections, type Pending } from "./publish.ts";
 import { decideSource, decideUnclaimed, listedSide, type ResolvedVersions, type Verdict } from "./decide.ts";
 import {
@@ -105,6 +106,8 @@ const RESOLVE_CONCURRENCY = 8;
  */
 export class Reconciler {
   readonly #deps: ReconcilerDeps;
+  /** Key Vault sources' current versions proved by earlier runs: their version lists are not read again. */
+  readonly #known = new KnownVersions();
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
@@ -343,14 +346,30 @@ export class Reconciler {
    */
   async #resolve(candidates: Candidate[], ctx: VaultContext, retry: Retry, errors: RunError[]): Promise<Map<ListedSecret, ResolvedVersions>> {
     const deps = this.#deps;
+    const listedAt = new Map<Place, number | undefined>();
+    const vaultTime = (place: Place): number | undefined => {
+      if (!listedAt.has(place)) listedAt.set(place, listedUntil(place.entries ?? []));
+      return listedAt.get(place);
+    };
+    this.#known.beginRun();
     await mapLimit(candidates, RESOLVE_CONCURRENCY, async (candidate) => {
       const { entry, sourcePlace } = candidate;
       try {
         const own = readProvenance(entry.tags);
         // A listing without the current version id (Key Vault) needs the version metadata, unless
-        // the entry is credmesh's own copy from the destination (an echo, decided without it).
+        // the entry is credmesh's own copy from the destination (an echo, decided without it), or
+        // an earlier run proved which version the listing shows.
         const needsVersions = entry.currentVersionId === undefined && entry.state === "active" && own?.origin.cloud !== deps.destination;
-        const resolved = needsVersions ? await resolveVersions(sourcePlace.vault, entry.name, ctx, retry, true) : undefined;
+        const key = originKey(candidate.ref);
+        const recalled = needsVersions ? this.#known.recall(key, entry) : undefined;
+        let resolved: ResolvedVersions | undefined = recalled === undefined ? undefined : { currentVersionId: recalled };
+        if (needsVersions && resolved === undefined) {
+          resolved = await resolveVersions(sourcePlace.vault, entry.name, ctx, retry, true);
+          const side = listedSide(sourcePlace.vault.tagsPerVersion, entry, resolved);
+          const withoutHistory = listedSide(sourcePlace.vault.tagsPerVersion, entry, resolved.currentVersionId ? { currentVersionId: resolved.currentVersionId } : {});
+          // Remembered only where the older versions add nothing to the decision.
+          if (JSON.stringify(side) === JSON.stringify(withoutHistory)) this.#known.learn(key, entry, resolved.currentVersionId, vaultTime(sourcePlace));
+        }
         candidate.side = listedSide(sourcePlace.vault.tagsPerVersion, entry, resolved);
         candidate.destinationName = destinationNameOf(candidate.rule, candidate.ref, candidate.side, (vault) => deps.vaultUrlOf(vault));
         candidate.place.claimed.add(nameKey(candidate.place.cloud, candidate.destinationName));
@@ -358,6 +377,7 @@ export class Reconciler {
         errors.push(runErrorOf(`source ${originKey(candidate.ref)}`, error, candidate.rule.id));
       }
     });
+    this.#known.endRun();
     const targets = new Set<{ place: DestinationPlace; entry: ListedSecret }>();
     const seen = new Set<ListedSecret>();
     for (const candidate of candidates) {

@@ -78,7 +78,7 @@ export class SlidingWindowLimiter {
   /** Units in the window now. */
   get held(): number {
     this.#prune(this.#now());
-    return this.#held.reduce((sum, slot) => sum + slot.cost, 0);
+    return this.#heldUnits();
   }
 
   /** Tickets waiting. */
@@ -109,8 +109,10 @@ export class SlidingWindowLimiter {
     let at = notBefore;
     let slack = 0;
     const ahead: Slot[] = [];
-    for (const queued of this.#queue.slice(0, index + 1)) {
-      const earliest = this.#earliest(queued.cost, ahead);
+    let units = this.#heldUnits();
+    for (let position = 0; position <= index; position++) {
+      const queued = this.#queue[position] as WindowTicket;
+      const earliest = this.#earliest(queued.cost, units, ahead);
       // The ticket waits for whichever came last: its own room, or the one ahead of it.
       if (earliest.at > at) slack = earliest.slack;
       else if (earliest.at === at) slack = Math.max(slack, earliest.slack);
@@ -118,6 +120,7 @@ export class SlidingWindowLimiter {
       // Those ahead are assumed to go as soon as they might and to answer at once: that only moves
       // when to ask again (they expire after now either way, so whether a ticket may go now is exact).
       ahead.push({ cost: queued.cost, expiresAt: Math.max(at - slack, now) + this.windowMs, settled: true });
+      units += queued.cost;
     }
     const wait = at - now;
     if (wait <= 0) return 0;
@@ -168,20 +171,29 @@ export class SlidingWindowLimiter {
   }
 
   /**
-   * The earliest time `cost` more units fit beside the held ones and `ahead` (which expire after
-   * every held one): when enough of the earliest-expiring units have left the window; `slack` is
-   * how much sooner that may be once the call it waits for answers.
+   * The earliest time `cost` more units fit beside the held ones and `ahead` (`units` of both in
+   * all): when enough of the earliest-expiring units have left the window, held ones first (every
+   * held one has expired by the time an ahead one would). `slack`: how much sooner that may be
+   * once the call it waits for answers.
    */
-  #earliest(cost: number, ahead: readonly Slot[]): { at: number; slack: number } {
-    let excess = cost - this.limit;
-    for (const slot of this.#held) excess += slot.cost;
-    for (const slot of ahead) excess += slot.cost;
+  #earliest(cost: number, units: number, ahead: readonly Slot[]): { at: number; slack: number } {
+    let excess = units + cost - this.limit;
     if (excess <= 0) return { at: 0, slack: 0 };
-    for (const slot of [...this.#held, ...ahead]) {
+    for (const slot of this.#held) {
       excess -= slot.cost;
       if (excess <= 0) return { at: slot.expiresAt, slack: slot.settled ? 0 : this.marginMs };
     }
+    for (const slot of ahead) {
+      excess -= slot.cost;
+      if (excess <= 0) return { at: slot.expiresAt, slack: 0 };
+    }
     return { at: Infinity, slack: 0 };
+  }
+
+  #heldUnits(): number {
+    let units = 0;
+    for (const slot of this.#held) units += slot.cost;
+    return units;
   }
 
   #insert(slot: Slot): void {

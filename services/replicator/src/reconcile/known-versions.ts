@@ -14,9 +14,9 @@ interface Known {
  * not its id. A versions read made after the vault's clock had passed the end of that second
  * sees every version created in it; so if it found version V current, any later listing that
  * shows the same creation second shows V (a newer version would carry a later second). The
- * vault's clock is judged by the vault's own timestamps (see {@link listedUntil}), never by
- * this host's, so clock skew between them does not matter. A source read within the second its
- * version was created is not remembered: the next run reads it again.
+ * vault's clock is judged by the vault's own timestamps (see {@link listedUntil}), or by this
+ * host's less a generous allowance for skew. A source read within the second its version was
+ * created is not remembered: the next run reads it again.
  *
  * Only sources whose older versions tell nothing (no provenance, no write stamp) are remembered:
  * for the others the older versions' metadata is part of the decision, and is read every run.

@@ -372,6 +372,11 @@ describe("Reconciler (Azure → AWS, and bidirectional pairs)", () => {
       expect((await h.aws.get("app-b", ctx))?.value.reveal()).toBe("b-2");
       at(3_200);
       expect(await versionReadsOf(() => h.reconcile("aws"))).toMatchObject({ reads: 1, report: { actions: [] } });
+      // Nothing newer in the vault: once this host's clock, less 10 minutes for skew, has passed
+      // b's second, the last read proves it too, and a converged run reads no version list.
+      vi.setSystemTime(Date.UTC(2026, 11, 7, 3, 11, 0));
+      expect(await versionReadsOf(() => h.reconcile("aws"))).toMatchObject({ reads: 1, report: { actions: [] } });
+      expect(await versionReadsOf(() => h.reconcile("aws"))).toMatchObject({ reads: 0, report: { actions: [] } });
     } finally {
       vi.useRealTimers();
     }

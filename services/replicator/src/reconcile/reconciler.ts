@@ -92,6 +92,12 @@ interface Subject {
   name: string;
 }
 
+/**
+ * How far this host's clock may be from a vault's: twice the default identity clock-skew tolerance
+ * (README "Identity: clock skew"; STS refuses tokens beyond 5 minutes).
+ */
+const HOST_CLOCK_ALLOWANCE_MS = 600_000;
+
 /** Key Vault lookups in flight at once during a run. */
 const RESOLVE_CONCURRENCY = 8;
 
@@ -134,8 +140,10 @@ export class Reconciler {
     let outcome: string;
     try {
       const rules = deps.rules.filter((rule) => rule.destination.cloud === deps.destination);
+      // Before any listing: the vaults' clocks had reached this, less the skew a working host can have.
+      const listedAfter = now().getTime() - HOST_CLOCK_ALLOWANCE_MS;
       const { destinations, candidates, sourcePlaces } = await this.#inventory(rules, ctx, retry, errors);
-      const resolvedDestinations = await this.#resolve(candidates, ctx, retry, errors);
+      const resolvedDestinations = await this.#resolve(candidates, ctx, retry, errors, listedAfter);
       const listedOrigins = new Set<string>();
       for (const place of sourcePlaces.values()) {
         for (const entry of place.entries ?? []) {
@@ -344,11 +352,11 @@ export class Reconciler {
    * its destination name exactly as the replicator does, and resolves the Key Vault destinations
    * whose current version has no provenance.
    */
-  async #resolve(candidates: Candidate[], ctx: VaultContext, retry: Retry, errors: RunError[]): Promise<Map<ListedSecret, ResolvedVersions>> {
+  async #resolve(candidates: Candidate[], ctx: VaultContext, retry: Retry, errors: RunError[], listedAfter: number): Promise<Map<ListedSecret, ResolvedVersions>> {
     const deps = this.#deps;
     const listedAt = new Map<Place, number | undefined>();
     const vaultTime = (place: Place): number | undefined => {
-      if (!listedAt.has(place)) listedAt.set(place, listedUntil(place.entries ?? []));
+      if (!listedAt.has(place)) listedAt.set(place, Math.max(listedAfter, listedUntil(place.entries ?? []) ?? listedAfter));
       return listedAt.get(place);
     };
     this.#known.beginRun();

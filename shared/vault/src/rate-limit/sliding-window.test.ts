@@ -54,14 +54,27 @@ function simulate(
 }
 
 describe("SlidingWindowLimiter", () => {
-  it("lets the whole limit through at once, then the next call when the first leaves the window", () => {
-    const { window, clock } = limiterAt(3, 1_000);
-    const tickets = Array.from({ length: 4 }, () => window.enqueue(1));
-    expect(tickets.map((ticket) => window.waitMs(ticket))).toEqual([0, 0, 0, 1_000]);
-    for (const ticket of tickets.slice(0, 3)) window.take(ticket);
+  it("lets a tenth of the limit through at once, then paces the rest evenly over the window", () => {
+    const { window } = limiterAt(20, 1_000);
+    const tickets = Array.from({ length: 5 }, () => window.enqueue(1));
+    expect(tickets.map((ticket) => window.waitMs(ticket))).toEqual([0, 0, 50, 100, 150]);
+  });
+
+  it("frees a call's place a window and the margin after its release, whatever the pace allows", () => {
+    const { window, clock } = limiterAt(3, 1_000, 100);
+    for (let call = 0; call < 3; call++) {
+      const ticket = window.enqueue(1);
+      clock.now += window.waitMs(ticket);
+      window.take(ticket);
+    }
     expect(window.held).toBe(3);
-    clock.now += 1_000;
-    expect(window.waitMs(tickets[3]!)).toBe(0);
+    expect(clock.now - 1_000_000).toBeCloseTo(666.67, 1);
+    const fourth = window.enqueue(1);
+    clock.now = 1_000_000 + 1_000;
+    // The pace would allow it now; the window holds the first call (unanswered) for the margin.
+    expect(window.waitMs(fourth)).toBe(100);
+    clock.now += 100;
+    expect(window.waitMs(fourth)).toBe(0);
   });
 
   it("counts a call from its release, not from when it queued", () => {
@@ -161,17 +174,18 @@ describe("SlidingWindowLimiter", () => {
     expect(rate).toBeLessThanOrEqual(20);
   });
 
-  it("releases nothing during a pause; queued callers keep their place", () => {
+  it("releases nothing during a pause; queued callers keep their place and resume at the pace", () => {
     const { window, clock } = limiterAt(5, 1_000);
     const first = window.enqueue(1);
     window.pause(2_000);
     const second = window.enqueue(1);
-    expect(window.waitMs(first)).toBe(2_000);
-    expect(window.waitMs(second)).toBe(2_000);
+    // After the pause, calls resume at the pace (one per 200 ms here), not with a burst.
+    expect(window.waitMs(first)).toBe(2_200);
+    expect(window.waitMs(second)).toBe(2_400);
     clock.now += 1_000;
     window.pause(500);
     expect(window.pausedUntil - clock.now).toBe(1_000);
-    clock.now += 1_000;
+    clock.now += 1_200;
     expect(window.waitMs(first)).toBe(0);
   });
 

@@ -19,6 +19,9 @@ export interface WindowSlot {
   readonly expiresAt: number;
 }
 
+/** Share of the limit that may go at once; the rest is paced evenly over the window. */
+const BURST_SHARE = 0.1;
+
 interface Slot {
   cost: number;
   expiresAt: number;
@@ -38,6 +41,12 @@ interface Slot {
  * cloud's windows as long as a call reaches the cloud within `marginMs` of its release or answers
  * within it.
  *
+ * Inside the window, calls are paced: a tenth of the limit may go at once, then one every
+ * `windowMs / limit` on average (a token bucket of that size and rate). The window alone would let
+ * the whole limit out in a burst and then nothing until it expires, so every later window would
+ * repeat that burst; paced, a saturated limiter sends an even stream, and after a pause it resumes
+ * at the pace rather than with a burst. The pace allows `limit` per window, so it costs no throughput.
+ *
  * Callers wait in arrival order: {@link enqueue} gives a ticket, {@link waitMs} tells how long until
  * it may go (counting the tickets ahead of it), {@link take} releases it. It never blocks or sleeps
  * itself: waiting, and abandoning a wait ({@link cancel}), stay with the caller, on an injectable
@@ -53,6 +62,12 @@ export class SlidingWindowLimiter {
   readonly #held: Slot[] = [];
   readonly #queue: WindowTicket[] = [];
   #pausedUntil = 0;
+  /** The pace: at most `#burst` at once, refilled at one per `#spacingMs`. */
+  readonly #burst: number;
+  readonly #spacingMs: number;
+  #paceTokens: number;
+  /** When `#paceTokens` was last brought up to date (in the future after a pause). */
+  #paceAt: number;
 
   constructor(limit: WindowLimit, options: { marginMs?: number; now?: () => number } = {}) {
     const marginMs = options.marginMs ?? 0;
@@ -64,6 +79,10 @@ export class SlidingWindowLimiter {
     this.windowMs = limit.windowMs;
     this.marginMs = marginMs;
     this.#now = options.now ?? Date.now;
+    this.#burst = Math.max(1, Math.ceil(this.limit * BURST_SHARE));
+    this.#spacingMs = this.limit === 0 ? 0 : limit.windowMs / this.limit;
+    this.#paceTokens = this.#burst;
+    this.#paceAt = this.#now();
   }
 
   get unlimited(): boolean {
@@ -110,9 +129,15 @@ export class SlidingWindowLimiter {
     let slack = 0;
     const ahead: Slot[] = [];
     let units = this.#heldUnits();
+    let pace = { tokens: this.#paceTokens, at: this.#paceAt };
     for (let position = 0; position <= index; position++) {
       const queued = this.#queue[position] as WindowTicket;
       const earliest = this.#earliest(queued.cost, units, ahead);
+      const paced = this.#paced(pace, queued.cost);
+      if (paced > earliest.at) {
+        earliest.at = paced;
+        earliest.slack = 0;
+      }
       // The ticket waits for whichever came last: its own room, or the one ahead of it.
       if (earliest.at > at) slack = earliest.slack;
       else if (earliest.at === at) slack = Math.max(slack, earliest.slack);
@@ -121,6 +146,7 @@ export class SlidingWindowLimiter {
       // when to ask again (they expire after now either way, so whether a ticket may go now is exact).
       ahead.push({ cost: queued.cost, expiresAt: Math.max(at - slack, now) + this.windowMs, settled: true });
       units += queued.cost;
+      pace = this.#spend(pace, at, queued.cost);
     }
     const wait = at - now;
     if (wait <= 0) return 0;
@@ -135,7 +161,13 @@ export class SlidingWindowLimiter {
     const index = this.#queue.indexOf(ticket);
     if (index < 0) throw new RangeError("the ticket is not queued here");
     this.#queue.splice(index, 1);
-    const slot: Slot = { cost: ticket.cost, expiresAt: this.#now() + this.windowMs + this.marginMs, settled: false };
+    const now = this.#now();
+    if (!this.unlimited) {
+      const pace = this.#spend({ tokens: this.#paceTokens, at: this.#paceAt }, now, ticket.cost);
+      this.#paceTokens = pace.tokens;
+      this.#paceAt = pace.at;
+    }
+    const slot: Slot = { cost: ticket.cost, expiresAt: now + this.windowMs + this.marginMs, settled: false };
     if (slot.cost > 0) this.#insert(slot);
     return slot;
   }
@@ -167,7 +199,25 @@ export class SlidingWindowLimiter {
    * tickets keep their place after the pause.
    */
   pause(ms: number): void {
-    this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + Math.max(0, ms));
+    const until = this.#now() + Math.max(0, ms);
+    if (until <= this.#pausedUntil) return;
+    this.#pausedUntil = until;
+    // Resume at the pace, not with a burst.
+    this.#paceTokens = Math.min(this.#paceTokens, 0);
+    this.#paceAt = Math.max(this.#paceAt, until);
+  }
+
+  /** When the pace lets `cost` more go, from its state `pace` (a cost above the burst counts as the burst). */
+  #paced(pace: { tokens: number; at: number }, cost: number): number {
+    const missing = Math.min(cost, this.#burst) - pace.tokens;
+    return missing <= 0 ? pace.at : pace.at + missing * this.#spacingMs;
+  }
+
+  /** The pace's state after `cost` went at `at` (not before {@link #paced} allowed it). */
+  #spend(pace: { tokens: number; at: number }, at: number, cost: number): { tokens: number; at: number } {
+    if (at <= pace.at) return { tokens: pace.tokens - Math.min(cost, this.#burst), at: pace.at };
+    const tokens = Math.min(this.#burst, pace.tokens + (at - pace.at) / this.#spacingMs);
+    return { tokens: tokens - Math.min(cost, this.#burst), at };
   }
 
   /**

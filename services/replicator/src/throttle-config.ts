@@ -26,6 +26,7 @@ export function readThrottleSettings(read: EnvReader): RateLimitSettings {
         windowMs: 10_000,
       },
     },
+    marginMs: read.int("CREDMESH_RATE_LIMIT_MARGIN_MS", { default: defaults.marginMs, min: 0, max: 10_000 }),
     maxWaitMs: read.int("CREDMESH_RATE_LIMIT_MAX_WAIT_MS", { default: defaults.maxWaitMs, min: 0, max: 600_000 }),
     pauseMs: read.int("CREDMESH_RATE_LIMIT_PAUSE_MS", { default: defaults.pauseMs, min: 0, max: 600_000 }),
     maxPauseMs: read.int("CREDMESH_RATE_LIMIT_MAX_PAUSE_MS", { default: defaults.maxPauseMs, min: 0, max: 600_000 }),

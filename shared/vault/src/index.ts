@@ -26,7 +26,7 @@ export {
   type KeyVaultClientConfig,
 } from "./azure/key-vault-vault.ts";
 export { errorCodesFromBody, mapKeyVaultError } from "./azure/errors.ts";
-export { TokenBucket, type WindowLimit } from "./rate-limit/token-bucket.ts";
+export { SlidingWindowLimiter, type WindowLimit, type WindowSlot, type WindowTicket } from "./rate-limit/sliding-window.ts";
 export {
   DEFAULT_RATE_LIMITS,
   OPERATION_COSTS,
@@ -35,5 +35,5 @@ export {
   type RateLimitSettings,
   type VaultOperation,
 } from "./rate-limit/settings.ts";
-export { VaultRateLimiter, type LimiterMetrics, type VaultRateLimiterOptions } from "./rate-limit/vault-rate-limiter.ts";
+export { VaultRateLimiter, type LimiterMetrics, type Permit, type VaultRateLimiterOptions } from "./rate-limit/vault-rate-limiter.ts";
 export { RateLimitedVault, VaultRateLimits } from "./rate-limit/rate-limited-vault.ts";

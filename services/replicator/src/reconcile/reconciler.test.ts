@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { PublishResult } from "@credmesh/bus";
 import { isAwsToAzure, parseRules, type RuleSet } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
@@ -56,8 +56,12 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
     },
   };
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
-  const reconcilerFor = (destination: "aws" | "azure") =>
-    new Reconciler({
+  // One reconciler per destination, as in a replicator process: what a run learned carries to the next.
+  const reconcilers = new Map<"aws" | "azure", Reconciler>();
+  const reconcilerFor = (destination: "aws" | "azure"): Reconciler => {
+    const existing = reconcilers.get(destination);
+    if (existing) return existing;
+    const created = new Reconciler({
       destination,
       cell: `test-${destination}`,
       rules,
@@ -70,6 +74,9 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
       awsAccount: ACCOUNT,
       logger,
     });
+    reconcilers.set(destination, created);
+    return created;
+  };
   const converge = {
     rules,
     ...vaults,
@@ -83,6 +90,8 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
     aws: aws as VaultPort,
     kv: kv as VaultPort,
     kvWrites: kv.writes,
+    /** Key Vault version-list reads so far. */
+    kvVersionReads: () => kv.calls.versions ?? 0,
     published,
     audits,
     metrics,
@@ -312,6 +321,65 @@ describe("Reconciler (Azure → AWS, and bidirectional pairs)", () => {
     await h.apply();
     await expect(h.aws.describe("app-token", ctx)).resolves.toMatchObject({ state: "deleted" });
     expect((await h.reconcile("aws")).actions).toEqual([]);
+  });
+
+  it("reads a Key Vault source's versions only while its listing shows a version no earlier run proved, same-second versions included", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.UTC(2026, 11, 7, 3, 0, 0, 200) });
+    try {
+      const h = harness(BACK);
+      const at = (ms: number): void => {
+        vi.setSystemTime(Date.UTC(2026, 11, 7, 3, 0, 0, ms));
+      };
+      const versionReadsOf = async (run: () => Promise<ReconcileReport>): Promise<{ reads: number; report: ReconcileReport }> => {
+        const before = h.kvVersionReads();
+        const report = await run();
+        return { reads: h.kvVersionReads() - before, report };
+      };
+      await h.kv.put("app-a", sensitive("a-1"), { tags: {} }, ctx);
+      await h.kv.put("app-b", sensitive("b-1"), { tags: {} }, ctx);
+      const first = await versionReadsOf(() => h.reconcile("aws"));
+      expect(first.reads).toBe(2);
+      expect(first.report.counts.sync).toBe(2);
+      await h.apply();
+      // A new version in the same second as the one just replicated, whose event was lost: the
+      // listing cannot tell it from the first, and the first was read within its second, so it
+      // was not remembered.
+      at(600);
+      const { versionId: a2 } = await h.kv.put("app-a", sensitive("a-2"), { tags: {} }, ctx);
+      at(1_500);
+      await h.kv.put("app-c", sensitive("c-1"), { tags: {} }, ctx);
+      const second = await versionReadsOf(() => h.reconcile("aws"));
+      expect(second.reads).toBe(3);
+      expect(findings(second.report)).toEqual([
+        { action: "sync", reason: "stale", status: "published" },
+        { action: "sync", reason: "missing", status: "published" },
+      ]);
+      expect(second.report.actions.find((action) => action.source?.name === "app-a")?.source?.versionId).toBe(a2);
+      await h.apply();
+      expect((await h.aws.get("app-a", ctx))?.value.reveal()).toBe("a-2");
+      // Read after the vault's clock passed their seconds: a and b are known now; c, the newest, is read again.
+      at(2_500);
+      const converged = await versionReadsOf(() => h.reconcile("aws"));
+      expect(converged).toMatchObject({ reads: 1, report: { actions: [] } });
+      // A new version shows a later creation second: read, and synced.
+      at(2_700);
+      await h.kv.put("app-b", sensitive("b-2"), { tags: {} }, ctx);
+      at(3_100);
+      const changed = await versionReadsOf(() => h.reconcile("aws"));
+      expect(changed.reads).toBe(2);
+      expect(findings(changed.report)).toEqual([{ action: "sync", reason: "stale", status: "published" }]);
+      await h.apply();
+      expect((await h.aws.get("app-b", ctx))?.value.reveal()).toBe("b-2");
+      at(3_200);
+      expect(await versionReadsOf(() => h.reconcile("aws"))).toMatchObject({ reads: 1, report: { actions: [] } });
+      // Nothing newer in the vault: once this host's clock, less 10 minutes for skew, has passed
+      // b's second, the last read proves it too, and a converged run reads no version list.
+      vi.setSystemTime(Date.UTC(2026, 11, 7, 3, 11, 0));
+      expect(await versionReadsOf(() => h.reconcile("aws"))).toMatchObject({ reads: 1, report: { actions: [] } });
+      expect(await versionReadsOf(() => h.reconcile("aws"))).toMatchObject({ reads: 0, report: { actions: [] } });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("leaves a converged pair alone in both directions: a replica is never echoed back", async () => {

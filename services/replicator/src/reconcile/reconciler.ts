@@ -12,6 +12,7 @@ import { readProvenance, type OriginRef } from "@credmesh/replicas";
 import { coveredBack } from "../converge/pairs.ts";
 import type { Retry, SideState } from "../converge/sides.ts";
 import { correctiveEvent, originOf } from "./corrective.ts";
+import { KnownVersions, listedUntil } from "./known-versions.ts";
 import { publishCorrections, type Pending } from "./publish.ts";
 import { decideSource, decideUnclaimed, listedSide, type ResolvedVersions, type Verdict } from "./decide.ts";
 import {
@@ -91,6 +92,12 @@ interface Subject {
   name: string;
 }
 
+/**
+ * How far this host's clock may be from a vault's: twice the default identity clock-skew tolerance
+ * (README "Identity: clock skew"; STS refuses tokens beyond 5 minutes).
+ */
+const HOST_CLOCK_ALLOWANCE_MS = 600_000;
+
 /** Key Vault lookups in flight at once during a run. */
 const RESOLVE_CONCURRENCY = 8;
 
@@ -105,6 +112,8 @@ const RESOLVE_CONCURRENCY = 8;
  */
 export class Reconciler {
   readonly #deps: ReconcilerDeps;
+  /** Key Vault sources' current versions proved by earlier runs: their version lists are not read again. */
+  readonly #known = new KnownVersions();
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
@@ -131,8 +140,10 @@ export class Reconciler {
     let outcome: string;
     try {
       const rules = deps.rules.filter((rule) => rule.destination.cloud === deps.destination);
+      // Before any listing: the vaults' clocks had reached this, less the skew a working host can have.
+      const listedAfter = now().getTime() - HOST_CLOCK_ALLOWANCE_MS;
       const { destinations, candidates, sourcePlaces } = await this.#inventory(rules, ctx, retry, errors);
-      const resolvedDestinations = await this.#resolve(candidates, ctx, retry, errors);
+      const resolvedDestinations = await this.#resolve(candidates, ctx, retry, errors, listedAfter);
       const listedOrigins = new Set<string>();
       for (const place of sourcePlaces.values()) {
         for (const entry of place.entries ?? []) {
@@ -341,16 +352,32 @@ export class Reconciler {
    * its destination name exactly as the replicator does, and resolves the Key Vault destinations
    * whose current version has no provenance.
    */
-  async #resolve(candidates: Candidate[], ctx: VaultContext, retry: Retry, errors: RunError[]): Promise<Map<ListedSecret, ResolvedVersions>> {
+  async #resolve(candidates: Candidate[], ctx: VaultContext, retry: Retry, errors: RunError[], listedAfter: number): Promise<Map<ListedSecret, ResolvedVersions>> {
     const deps = this.#deps;
+    const listedAt = new Map<Place, number | undefined>();
+    const vaultTime = (place: Place): number | undefined => {
+      if (!listedAt.has(place)) listedAt.set(place, Math.max(listedAfter, listedUntil(place.entries ?? []) ?? listedAfter));
+      return listedAt.get(place);
+    };
+    this.#known.beginRun();
     await mapLimit(candidates, RESOLVE_CONCURRENCY, async (candidate) => {
       const { entry, sourcePlace } = candidate;
       try {
         const own = readProvenance(entry.tags);
         // A listing without the current version id (Key Vault) needs the version metadata, unless
-        // the entry is credmesh's own copy from the destination (an echo, decided without it).
+        // the entry is credmesh's own copy from the destination (an echo, decided without it), or
+        // an earlier run proved which version the listing shows.
         const needsVersions = entry.currentVersionId === undefined && entry.state === "active" && own?.origin.cloud !== deps.destination;
-        const resolved = needsVersions ? await resolveVersions(sourcePlace.vault, entry.name, ctx, retry, true) : undefined;
+        const key = originKey(candidate.ref);
+        const recalled = needsVersions ? this.#known.recall(key, entry) : undefined;
+        let resolved: ResolvedVersions | undefined = recalled === undefined ? undefined : { currentVersionId: recalled };
+        if (needsVersions && resolved === undefined) {
+          resolved = await resolveVersions(sourcePlace.vault, entry.name, ctx, retry, true);
+          const side = listedSide(sourcePlace.vault.tagsPerVersion, entry, resolved);
+          const withoutHistory = listedSide(sourcePlace.vault.tagsPerVersion, entry, resolved.currentVersionId ? { currentVersionId: resolved.currentVersionId } : {});
+          // Remembered only where the older versions add nothing to the decision.
+          if (JSON.stringify(side) === JSON.stringify(withoutHistory)) this.#known.learn(key, entry, resolved.currentVersionId, vaultTime(sourcePlace));
+        }
         candidate.side = listedSide(sourcePlace.vault.tagsPerVersion, entry, resolved);
         candidate.destinationName = destinationNameOf(candidate.rule, candidate.ref, candidate.side, (vault) => deps.vaultUrlOf(vault));
         candidate.place.claimed.add(nameKey(candidate.place.cloud, candidate.destinationName));
@@ -358,6 +385,7 @@ export class Reconciler {
         errors.push(runErrorOf(`source ${originKey(candidate.ref)}`, error, candidate.rule.id));
       }
     });
+    this.#known.endRun();
     const targets = new Set<{ place: DestinationPlace; entry: ListedSecret }>();
     const seen = new Set<ListedSecret>();
     for (const candidate of candidates) {

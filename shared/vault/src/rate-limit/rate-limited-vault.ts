@@ -73,13 +73,15 @@ export class RateLimitedVault implements VaultPort {
     const entries = this.#inner.list(ctx, options)[Symbol.asyncIterator]();
     try {
       for (let listed = 0; ; listed++) {
-        if (listed % pageSize === 0) await this.#limiter.acquire("list", ctx.signal);
+        const permit = listed % pageSize === 0 ? await this.#limiter.acquire("list", ctx.signal) : undefined;
         let next: IteratorResult<ListedSecret>;
         try {
           next = await entries.next();
         } catch (error) {
           this.#onFailure("list", ctx, error);
           throw error;
+        } finally {
+          permit?.settle();
         }
         if (next.done) break;
         yield next.value;
@@ -91,7 +93,7 @@ export class RateLimitedVault implements VaultPort {
   }
 
   async #run<T>(operation: VaultOperation, ctx: VaultContext, call: () => Promise<T>): Promise<T> {
-    await this.#limiter.acquire(operation, ctx.signal);
+    const permit = await this.#limiter.acquire(operation, ctx.signal);
     try {
       const result = await call();
       this.#limiter.succeeded();
@@ -99,6 +101,8 @@ export class RateLimitedVault implements VaultPort {
     } catch (error) {
       this.#onFailure(operation, ctx, error);
       throw error;
+    } finally {
+      permit.settle();
     }
   }
 

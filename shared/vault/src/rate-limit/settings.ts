@@ -1,5 +1,5 @@
 import { RATE_LIMIT_BUCKET, type RateLimitBucket } from "@credmesh/metrics";
-import type { WindowLimit } from "./token-bucket.ts";
+import type { WindowLimit } from "./sliding-window.ts";
 
 /**
  * Rate limits per destination vault, configured below the clouds' quotas (SPEC section 2;
@@ -23,6 +23,12 @@ export interface RateLimitSettings {
     /** SetSecret (300 creates per 10 s; a new name cannot be told from a new version). */
     creates: WindowLimit;
   };
+  /**
+   * How much longer than its window a released call is counted, unless its answer arrives sooner:
+   * a call reaches the cloud a little after it leaves the limiter, and the cloud counts it on
+   * arrival, so without a margin a call released at the end of one window can land in the next.
+   */
+  marginMs: number;
   /** Longest a call waits in the limiter; beyond it the call fails as throttled (and is retried later). */
   maxWaitMs: number;
   /** Pause after the cloud throttled without Retry-After; doubles per consecutive throttle. */
@@ -44,6 +50,7 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
     operations: { limit: 3_000, windowMs: 10_000 },
     creates: { limit: 250, windowMs: 10_000 },
   },
+  marginMs: 100,
   maxWaitMs: 30_000,
   pauseMs: 1_000,
   maxPauseMs: 16_000,

@@ -1,7 +1,7 @@
 import { CredmeshError, abortError, honouredRetryAfterMs, sleep as abortableSleep } from "@credmesh/errors";
 import { RATE_LIMIT_CAUSE, type Metrics, type RateLimitBucket } from "@credmesh/metrics";
 import { OPERATION_COSTS, bucketLimits, type RateLimitSettings, type VaultOperation } from "./settings.ts";
-import { TokenBucket } from "./token-bucket.ts";
+import { SlidingWindowLimiter, type WindowTicket } from "./sliding-window.ts";
 
 export type LimiterMetrics = Pick<Metrics, "rateLimitWaits" | "rateLimitWaitDuration" | "rateLimitPauses">;
 
@@ -16,17 +16,26 @@ export interface VaultRateLimiterOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
+/** What a call holds in its vault's limiter: tell it when the call's answer arrived. */
+export interface Permit {
+  /** The call answered (whatever the answer): its units leave the window a window after now. */
+  settle(): void;
+}
+
+const NO_PERMIT: Permit = { settle: () => undefined };
+
 /**
- * The rate limiter of one vault: a token bucket per quota, the cost of each port operation in
- * each bucket, and back-off when the cloud throttles anyway (another writer shares the quota, or
- * the limits are set too high): the buckets the throttled operation draws from pause for the
- * cloud's Retry-After, or for an exponentially growing pause without one.
+ * The rate limiter of one vault: a sliding window per quota ({@link SlidingWindowLimiter}), the
+ * cost of each port operation in each window, and back-off when the cloud throttles anyway
+ * (another writer shares the quota, or the limits are set too high): the windows the throttled
+ * operation draws from pause for the cloud's Retry-After, or for an exponentially growing pause
+ * without one.
  */
 export class VaultRateLimiter {
   readonly cloud: "aws" | "azure";
   readonly vault: string;
   readonly #settings: RateLimitSettings;
-  readonly #buckets = new Map<RateLimitBucket, TokenBucket>();
+  readonly #windows = new Map<RateLimitBucket, SlidingWindowLimiter>();
   readonly #metrics: LimiterMetrics | undefined;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -40,58 +49,62 @@ export class VaultRateLimiter {
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? abortableSleep;
     for (const [bucket, limit] of Object.entries(bucketLimits(options.cloud, options.settings))) {
-      this.#buckets.set(bucket as RateLimitBucket, new TokenBucket(limit, this.#now));
+      this.#windows.set(bucket as RateLimitBucket, new SlidingWindowLimiter(limit, { marginMs: options.settings.marginMs, now: this.#now }));
     }
   }
 
   /**
-   * Waits until `operation` may call the cloud. Rejects as soon as `signal` aborts (the tokens go
-   * back), and fails at once as `throttled`, with the wait as Retry-After, when the wait would be
-   * longer than the configured maximum: the message is then retried later by the bus instead of
-   * holding a worker.
+   * Waits until `operation` may call the cloud, in arrival order, and releases it in every window
+   * it draws from at once. Rejects as soon as `signal` aborts (leaving the queue), and fails as
+   * `throttled`, with the wait as Retry-After, when the whole wait would be longer than the
+   * configured maximum: the message is then retried later by the bus instead of holding a worker.
+   * The returned permit is settled when the call's answer arrives.
    */
-  async acquire(operation: VaultOperation, signal?: AbortSignal): Promise<void> {
+  async acquire(operation: VaultOperation, signal?: AbortSignal): Promise<Permit> {
     if (signal?.aborted) throw abortError(signal);
-    const taken: Array<[TokenBucket, number]> = [];
-    let waitMs = 0;
-    let waitBucket: RateLimitBucket | undefined;
-    let paused = false;
-    const now = this.#now();
+    const tickets: Array<[RateLimitBucket, SlidingWindowLimiter, WindowTicket]> = [];
     for (const [name, cost] of this.#costs(operation)) {
-      const bucket = this.#buckets.get(name);
-      if (!bucket) continue;
-      const wait = bucket.reserve(cost);
-      taken.push([bucket, cost]);
-      if (bucket.pausedUntil > now) paused = true;
-      if (wait > waitMs) {
-        waitMs = wait;
-        waitBucket = name;
-      }
+      const window = this.#windows.get(name);
+      if (window) tickets.push([name, window, window.enqueue(cost)]);
     }
-    if (waitMs <= 0 || waitBucket === undefined) return;
-    const refund = (): void => {
-      for (const [bucket, cost] of taken) bucket.refund(cost);
-    };
-    if (waitMs > this.#settings.maxWaitMs) {
-      refund();
-      throw new CredmeshError("throttled", `rate limit of ${this.vault}: ${operation} would wait ${Math.ceil(waitMs)} ms`, {
-        retryAfterMs: Math.ceil(waitMs),
-      });
-    }
-    const cause = paused ? RATE_LIMIT_CAUSE.throttled : RATE_LIMIT_CAUSE.quota;
-    this.#metrics?.rateLimitWaits.inc({ cloud: this.cloud, vault: this.vault, bucket: waitBucket, cause });
+    if (tickets.length === 0) return NO_PERMIT;
     const started = this.#now();
+    let waited = false;
+    let released = false;
     try {
-      await this.#sleep(Math.ceil(waitMs), signal);
-      // A pause may have begun while this call waited its turn: it waits that out too.
-      for (let pauseMs = this.#pauseRemaining(operation); pauseMs > 0; pauseMs = this.#pauseRemaining(operation)) {
-        await this.#sleep(pauseMs, signal);
+      for (;;) {
+        let waitMs = 0;
+        let waitBucket: RateLimitBucket | undefined;
+        let paused = false;
+        const now = this.#now();
+        for (const [name, window, ticket] of tickets) {
+          const wait = window.waitMs(ticket);
+          if (window.pausedUntil > now) paused = true;
+          if (wait > waitMs) {
+            waitMs = wait;
+            waitBucket = name;
+          }
+        }
+        if (waitMs <= 0 || waitBucket === undefined) {
+          const slots = tickets.map(([, window, ticket]) => [window, window.take(ticket)] as const);
+          released = true;
+          return { settle: () => slots.forEach(([window, slot]) => window.settle(slot)) };
+        }
+        if (now - started + waitMs > this.#settings.maxWaitMs) {
+          throw new CredmeshError("throttled", `rate limit of ${this.vault}: ${operation} would wait ${Math.ceil(waitMs)} ms`, {
+            retryAfterMs: Math.ceil(waitMs),
+          });
+        }
+        if (!waited) {
+          waited = true;
+          const cause = paused ? RATE_LIMIT_CAUSE.throttled : RATE_LIMIT_CAUSE.quota;
+          this.#metrics?.rateLimitWaits.inc({ cloud: this.cloud, vault: this.vault, bucket: waitBucket, cause });
+        }
+        await this.#sleep(Math.max(1, Math.ceil(waitMs)), signal);
       }
-    } catch (error) {
-      refund();
-      throw error;
     } finally {
-      this.#metrics?.rateLimitWaitDuration.observe({ cloud: this.cloud, vault: this.vault }, (this.#now() - started) / 1000);
+      if (!released) for (const [, window, ticket] of tickets) window.cancel(ticket);
+      if (waited) this.#metrics?.rateLimitWaitDuration.observe({ cloud: this.cloud, vault: this.vault }, (this.#now() - started) / 1000);
     }
   }
 
@@ -110,11 +123,11 @@ export class VaultRateLimiter {
         : honouredRetryAfterMs(retryAfterMs);
     let extended = false;
     for (const [name] of this.#costs(operation)) {
-      const bucket = this.#buckets.get(name);
-      if (!bucket) continue;
-      const before = bucket.pausedUntil;
-      bucket.pause(pauseMs);
-      if (bucket.pausedUntil > before) {
+      const window = this.#windows.get(name);
+      if (!window) continue;
+      const before = window.pausedUntil;
+      window.pause(pauseMs);
+      if (window.pausedUntil > before) {
         extended = true;
         this.#metrics?.rateLimitPauses.inc({ cloud: this.cloud, vault: this.vault, bucket: name });
       }
@@ -129,15 +142,5 @@ export class VaultRateLimiter {
 
   #costs(operation: VaultOperation): Array<[RateLimitBucket, number]> {
     return Object.entries(OPERATION_COSTS[this.cloud][operation]) as Array<[RateLimitBucket, number]>;
-  }
-
-  #pauseRemaining(operation: VaultOperation): number {
-    const now = this.#now();
-    let remaining = 0;
-    for (const [name] of this.#costs(operation)) {
-      const bucket = this.#buckets.get(name);
-      if (bucket) remaining = Math.max(remaining, bucket.pausedUntil - now);
-    }
-    return remaining;
   }
 }

@@ -11,6 +11,7 @@ import type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "../emulators/key
 import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.ts";
 import type { ManagedProcess } from "./managed-process.ts";
+import { startNatsCluster, type NatsCluster, type NatsClusterOptions } from "./nats-cluster.ts";
 import { startKeyVault, startMoto, startNats, type MotoPart, type NatsPart } from "./parts.ts";
 import { freePort } from "./ports.ts";
 import { startRecordingProxy, type RecordingProxy } from "./recording-proxy.ts";
@@ -68,6 +69,17 @@ export interface MeshOptions {
    * ({@link cellClientId}); the watcher's ({@link WATCHER_CLIENT_ID}) may write service principals.
    */
   identityWatcher?: { cells: string; env?: Record<string, string> };
+  /**
+   * Run the bus as a JetStream cluster (default 3 nodes) instead of one server; every service gets
+   * every node's URL and `CREDMESH_STREAM_REPLICAS` = the node count (streams and buckets R3).
+   */
+  cluster?: NatsClusterOptions;
+  /** Ingest processes (default 1), each on its own port: replicas behind a load balancer. */
+  ingests?: number;
+  /** Replicator processes for destination AWS (default 1, with `azureToAws`), each its own cell `e2e-aws-<n>`. */
+  awsReplicas?: number;
+  /** Extra environment for the replicators of destination AWS. */
+  replicatorAwsEnv?: Record<string, string>;
 }
 
 type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
@@ -83,6 +95,18 @@ export const AWS_CELL_SESSION_ARN = `arn:aws:sts::${AWS_ACCOUNT}:assumed-role/cr
  */
 export interface Mesh {
   nats: NatsPart;
+  /** The cluster behind `nats`, when `cluster` asked for one. */
+  cluster?: NatsCluster;
+  /** Every ingest process (`ingest` first) and its URL, in the same order. */
+  ingests: ManagedProcess[];
+  ingestUrls: string[];
+  /** Every replicator for destination AWS, when `azureToAws` was requested (`replicatorAws` first). */
+  replicatorsAws: ManagedProcess[];
+  /**
+   * Starts a stopped or killed service process of the mesh again with the same configuration,
+   * in its place in `ingests`/`replicators`/`replicatorsAws` (so `stop()` stops the new one).
+   */
+  restart(process: ManagedProcess): Promise<ManagedProcess>;
   moto: MotoPart;
   awsProxy: RecordingProxy;
   keyVault: KeyVaultEmulator;
@@ -119,7 +143,9 @@ export interface Mesh {
 
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const dir = await mkdtemp(join(tmpdir(), "credmesh-mesh-"));
-  const [nats, moto, keyVault] = await Promise.all([startNats(), startMoto(), startKeyVault(options.keyVault)]);
+  const [bus, moto, keyVault] = await Promise.all([options.cluster ? startNatsCluster(options.cluster) : startNats(), startMoto(), startKeyVault(options.keyVault)]);
+  const cluster = "nodes" in bus ? bus : undefined;
+  const nats: NatsPart = "nodes" in bus ? { url: bus.url, port: bus.nodes[0]?.port ?? 0, stop: () => bus.stop() } : bus;
   const awsProxy = await startRecordingProxy(moto.endpoint);
   const faults: { aws?: FaultProxy; azure?: FaultProxy } = {};
   if (options.faults?.aws) {
@@ -181,10 +207,17 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ].join("\n"),
   );
   const apiKey = randomBytes(24).toString("base64url");
+  const secondApiKey = randomBytes(24).toString("base64url");
   const contentHashKey = randomBytes(32).toString("hex");
-  const common = { CREDMESH_NATS_URL: nats.url, CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "debug" };
+  const common = {
+    CREDMESH_NATS_URL: nats.url,
+    CREDMESH_RULES_FILE: rulesFile,
+    CREDMESH_LOG_LEVEL: "debug",
+    ...(cluster ? { CREDMESH_STREAM_REPLICAS: String(cluster.nodes.length) } : {}),
+  };
 
-  const ingestPort = await freePort();
+  const ingestPorts: number[] = [];
+  for (let index = 0; index < (options.ingests ?? 1); index++) ingestPorts.push(await freePort());
   const replicas = options.replicas ?? 1;
   const opsPorts: number[] = [];
   for (let replica = 0; replica < replicas; replica++) opsPorts.push(await freePort());
@@ -214,30 +247,31 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     });
     stopProjection = await issuer.projectTokenFile(azureTokenFile, { namespace: "credmesh", serviceAccount: "replicator-aws" });
   }
-  const replicatorAws = options.azureToAws
-    ? startService(
-        "replicator",
-        {
-          ...common,
-          ...azureAccess,
-          CREDMESH_CELL: "e2e-aws-1",
-          CREDMESH_DESTINATION: "aws",
-          CREDMESH_AZURE_IDENTITY: "client-assertion",
-          CREDMESH_AZURE_TENANT_ID: keyVault.tenantId,
-          CREDMESH_AZURE_CLIENT_ID: replicatorAwsClientId,
-          CREDMESH_AZURE_FEDERATED_TOKEN_FILE: azureTokenFile,
-          CREDMESH_AZURE_AUTHORITY_HOST: keyVault.authorityHost,
-          CREDMESH_REPLICATOR_OPS_PORT: "0",
-          CREDMESH_CONTENT_HASH_KEY: contentHashKey,
-          CREDMESH_AWS_IDENTITY: "web-identity-token-file",
-          CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-          CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
-          CREDMESH_AWS_STS_REGION: AWS_REGION,
-          CREDMESH_AWS_ENDPOINT: awsEndpoint,
-        },
-        /replicator running/,
-      )
-    : undefined;
+  const replicatorAwsFor = (replica: number) =>
+    startService(
+      "replicator",
+      {
+        ...common,
+        ...azureAccess,
+        CREDMESH_CELL: `e2e-aws-${replica + 1}`,
+        CREDMESH_DESTINATION: "aws",
+        CREDMESH_AZURE_IDENTITY: "client-assertion",
+        CREDMESH_AZURE_TENANT_ID: keyVault.tenantId,
+        CREDMESH_AZURE_CLIENT_ID: replicatorAwsClientId,
+        CREDMESH_AZURE_FEDERATED_TOKEN_FILE: azureTokenFile,
+        CREDMESH_AZURE_AUTHORITY_HOST: keyVault.authorityHost,
+        CREDMESH_REPLICATOR_OPS_PORT: "0",
+        CREDMESH_CONTENT_HASH_KEY: contentHashKey,
+        CREDMESH_AWS_IDENTITY: "web-identity-token-file",
+        CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
+        CREDMESH_AWS_STS_REGION: AWS_REGION,
+        CREDMESH_AWS_ENDPOINT: awsEndpoint,
+        ...options.replicatorAwsEnv,
+      },
+      /replicator running/,
+    );
+  const replicatorsAwsStarting = options.azureToAws ? Promise.all(Array.from({ length: options.awsReplicas ?? 1 }, (_, replica) => replicatorAwsFor(replica))) : undefined;
   const replicatorFor = (replica: number) =>
     startService(
       "replicator",
@@ -257,21 +291,24 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       },
       /replicator running/,
     );
-  const [ingest, ...replicators] = await Promise.all([
+  const ingestFor = (port: number) =>
     startService(
       "ingest",
       {
         ...common,
-        CREDMESH_INGEST_PORT: String(ingestPort),
+        CREDMESH_INGEST_PORT: String(port),
         CREDMESH_EVENTBRIDGE_API_KEY_HEADER: "x-api-key",
         // Two keys accepted at once, as during a rotation.
-        CREDMESH_EVENTBRIDGE_API_KEYS: `${randomBytes(24).toString("base64url")},${apiKey}`,
+        CREDMESH_EVENTBRIDGE_API_KEYS: `${secondApiKey},${apiKey}`,
         ...options.ingestEnv,
       },
       /ingest listening/,
-    ),
-    ...Array.from({ length: replicas }, (_, replica) => replicatorFor(replica)),
-  ]);
+    );
+  const started = await Promise.all([...ingestPorts.map((port) => ingestFor(port)), ...Array.from({ length: replicas }, (_, replica) => replicatorFor(replica))]);
+  const ingests = started.slice(0, ingestPorts.length);
+  const replicators = started.slice(ingestPorts.length);
+  const ingest = ingests[0];
+  if (!ingest) throw new Error("ingests must be at least 1");
   const replicator = replicators[0];
   if (!replicator) throw new Error("replicas must be at least 1");
 
@@ -315,7 +352,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     identityWatcher = await startIdentityWatcher();
   }
 
-  const awsReplicator = await replicatorAws;
+  const replicatorsAws = (await replicatorsAwsStarting) ?? [];
+  const awsReplicator = replicatorsAws[0];
   const secretsManager = new SecretsManagerClient({
     region: AWS_REGION,
     endpoint: moto.endpoint,
@@ -337,10 +375,25 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     },
     { disableChallengeResourceVerification: true, tlsOptions: { ca: readFileSync(keyVault.caCertPath, "utf8") } },
   );
-  const bus = await connect({ servers: nats.url, name: "credmesh-e2e-observer" });
+  const observer = await connect({ servers: cluster ? [...cluster.urls] : nats.url, name: "credmesh-e2e-observer", ...(cluster ? { maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 2_000 } : {}) });
+  const groups = [ingests, replicators, replicatorsAws];
+  const restart = async (process: ManagedProcess): Promise<ManagedProcess> => {
+    const group = groups.find((candidate) => candidate.includes(process));
+    if (!group) throw new Error(`${process.name} is not a service of this mesh`);
+    await process.stop();
+    const next = process.respawn();
+    group[group.indexOf(process)] = next;
+    await next.waitForLine(process.name === "ingest" ? /ingest listening/ : /replicator running/, 60_000);
+    return next;
+  };
 
   return {
     nats,
+    ...(cluster ? { cluster } : {}),
+    ingests,
+    ingestUrls: ingestPorts.map((port) => `http://127.0.0.1:${port}`),
+    replicatorsAws,
+    restart,
     moto,
     awsProxy,
     keyVault,
@@ -353,7 +406,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ...(awsReplicator ? { replicatorAws: awsReplicator } : {}),
     ...(identityWatcher ? { identityWatcher, identityWatcherOpsUrl: `http://127.0.0.1:${watcherOpsPort}` } : {}),
     startIdentityWatcher,
-    ingestUrl: `http://127.0.0.1:${ingestPort}`,
+    ingestUrl: `http://127.0.0.1:${ingestPorts[0]}`,
     replicatorOpsUrl: `http://127.0.0.1:${opsPorts[0]}`,
     apiKey,
     apiKeyHeader: "x-api-key",
@@ -362,11 +415,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ruleId,
     secretsManager,
     keyVaultClient,
-    bus,
+    bus: observer,
     async stop() {
-      await bus.close().catch(() => undefined);
+      await observer.close().catch(() => undefined);
       secretsManager.destroy();
-      await Promise.allSettled([ingest.stop(), ...replicators.map((process) => process.stop()), awsReplicator?.stop(), identityWatcher?.stop()]);
+      await Promise.allSettled([...ingests, ...replicators, ...replicatorsAws, ...(identityWatcher ? [identityWatcher] : [])].map((process) => process.stop()));
       stopProjection?.();
       await Promise.allSettled([nats.stop(), moto.stop(), keyVault.stop(), awsProxy.stop(), issuer?.stop(), faults.aws?.stop(), faults.azure?.stop()]);
       await rm(dir, { recursive: true, force: true });

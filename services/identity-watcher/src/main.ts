@@ -1,4 +1,4 @@
-import { BusPublisher, busReadinessChecks, openBus, openQuarantineBucket, readQuarantine, runConsumer, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
+import { BusPublisher, StreamPlacement, busReadinessChecks, credmeshStreamNames, kvStreamName, openBus, openQuarantineBucket, readQuarantine, runConsumer, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
 import { KV_BUCKETS } from "@credmesh/bus-names";
 import { toCredmeshError } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
@@ -118,7 +118,13 @@ async function main(): Promise<void> {
   }, config.enforceIntervalMs);
   announcer.unref();
 
-  const ops = await listenOps(opsRoutes(metrics.registry, { ...busReadinessChecks(nc), configuration: () => true }), config.opsHost, config.opsPort);
+  // Streams and buckets checked against CREDMESH_STREAM_REPLICAS: another replica count is reported, never silently used.
+  const placement = new StreamPlacement(nc, { replicas: config.streamReplicas, streams: credmeshStreamNames(), logger, metrics }).track(
+    kvStreamName(KV_BUCKETS.quarantine),
+    kvStreamName(KV_BUCKETS.identityState),
+  );
+  await placement.check();
+  const ops = await listenOps(opsRoutes(metrics.registry, { ...busReadinessChecks(nc, placement), configuration: () => true }), config.opsHost, config.opsPort);
   logger.info({ opsPort: ops.port, cells: config.cells.map((cell) => cell.id), scanIntervalMs: config.scanIntervalMs }, "identity-watcher running");
 
   onShutdown(logger, async () => {

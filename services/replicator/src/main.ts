@@ -3,7 +3,10 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   BusPublisher,
+  StreamPlacement,
   busReadinessChecks,
+  credmeshStreamNames,
+  kvStreamName,
   openBus,
   ensureReplicatorConsumers,
   openQuarantineBucket,
@@ -15,15 +18,15 @@ import { busSettings } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
-import { REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
+import { KV_BUCKETS, REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
 import { renderTemplate } from "@credmesh/replicas";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
-import { KvSecretLeases } from "./secret-lease.ts";
+import { KvSecretLeases, SECRET_LEASE_BUCKET } from "./secret-lease.ts";
 import { buildCredentials, buildVaults } from "./wiring.ts";
 import { createHandlers } from "./consumer-handler.ts";
-import { startReconciler } from "./reconcile/index.ts";
+import { RECONCILE_LOCK_BUCKET, RECONCILE_RUNS_BUCKET, startReconciler } from "./reconcile/index.ts";
 import { QuarantineGate, dropCredentialsOnChange, gatedCredentials, gatedVaults } from "./quarantine-gate.ts";
 import { watchQuarantine } from "./quarantine-watch.ts";
 
@@ -131,10 +134,20 @@ async function main(): Promise<void> {
     exitOnBootFailure(logger, error);
   }
 
+  // Every stream and KV bucket this cell uses, checked against CREDMESH_STREAM_REPLICAS at boot and
+  // on every readiness probe: one with another replica count is reported, never silently used.
+  const placement = new StreamPlacement(nc, { replicas: config.streamReplicas, streams: credmeshStreamNames(), logger, metrics }).track(
+    kvStreamName(KV_BUCKETS.quarantine),
+    kvStreamName(RECONCILE_LOCK_BUCKET),
+    kvStreamName(RECONCILE_RUNS_BUCKET),
+    ...(leases ? [kvStreamName(SECRET_LEASE_BUCKET)] : []),
+  );
+  await placement.check();
+
   // Configuration is not a readiness check: it was validated at boot, and an invalid one stopped
   // the process before it listened, so a check here could only say true.
   const ops = opsRoutes(metrics.registry, {
-    ...busReadinessChecks(nc),
+    ...busReadinessChecks(nc, placement),
     quarantine: () => gate.readiness(),
   });
   const server = createServer((req, res) => {

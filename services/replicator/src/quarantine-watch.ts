@@ -14,6 +14,11 @@ export interface QuarantineWatchOptions {
  * (a change reaches the gate within milliseconds), plus a read every `recheckMs` that catches a
  * watch that silently stopped. The gate fails closed (`unknown`) whenever the state cannot be
  * read: a lost NATS connection, a failed read, a value that is not a valid record.
+ *
+ * On a cluster, a read may be answered by a replica of the bucket that is behind (KV reads are
+ * "direct gets", served by any replica), e.g. a node just back from a pause. So the state never
+ * goes back in time: the watch (the stream's own order) is always followed, and a read is followed
+ * only if its revision is not older than what the gate already shows.
  */
 export async function watchQuarantine(
   nc: NatsConnection,
@@ -24,7 +29,13 @@ export async function watchQuarantine(
 ): Promise<{ stop(): Promise<void> }> {
   const key = cellKey(gate.cell);
   let stopped = false;
-  const apply = (entry: KvEntry | null): void => {
+  let revision = 0;
+  const apply = (entry: KvEntry | null, from: "watch" | "read"): void => {
+    if (from === "read" && (entry?.revision ?? 0) < revision) {
+      logger.debug({ key, read: entry?.revision ?? 0, shown: revision }, "quarantine read older than the state shown; ignored");
+      return;
+    }
+    if (entry !== null) revision = entry.revision;
     let view: GateView;
     try {
       const { record } = quarantineOf(entry);
@@ -39,7 +50,7 @@ export async function watchQuarantine(
   };
   const recheck = async (): Promise<void> => {
     try {
-      apply(await kv.get(key));
+      apply(await kv.get(key), "read");
     } catch (error) {
       logger.warn({ err: error }, "quarantine state cannot be read; failing closed");
       gate.set({ state: GATE_STATE.unknown, why: "the quarantine bucket cannot be read" });
@@ -55,7 +66,7 @@ export async function watchQuarantine(
     while (!stopped) {
       try {
         watcher = await kv.watch({ key });
-        for await (const entry of watcher) apply(entry);
+        for await (const entry of watcher) apply(entry, "watch");
       } catch (error) {
         if (stopped) return;
         logger.warn({ err: error }, "quarantine watch ended; restarting");

@@ -6,12 +6,13 @@ export {
   ensureReplicatorConsumers,
   ensureStreams,
   replicatorConsumerConfig,
+  credmeshStreamNames,
   streamConfigs,
-  streamsPresent,
   type ReplicatorConsumerSettings,
   type StreamSettings,
 } from "./provisioning.ts";
 export { openBus, type BusSettings } from "./open.ts";
+export { StreamPlacement, judgeStream, kvStreamName, type StreamFinding } from "./placement.ts";
 export { BusPublisher, type PublishResult, type PublisherOptions } from "./publisher.ts";
 export { settle, type Settlement } from "./settlement.ts";
 export { KeyedExecutor } from "./keyed-executor.ts";

@@ -14,6 +14,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { busReachable } from "./connection.ts";
+import type { StreamPlacement } from "./placement.ts";
 import { REPLICA_GROUP, STREAMS, mutationSubject, replicatorDurable, type Cloud, type StreamKey } from "@credmesh/bus-names";
 
 export interface StreamSettings {
@@ -87,7 +88,9 @@ export function streamConfigs(settings: StreamSettings): Record<StreamKey, Named
 
 /**
  * Creates or updates every credmesh stream so that its configuration matches ours. Safe to run
- * from every process at every start (idempotent), which is what each service does.
+ * from every process at every start (idempotent), which is what each service does. An existing
+ * stream keeps its replica count: scaling a live stream is an operator's decision, and a stream
+ * whose count differs from ours is reported by {@link StreamPlacement} instead.
  */
 export async function ensureStreams(nc: NatsConnection, settings: StreamSettings = DEFAULT_STREAM_SETTINGS): Promise<void> {
   const jsm = await jetstreamManager(nc);
@@ -99,8 +102,8 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
 async function upsertStream(jsm: JetStreamManager, config: NamedStreamConfig): Promise<void> {
   const name = config.name;
   try {
-    await jsm.streams.info(name);
-    await jsm.streams.update(name, config);
+    const existing = await jsm.streams.info(name);
+    await jsm.streams.update(name, { ...config, num_replicas: existing.config.num_replicas });
   } catch (error) {
     if (!isNotFound(error)) throw error;
     try {
@@ -108,7 +111,8 @@ async function upsertStream(jsm: JetStreamManager, config: NamedStreamConfig): P
     } catch (addError) {
       // Another process created it between our info and add: converge with an update.
       if (!(addError instanceof JetStreamApiError) || addError.code !== STREAM_NAME_IN_USE) throw addError;
-      await jsm.streams.update(name, config);
+      const existing = await jsm.streams.info(name);
+      await jsm.streams.update(name, { ...config, num_replicas: existing.config.num_replicas });
     }
   }
 }
@@ -186,27 +190,20 @@ export async function ensureReplicatorConsumers(
 }
 
 /**
- * The bus part of /readyz: connected (a live round trip) and every stream present. Streams are
- * only asked for when the bus answers; otherwise the check would wait out the API timeout.
+ * The bus part of /readyz: connected (a live round trip), and every stream and KV bucket the
+ * service uses present with the configured replicas ({@link StreamPlacement}; streams are only
+ * asked for when the bus answers, otherwise the check would wait out the API timeout).
  */
-export function busReadinessChecks(nc: NatsConnection): { bus: () => Promise<boolean>; streams: () => Promise<boolean> } {
+export function busReadinessChecks(nc: NatsConnection, placement: StreamPlacement): { bus: () => Promise<boolean>; streams: () => Promise<{ ok: boolean; detail?: string }> } {
   return {
     bus: () => busReachable(nc),
-    streams: async () => (await busReachable(nc)) && streamsPresent(nc),
+    streams: () => placement.readiness(),
   };
 }
 
-/** Whether every credmesh stream exists (for /readyz). */
-export async function streamsPresent(nc: NatsConnection): Promise<boolean> {
-  const jsm = await jetstreamManager(nc);
-  for (const stream of Object.values(STREAMS)) {
-    try {
-      await jsm.streams.info(stream.name);
-    } catch {
-      return false;
-    }
-  }
-  return true;
+/** Every credmesh stream's name (the streams each service checks, besides its KV buckets). */
+export function credmeshStreamNames(): string[] {
+  return Object.values(STREAMS).map((stream) => stream.name);
 }
 
 /** JetStream API error code for "stream name already in use" (not exported by the client). */

@@ -11,11 +11,9 @@ export class ManagedProcess {
   readonly #child: ChildProcess;
   readonly #waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   readonly exited: Promise<number | null>;
-  readonly #spawn: { command: string; args: readonly string[]; options: { env?: NodeJS.ProcessEnv; cwd?: string } };
 
   constructor(name: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
     this.name = name;
-    this.#spawn = { command, args, options };
     this.#child = spawn(command, args, {
       env: options.env ?? process.env,
       cwd: options.cwd,
@@ -67,17 +65,6 @@ export class ManagedProcess {
     const timer = setTimeout(() => this.#child.kill("SIGKILL"), graceMs);
     await this.exited;
     clearTimeout(timer);
-  }
-
-  /** A new process with the same command, arguments and environment (after this one exited: a restart). */
-  respawn(): ManagedProcess {
-    if (this.running) throw new Error(`${this.name} is still running`);
-    return new ManagedProcess(this.name, this.#spawn.command, this.#spawn.args, this.#spawn.options);
-  }
-
-  /** Sends a signal as is (SIGSTOP/SIGCONT freeze and thaw the process; the reliability tests pause nodes). */
-  signal(signal: NodeJS.Signals): void {
-    if (this.running) this.#child.kill(signal);
   }
 
   /** SIGKILL at once: a crash, as the reliability tests need. */

@@ -376,14 +376,19 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     { disableChallengeResourceVerification: true, tlsOptions: { ca: readFileSync(keyVault.caCertPath, "utf8") } },
   );
   const observer = await connect({ servers: cluster ? [...cluster.urls] : nats.url, name: "credmesh-e2e-observer", ...(cluster ? { maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 2_000 } : {}) });
-  const groups = [ingests, replicators, replicatorsAws];
+  // Each service process with the function that started it, so a killed one can be started again in its place.
+  const groups: Array<{ processes: ManagedProcess[]; start: (index: number) => Promise<ManagedProcess> }> = [
+    { processes: ingests, start: (index) => ingestFor(ingestPorts[index] ?? 0) },
+    { processes: replicators, start: (index) => replicatorFor(index) },
+    { processes: replicatorsAws, start: (index) => replicatorAwsFor(index) },
+  ];
   const restart = async (process: ManagedProcess): Promise<ManagedProcess> => {
-    const group = groups.find((candidate) => candidate.includes(process));
+    const group = groups.find((candidate) => candidate.processes.includes(process));
     if (!group) throw new Error(`${process.name} is not a service of this mesh`);
+    const index = group.processes.indexOf(process);
     await process.stop();
-    const next = process.respawn();
-    group[group.indexOf(process)] = next;
-    await next.waitForLine(process.name === "ingest" ? /ingest listening/ : /replicator running/, 60_000);
+    const next = await group.start(index);
+    group.processes[index] = next;
     return next;
   };
 

@@ -128,6 +128,11 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       return node.paused;
     },
   }));
+  /** SIGSTOP/SIGCONT to the node's current process (by pid: a frozen process cannot be asked anything). */
+  const signal = (node: (typeof state)[number], sig: "SIGSTOP" | "SIGCONT"): void => {
+    const pid = node.generations.at(-1)?.pid;
+    if (pid !== undefined && node.generations.at(-1)?.running) process.kill(pid, sig);
+  };
   const find = (name: string) => {
     const node = state.find((candidate) => candidate.name === name);
     if (!node) throw new Error(`no cluster node ${name}`);
@@ -162,18 +167,18 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
     },
     async kill(name) {
       const node = find(name);
-      if (node.paused) node.generations.at(-1)?.signal("SIGCONT");
+      if (node.paused) signal(node, "SIGCONT");
       node.paused = false;
       await node.generations.at(-1)?.kill();
     },
     pause(name) {
       const node = find(name);
-      node.generations.at(-1)?.signal("SIGSTOP");
+      signal(node, "SIGSTOP");
       node.paused = true;
     },
     resume(name) {
       const node = find(name);
-      node.generations.at(-1)?.signal("SIGCONT");
+      signal(node, "SIGCONT");
       node.paused = false;
     },
     async stopNode(name) {
@@ -202,7 +207,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       return undefined;
     },
     async stop() {
-      for (const node of state) if (node.paused) node.generations.at(-1)?.signal("SIGCONT");
+      for (const node of state) if (node.paused) signal(node, "SIGCONT");
       await Promise.allSettled(state.flatMap((node) => node.generations.slice(-1)).map((process) => process.stop()));
       await rm(root, { recursive: true, force: true });
     },

@@ -41,7 +41,8 @@ async function main(): Promise<void> {
       { servers: config.natsServers, name: "credmesh-identity-watcher", credsFile: config.natsCredsFile, replicas: config.streamReplicas, duplicateWindowMs: config.duplicateWindowMs },
       logger,
     );
-    quarantineKv = await openQuarantineBucket(nc, config.streamReplicas);
+    // The watcher decides transitions from what it reads: it reads the bucket's leader.
+    quarantineKv = await openQuarantineBucket(nc, config.streamReplicas, { leaderReads: true });
     stateKv = await new Kvm(nc).create(KV_BUCKETS.identityState, {
       history: 1,
       replicas: config.streamReplicas,

@@ -76,8 +76,11 @@ describe("credmesh on a 3-node JetStream cluster", () => {
       ]),
     );
     for (const [name, stream] of streams) expect({ name, ...stream }).toEqual({ name, replicas: 3, peers: ["n1", "n2", "n3"] });
+    // Ready once each has read what it needs (a replicator's quarantine state: its first read on a
+    // freshly formed cluster may fail and is retried within a second); a probe is polled, as an
+    // orchestrator does.
     for (const url of [mesh.ingestUrl, mesh.replicatorOpsUrl, replicatorAwsOps()]) {
-      expect(await readiness(url)).toEqual({ status: 200, body: { ready: true, checks: expect.objectContaining({ bus: true, streams: true }) as Record<string, boolean> } });
+      await expect.poll(() => readiness(url), { timeout: 30_000, interval: 250 }).toEqual({ status: 200, body: { ready: true, checks: expect.objectContaining({ bus: true, streams: true }) as Record<string, boolean> } });
     }
     const metrics = await scrape(mesh.ingestUrl);
     expect(metricSum(metrics, "credmesh_bus_stream_replicas", { stream: STREAMS.mutations.name, state: "placed" })).toBe(3);

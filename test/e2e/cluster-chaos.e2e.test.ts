@@ -240,6 +240,13 @@ describe.each(["default", "always"] as const)("chaos on a 3-node JetStream clust
         console.info(`cluster-chaos (${fsync}): ${JSON.stringify(verdict.phases.total)}; wall ${Date.now() - wallStarted} ms, mesh start ${meshStartMs} ms, drain ${drainMs} ms`);
 
         const total = verdict.phases.total as PhaseCounts;
+        if (verdict.unexplained.length > 0 || verdict.duplicates.length > 0) {
+          // What the services said about each event in question (log lines carry no secret values).
+          const ids = [...verdict.unexplained, ...verdict.duplicates].flatMap((line) => [...line.matchAll(/event ([0-9a-f-]{36})/g)].map((match) => match[1] ?? ""));
+          for (const process of [...mesh.ingests, ...mesh.replicators, ...mesh.replicatorsAws]) {
+            for (const line of process.lines) if (ids.some((id) => line.includes(id))) console.info(`${process.name}: ${line}`);
+          }
+        }
         expect(verdict.unexplained, "acknowledged events neither applied nor superseded").toEqual([]);
         expect(verdict.duplicates, "origin versions written twice").toEqual([]);
         expect(total.unacknowledged, "deliveries the senders gave up on").toBe(0);

@@ -141,7 +141,11 @@ describe("KV coordination on a 3-node cluster across leader changes", () => {
       };
 
       await progressed([0, 0]);
-      const schedule: Array<{ fault: "kill" | "pause" | "restart"; bucket: string }> = [
+      const schedule: Array<{ fault: "kill" | "pause" | "restart" | "pause a follower"; bucket: string }> = [
+        // The holders connected to a frozen follower cannot renew, while the leader elsewhere
+        // expires their entry on time and serves the others: the case a lease must not outlive.
+        { fault: "pause a follower", bucket: SECRET_LEASE_BUCKET },
+        { fault: "pause a follower", bucket: RECONCILE_LOCK_BUCKET },
         { fault: "kill", bucket: SECRET_LEASE_BUCKET },
         { fault: "pause", bucket: RECONCILE_LOCK_BUCKET },
         { fault: "restart", bucket: SECRET_LEASE_BUCKET },
@@ -153,6 +157,17 @@ describe("KV coordination on a 3-node cluster across leader changes", () => {
         if (!leader) throw new Error(`${step.bucket} has no leader before the fault`);
         const since = Date.now();
         const before = counts();
+        if (step.fault === "pause a follower") {
+          // Not the observer's node either, so the fault's own bookkeeping keeps answering.
+          const follower = ["n2", "n3"].find((node) => node !== leader) ?? "n3";
+          cluster.pause(follower);
+          await sleep(8_000);
+          cluster.resume(follower);
+          faults.push({ fault: step.fault, bucket: step.bucket, leader: follower, electionMs: 0 });
+          await cluster.waitHealthy();
+          await progressed(before);
+          continue;
+        }
         if (step.fault === "kill") await cluster.kill(leader);
         else if (step.fault === "pause") cluster.pause(leader);
         else await cluster.stopNode(leader);

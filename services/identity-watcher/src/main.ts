@@ -1,4 +1,4 @@
-import { BusPublisher, StreamPlacement, busReadinessChecks, credmeshStreamNames, kvStreamName, openBus, openQuarantineBucket, readQuarantine, runConsumer, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
+import { BusPublisher, StreamPlacement, busReadinessChecks, credmeshStreamNames, kvStreamName, openBus, openQuarantineBucket, readQuarantine, runConsumer, whileBusSettles, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
 import { KV_BUCKETS } from "@credmesh/bus-names";
 import { toCredmeshError } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
@@ -42,13 +42,19 @@ async function main(): Promise<void> {
       logger,
     );
     // The watcher decides transitions from what it reads: it reads the bucket's leader.
-    quarantineKv = await openQuarantineBucket(nc, config.streamReplicas, { leaderReads: true });
-    stateKv = await new Kvm(nc).create(KV_BUCKETS.identityState, {
-      history: 1,
-      replicas: config.streamReplicas,
-      description: "credmesh identity-watcher: last judged state per certificate, policy evidence per cell",
-    });
-    consumers = await ensureWatcherConsumers(nc);
+    const bus = nc;
+    quarantineKv = await whileBusSettles(() => openQuarantineBucket(bus, config.streamReplicas, { leaderReads: true }), "the quarantine bucket", logger);
+    stateKv = await whileBusSettles(
+      () =>
+        new Kvm(bus).create(KV_BUCKETS.identityState, {
+          history: 1,
+          replicas: config.streamReplicas,
+          description: "credmesh identity-watcher: last judged state per certificate, policy evidence per cell",
+        }),
+      "the identity state bucket",
+      logger,
+    );
+    consumers = await whileBusSettles(() => ensureWatcherConsumers(bus), "consumers", logger);
   } catch (error) {
     exitOnBootFailure(logger, error);
   }

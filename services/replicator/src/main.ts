@@ -11,6 +11,7 @@ import {
   ensureReplicatorConsumers,
   openQuarantineBucket,
   runConsumer,
+  whileBusSettles,
   type NatsConnection,
   type RunningConsumer,
 } from "@credmesh/bus";
@@ -55,28 +56,37 @@ async function main(): Promise<void> {
   let durables: string[];
   try {
     nc = await openBus(busSettings(config, `credmesh-replicator-${config.cell}`), logger);
-    durables = await ensureReplicatorConsumers(nc, config.destination, config.partitions, {
-      maxDeliver: config.maxDeliver,
-      ackWaitMs: config.ackWaitMs,
-      maxAckPending: config.maxAckPending,
-      pinTimeoutMs: config.pinTimeoutMs,
-    });
+    const bus = nc;
+    durables = await whileBusSettles(
+      () =>
+        ensureReplicatorConsumers(bus, config.destination, config.partitions, {
+          maxDeliver: config.maxDeliver,
+          ackWaitMs: config.ackWaitMs,
+          maxAckPending: config.maxAckPending,
+          pinTimeoutMs: config.pinTimeoutMs,
+        }),
+      "consumers",
+      logger,
+    );
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
   let quarantineWatch;
   try {
-    quarantineWatch = await watchQuarantine(nc, await openQuarantineBucket(nc, config.streamReplicas), gate, logger, { recheckMs: config.quarantineRecheckMs });
+    const bucket = await whileBusSettles(() => openQuarantineBucket(nc, config.streamReplicas), "the quarantine bucket", logger);
+    quarantineWatch = await watchQuarantine(nc, bucket, gate, logger, { recheckMs: config.quarantineRecheckMs });
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
 
-  const publisher = new BusPublisher(nc, { timeoutMs: 5_000, partitions: config.partitions, metrics });
+  // Audit records and dead letters ride out a stream leader election (same message id), within
+  // the mutation's deadline; past it the mutation is not settled and comes back.
+  const publisher = new BusPublisher(nc, { timeoutMs: 5_000, retryWindowMs: config.mutationDeadlineMs, partitions: config.partitions, metrics });
   // Identity events (clock skew refusals) go to the identity-watcher over the bus.
   credentials.identityEvents.attach(publisher);
   const budget = new RetryBudget();
   const leases = config.secretLeaseMs > 0
-    ? await KvSecretLeases.open(nc, { destination: config.destination, cell: config.cell, ttlMs: config.secretLeaseMs, replicas: config.streamReplicas, logger })
+    ? await whileBusSettles(() => KvSecretLeases.open(nc, { destination: config.destination, cell: config.cell, ttlMs: config.secretLeaseMs, replicas: config.streamReplicas, logger }), "the secret lease bucket", logger)
     : undefined;
   const handlers = createHandlers({
     destination: config.destination,

@@ -87,4 +87,25 @@ describe("watchQuarantine", () => {
     await expect.poll(() => gate.view.state).toBe("open");
     await watch.stop();
   });
+
+  it("reads again soon after a failed read instead of staying closed until the next recheck", async () => {
+    // The first read fails (a bucket just created on a cluster, a replica not yet answering direct
+    // gets); the watch has nothing to say (the key was never written).
+    let reads = 0;
+    let endWatch: (value: IteratorResult<KvEntry>) => void = () => undefined;
+    const kv = {
+      get: () => (++reads === 1 ? Promise.reject(new Error("no responders")) : Promise.resolve(null)),
+      watch: () =>
+        Promise.resolve({
+          stop: () => endWatch({ value: undefined, done: true }),
+          [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<KvEntry>>((resolve) => (endWatch = resolve)) }),
+        }),
+    } as unknown as KV;
+    const gate = new QuarantineGate(CELL, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
+    const watch = await watchQuarantine(quietConnection, kv, gate, logger, { recheckMs: 600_000 });
+    expect(gate.view.state).toBe("unknown");
+    await expect.poll(() => gate.view.state, { timeout: 30_000 }).toBe("open");
+    expect(reads).toBe(2);
+    await watch.stop();
+  });
 });

@@ -48,12 +48,25 @@ export async function watchQuarantine(
     gate.set(view);
     if (before !== view.state) logger.warn({ gate: view.state, previous: before, ...(view.state === GATE_STATE.quarantined ? { reason: view.record.reason, by: view.record.by, at: view.record.at } : {}) }, "quarantine gate changed");
   };
+  // After a failed read the next one comes soon (250 ms, doubling up to `recheckMs`), not a whole
+  // `recheckMs` later: a read fails for a moment when the bucket was just created on a cluster
+  // (its replicas not answering direct gets yet) or during a leader election, and the gate should
+  // not stay closed for longer than the bus is unavailable.
+  let failures = 0;
+  let retry: NodeJS.Timeout | undefined;
   const recheck = async (): Promise<void> => {
+    clearTimeout(retry);
     try {
       apply(await kv.get(key), "read");
+      failures = 0;
     } catch (error) {
       logger.warn({ err: error }, "quarantine state cannot be read; failing closed");
       gate.set({ state: GATE_STATE.unknown, why: "the quarantine bucket cannot be read" });
+      failures++;
+      if (!stopped) {
+        retry = setTimeout(() => void recheck(), Math.min(options.recheckMs, 250 * 2 ** (failures - 1)));
+        retry.unref();
+      }
     }
   };
 
@@ -90,6 +103,7 @@ export async function watchQuarantine(
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(retry);
       watcher?.stop();
       await following.catch(() => undefined);
       void statuses;

@@ -11,7 +11,7 @@ export {
   type ReplicatorConsumerSettings,
   type StreamSettings,
 } from "./provisioning.ts";
-export { openBus, type BusSettings } from "./open.ts";
+export { openBus, whileBusSettles, type BusSettings } from "./open.ts";
 export { StreamPlacement, judgeStream, kvStreamName, type StreamFinding } from "./placement.ts";
 export { BusPublisher, type PublishResult, type PublisherOptions } from "./publisher.ts";
 export { settle, type Settlement } from "./settlement.ts";

@@ -1,9 +1,10 @@
-import { JetStreamApiError, jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
+import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { CredmeshError, retryDelayMs, sleep, type BackoffPolicy } from "@credmesh/errors";
 import { encodeEvent, partitionOfEvent, type LifecycleEvent, type MutationEvent } from "@credmesh/events";
 import type { Metrics } from "@credmesh/metrics";
 import { DEFAULT_PARTITIONS, STREAMS, lifecycleSubject, mutationSubject } from "@credmesh/bus-names";
+import { isTransientBusFailure } from "./transient.ts";
 
 export interface PublishResult {
   subject: string;
@@ -29,7 +30,7 @@ export interface PublisherOptions {
 
 /** Pauses between attempts: short, since an election ends within seconds and the sender is waiting. */
 const RETRY_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 1_000 };
-/** An attempt is not started with less time than this left in the window: it could only time out. */
+/** The shortest attempt: the last one, started as the window ends, still gets this long. */
 const MIN_ATTEMPT_MS = 100;
 
 /**
@@ -92,16 +93,18 @@ export class BusPublisher {
           });
           break;
         } catch (error) {
-          // Every publish failure (no responders, timeout, closed connection, stream full) means the
-          // bus does not have the message (or, after a timeout, may have it: the retry's message id
-          // finds it). A refusal by JetStream itself (4xx: wrong stream, message too large) would be
-          // refused again, so it is not retried.
+          // Every publish failure (no responders, timeout, closed connection, stream full, an earlier
+          // attempt still being proposed) means the bus does not have the message yet (or, after a
+          // timeout, may have it: the retry's message id finds it). A refusal by JetStream itself
+          // (4xx: wrong stream, message too large) would be refused again, so it is not retried.
           const unavailable = new CredmeshError("bus_unavailable", `publish to ${subject} was not acknowledged`, { cause: error });
-          if (error instanceof JetStreamApiError && error.status < 500) throw unavailable;
-          const delay = retryDelayMs(attempt, RETRY_BACKOFF);
-          if (Date.now() + delay + MIN_ATTEMPT_MS > windowEnds) throw unavailable;
+          if (!isTransientBusFailure(error)) throw unavailable;
+          // Tried until the window is spent, not given up while the sender still waits: the last
+          // pause ends with the window, and one more attempt (MIN_ATTEMPT_MS) follows it.
+          const left = windowEnds - Date.now();
+          if (left <= 0) throw unavailable;
           this.#options.metrics?.busPublishRetries.inc({ stream });
-          await sleep(delay);
+          await sleep(Math.min(retryDelayMs(attempt, RETRY_BACKOFF), left));
         }
       }
     } finally {

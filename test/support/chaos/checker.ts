@@ -124,16 +124,18 @@ export function checkChaos(facts: ChaosFacts): ChaosVerdict {
       duplicates.push(`${secret.name}: version ${secret.versions.indexOf(origin) + 1} written again`);
     }
   }
-  const appliedRecords = new Map<string, number>();
+  const firstApplied = new Map<string, AuditRecord>();
+  const describe = (record: AuditRecord): string => `${record.cell} at ${record.at} (event ${record.eventId}, version ${record.destination.versionId ?? "?"}${record.detail ? `, "${record.detail}"` : ""})`;
   for (const record of facts.audits) {
     if (record.decision !== "applied" || record.originVersion === undefined) continue;
     const key = `${record.destination.cloud}/${record.originVersion}`;
-    const count = (appliedRecords.get(key) ?? 0) + 1;
-    appliedRecords.set(key, count);
-    if (count > 1) {
-      for (const c of counts(phaseOfVersion.get(record.originVersion) ?? "unknown")) c.duplicatedAppliedRecords++;
-      duplicates.push(`origin version ${record.originVersion}: applied again by ${record.cell} (event ${record.eventId})`);
+    const first = firstApplied.get(key);
+    if (!first) {
+      firstApplied.set(key, record);
+      continue;
     }
+    for (const c of counts(phaseOfVersion.get(record.originVersion) ?? "unknown")) c.duplicatedAppliedRecords++;
+    duplicates.push(`origin version ${record.originVersion}: applied by ${describe(first)}, applied again by ${describe(record)}`);
   }
   return { phases, unexplained, duplicates };
 }

@@ -21,6 +21,8 @@ export interface CpuUsage {
   machineBusyPercent: number | null;
   /** `bench` is this process: the load generator (autocannon) and the reading of child output. */
   processPercentOfCore: Record<string, number | null>;
+  /** CPU seconds (user + system) each process used between the snapshots. */
+  processCpuSeconds: Record<string, number | null>;
 }
 
 /** Reads the counters; on a system without /proc the machine and children read as null. */
@@ -34,16 +36,19 @@ export function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapsh
 export function cpuUsage(start: CpuSnapshot, end: CpuSnapshot): CpuUsage {
   const seconds = (end.atMs - start.atMs) / 1_000;
   const percent = (cpuSeconds: number): number => Math.round((cpuSeconds / seconds) * 1_000) / 10;
-  const processPercentOfCore: Record<string, number | null> = { bench: percent((end.selfUs - start.selfUs) / 1e6) };
+  const processCpuSeconds: Record<string, number | null> = { bench: (end.selfUs - start.selfUs) / 1e6 };
   for (const [name, ticks] of Object.entries(start.processes)) {
     const after = end.processes[name];
-    processPercentOfCore[name] = ticks === null || after === null || after === undefined ? null : percent((after - ticks) / TICKS_PER_SECOND);
+    processCpuSeconds[name] = ticks === null || after === null || after === undefined ? null : (after - ticks) / TICKS_PER_SECOND;
   }
+  const processPercentOfCore = Object.fromEntries(
+    Object.entries(processCpuSeconds).map(([name, cpuSeconds]) => [name, cpuSeconds === null ? null : percent(cpuSeconds)]),
+  );
   const machineBusyPercent =
     start.machine && end.machine
       ? Math.round(((end.machine.busyTicks - start.machine.busyTicks) / (end.machine.totalTicks - start.machine.totalTicks)) * 1_000) / 10
       : null;
-  return { seconds: Math.round(seconds * 100) / 100, machineBusyPercent, processPercentOfCore };
+  return { seconds: Math.round(seconds * 100) / 100, machineBusyPercent, processPercentOfCore, processCpuSeconds };
 }
 
 function machineTicks(): CpuSnapshot["machine"] {

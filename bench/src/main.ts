@@ -1,124 +1,142 @@
 /**
- * `npm run bench` (node bench/src/main.ts [--duration 10] [--connections 32] [--warmup 3] [--duplicates 100]),
- * or `npm run bench -- client` for the failover client's rows (src/client-bench.ts):
- * starts nats-server, the floor and ingest on loopback, measures both in one run, checks
- * durability and deduplication, writes bench/results/<timestamp>.json and latest.json, prints a
- * markdown table, and stops every process it started.
+ * `npm run bench [-- <sub-command>] [--quick] [--<setting> value ...]`: the benchmarks of SPEC §8
+ * and issue 13, each against a floor measured in the same run. Without a sub-command every one runs,
+ * in the order below. Each starts the processes it needs on loopback, measures, checks what must be
+ * exact, and stops everything it started; the run writes bench/results/<start>.json (and
+ * latest.json, or latest-<sub-command>.json) and prints markdown tables. Exit 1 only when a
+ * correctness check fails or a section could not measure; speed never fails the command. Exit 2 on
+ * a usage error, before anything starts.
  * @see ../README.md
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { startNats } from "../../test/support/parts.ts";
-import { checkDuplicates } from "./duplicates.ts";
-import { EventBodies } from "./events.ts";
-import { startFloor } from "./floor.ts";
-import { startIngest } from "./ingest.ts";
+import { callsSection } from "./calls/section.ts";
+import { clientSection } from "./client/client-bench.ts";
+import { endToEndSection } from "./e2e/section.ts";
+import { footprintSection } from "./footprint/section.ts";
+import { ingestSection } from "./ingest/section.ts";
 import { machineInfo } from "./machine.ts";
-import { measureTarget } from "./measure.ts";
-import { parseOptions, type BenchOptions } from "./options.ts";
-import { caveatsFor, markdownReport, type BenchResults } from "./results.ts";
+import { quotaSection } from "./quota/section.ts";
+import { reconcileSection } from "./reconcile/section.ts";
+import { markdownReport, writeResults, type BenchResults, type SectionRecord } from "./results.ts";
+import { type AnySection, round } from "./section.ts";
+import { UsageError, parseSettings, usageOf, type SettingsOf, type SettingsTable } from "./settings.ts";
+import { throughputSection } from "./throughput/section.ts";
 
-// `npm run bench -- client`: the failover client's read latency per backend (src/client-bench.ts).
-if (process.argv[2] === "client") {
-  const { clientBenchMain } = await import("./client-bench.ts");
-  process.exit(await clientBenchMain(process.argv.slice(3)));
+const SECTIONS: readonly AnySection[] = [
+  ingestSection,
+  callsSection,
+  endToEndSection,
+  throughputSection,
+  quotaSection,
+  reconcileSection,
+  footprintSection,
+  clientSection,
+];
+
+const [first, ...rest] = process.argv.slice(2);
+const subCommand = first === undefined || first.startsWith("--") ? "all" : first;
+const flags = first === undefined || first.startsWith("--") ? process.argv.slice(2) : rest;
+
+if (subCommand === "help" || flags.includes("--help")) {
+  console.log(usage());
+  process.exit(0);
 }
 
-const options = optionsOrExit();
+const selected = subCommand === "all" ? SECTIONS : SECTIONS.filter((section) => section.name === subCommand);
+const planned = plan();
 
-/** A usage error names the setting and starts nothing. */
-function optionsOrExit(): BenchOptions {
+/** Parses every selected section's settings before anything starts; a usage error exits 2. */
+function plan(): { quick: boolean; runs: Array<{ section: AnySection; values: SettingsOf<SettingsTable> }> } {
   try {
-    return parseOptions(process.argv.slice(2), process.env);
+    if (selected.length === 0) throw new UsageError(`unknown sub-command "${subCommand}"`);
+    // In a run of every section, the flags may only be --quick; settings come from the environment.
+    if (subCommand === "all" && flags.some((flag) => flag !== "--quick")) {
+      throw new UsageError("a run of every section takes only --quick; give a sub-command to pass its settings (npm run bench -- help)");
+    }
+    let quick = false;
+    const runs = selected.map((section) => {
+      const parsed = parseSettings(section.settings, flags, process.env);
+      quick = parsed.quick;
+      return { section, values: parsed.values };
+    });
+    return { quick, runs };
   } catch (error) {
-    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`bench: ${error.message}\n\n${usage()}`);
     process.exit(2);
   }
 }
 
-/** Stops of everything started so far, run last-started first, once. */
-const stops: Array<() => Promise<unknown>> = [];
-let stopping: Promise<void> | undefined;
-function stopAll(): Promise<void> {
-  stopping ??= (async () => {
-    for (const stop of stops.reverse()) await stop().catch((error: unknown) => console.error("bench: stop failed:", error));
-  })();
-  return stopping;
+function usage(): string {
+  return [
+    "npm run bench [-- <sub-command>] [--quick] [--<setting> value ...]",
+    "",
+    "Without a sub-command every section runs (settings from the environment, or --quick).",
+    ...SECTIONS.flatMap((section) => ["", `${section.name}: ${section.title}`, ...usageOf(section.settings)]),
+  ].join("\n");
 }
 
-function abort(reason: string): void {
-  console.error(`bench: ${reason}; stopping every process it started`);
-  void stopAll().finally(() => process.exit(1));
-}
+const interrupted = new AbortController();
+process.once("SIGINT", () => interrupted.abort(new Error("interrupted")));
+process.once("SIGTERM", () => interrupted.abort(new Error("terminated")));
 
-// Both targets' warm-up and measurement with 100 % slack, plus room for start-up, verification and shutdown.
-const budgetSeconds = 2 * 2 * (options.warmupSeconds + options.durationSeconds) + 240;
-const watchdog = setTimeout(() => abort(`the run exceeded its ${budgetSeconds} s budget`), budgetSeconds * 1_000);
-process.once("SIGINT", () => abort("interrupted"));
-process.once("SIGTERM", () => abort("terminated"));
-
-async function run(): Promise<BenchResults> {
+async function runSection(section: AnySection, values: SettingsOf<SettingsTable>, reports: Map<string, string[]>): Promise<SectionRecord> {
   const startedAt = new Date();
-  const progress = (step: string): void => console.error(`bench: ${step}`);
-
-  progress("starting nats-server, the floor and ingest");
-  // The bench accounts CPU per process, so nats-server must be a local process, never a container.
-  process.env.CREDMESH_TEST_RUNTIME = "processes";
-  const nats = await startNats();
-  stops.push(() => nats.stop());
-  const nc = await connect({ servers: nats.url, name: "credmesh-bench" });
-  stops.push(() => nc.close());
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  const floor = await startFloor(nats.url, jsm);
-  stops.push(() => floor.stop());
-  const ingest = await startIngest(nats.url);
-  stops.push(() => ingest.stop());
-
-  const machine = machineInfo(nc.info?.version ?? "unknown");
-  const bodies = new EventBodies();
-  const bus = { jsm, js, natsPid: nats.process?.pid };
-  progress(`floor: ${options.warmupSeconds} s warm-up, ${options.durationSeconds} s at ${options.connections} connections`);
-  const floorResult = await measureTarget(floor, bodies, options, bus);
-  progress(`ingest: ${options.warmupSeconds} s warm-up, ${options.durationSeconds} s at ${options.connections} connections`);
-  const ingestResult = await measureTarget(ingest, bodies, options, bus);
-  progress(`duplicates: ${options.duplicates} concurrent deliveries of one event to ingest`);
-  const duplicates = await checkDuplicates(ingest, bodies, options.duplicates, jsm, js);
-
-  progress("stopping");
-  await stopAll();
-  const finishedAt = new Date();
-  return {
+  const stops: Array<() => Promise<unknown>> = [];
+  const budgetSeconds = section.budgetSeconds(values);
+  const signal = AbortSignal.any([interrupted.signal, AbortSignal.timeout(budgetSeconds * 1_000)]);
+  const record = (ok: boolean, extra: Pick<SectionRecord, "result" | "error">): SectionRecord => ({
+    name: section.name,
+    title: section.title,
     startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    totalSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
-    options,
-    machine,
-    floor: floorResult,
-    ingest: ingestResult,
-    ingestPercentOfFloor: Math.round((ingestResult.eventsPerSecond / floorResult.eventsPerSecond) * 1_000) / 10,
-    duplicates,
-    caveats: caveatsFor(machine, [floorResult, ingestResult]),
-    ok: floorResult.durability.ok && ingestResult.durability.ok && duplicates.ok,
-  };
+    seconds: round((Date.now() - startedAt.getTime()) / 1_000),
+    settings: values,
+    ok,
+    ...extra,
+  });
+  try {
+    const aborted = new Promise<never>((_, reject) => {
+      const fail = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error(`exceeded its ${budgetSeconds} s budget`));
+      if (signal.aborted) fail();
+      else signal.addEventListener("abort", fail, { once: true });
+    });
+    const context = {
+      progress: (step: string) => console.error(`bench: ${step}`),
+      defer: (stop: () => Promise<unknown>) => void stops.push(stop),
+      signal,
+      quick: planned.quick,
+    };
+    const result: unknown = await Promise.race([section.run(values, context), aborted]);
+    reports.set(section.name, section.report(result));
+    return record(section.ok(result), { result });
+  } catch (error) {
+    const message = error instanceof Error ? (error.name === "TimeoutError" ? `exceeded its ${budgetSeconds} s budget` : error.message) : String(error);
+    console.error(`bench: ${section.name} failed:`, error);
+    return record(false, { error: message });
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => console.error(`bench: ${section.name}: a stop failed:`, error));
+  }
 }
 
-try {
-  const results = await run();
-  const dir = new URL("../results/", import.meta.url);
-  await mkdir(dir, { recursive: true });
-  const json = `${JSON.stringify(results, null, 2)}\n`;
-  // ISO 8601 without colons, which some file systems and tools refuse in names.
-  await writeFile(new URL(`${results.startedAt.replace(/:/g, "-")}.json`, dir), json);
-  await writeFile(new URL("latest.json", dir), json);
-  console.log(markdownReport(results));
-  // A failed durability or duplicates check fails the command (CI), whatever the speed.
-  process.exitCode = results.ok ? 0 : 1;
-} catch (error) {
-  console.error("bench: failed:", error);
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-  clearTimeout(watchdog);
+const startedAt = new Date();
+const machine = machineInfo();
+const reports = new Map<string, string[]>();
+const records: SectionRecord[] = [];
+for (const { section, values } of planned.runs) {
+  if (interrupted.signal.aborted) break;
+  records.push(await runSection(section, values, reports));
 }
+const finishedAt = new Date();
+const results: BenchResults = {
+  startedAt: startedAt.toISOString(),
+  finishedAt: finishedAt.toISOString(),
+  totalSeconds: round((finishedAt.getTime() - startedAt.getTime()) / 1_000),
+  command: process.argv.slice(2),
+  quick: planned.quick,
+  machine,
+  sections: records,
+  ok: !interrupted.signal.aborted && records.length === planned.runs.length && records.every((section) => section.ok),
+};
+const file = await writeResults(results, subCommand);
+console.log(markdownReport(results, reports));
+console.error(`bench: results in ${file}`);
+process.exit(results.ok ? 0 : 1);

@@ -1,116 +1,69 @@
-import type { DuplicatesCheck } from "./duplicates.ts";
+import { mkdir, writeFile } from "node:fs/promises";
 import type { MachineInfo } from "./machine.ts";
-import type { TargetResult } from "./measure.ts";
-import type { BenchOptions } from "./options.ts";
+
+/** One sub-command's part of a run. */
+export interface SectionRecord<R = unknown> {
+  name: string;
+  title: string;
+  startedAt: string;
+  seconds: number;
+  /** The settings it ran with (after flags, environment and defaults). */
+  settings: Record<string, unknown>;
+  /** Its correctness checks held (never a judgement of speed). */
+  ok: boolean;
+  result?: R;
+  /** Why it could not measure (a part failed to start, a budget ran out, ...). */
+  error?: string;
+}
 
 /**
- * One bench run, as written to bench/results/<timestamp>.json and bench/results/latest.json.
- * @see ../../../shared/SPEC.md section 8 (ingest beside the machine's floor; duplicates)
+ * One `npm run bench` run, as written to bench/results/<start>.json and latest.json (a run of every
+ * sub-command) or latest-<sub-command>.json (a run of one). Each section's `result` has the shape
+ * its sub-command exports (`IngestResult`, `EndToEndResult`, ...).
+ * @see ../README.md
  */
 export interface BenchResults {
   startedAt: string;
   finishedAt: string;
   /** Wall time of the whole run, start-up and shutdown of every process included. */
   totalSeconds: number;
-  options: BenchOptions;
+  /** The sub-command (`all` for every one) and flags it was started with. */
+  command: string[];
+  quick: boolean;
   machine: MachineInfo;
-  floor: TargetResult;
-  ingest: TargetResult;
-  /** Ingest's durable events/s as a percentage of the floor's, measured in the same run. */
-  ingestPercentOfFloor: number;
-  duplicates: DuplicatesCheck;
-  /** What makes these numbers less than they seem; printed under the table. */
-  caveats: string[];
-  /** Durability of both targets and the duplicates check all held. */
+  sections: SectionRecord[];
+  /** Every section measured and every correctness check held. */
   ok: boolean;
 }
 
-/** Above this share of all cores busy, the run measured the machine, not the service. */
-const SATURATED_PERCENT = 90;
-/** Outside load worth mentioning, in percent of one core. */
-const OUTSIDE_LOAD_PERCENT = 10;
+const RESULTS_DIR = new URL("../results/", import.meta.url);
 
-/** Explains, from the measurements themselves, where the numbers need care. */
-export function caveatsFor(machine: MachineInfo, runs: readonly TargetResult[]): string[] {
-  const caveats: string[] = [];
-  for (const run of runs) {
-    const { machineBusyPercent, processPercentOfCore } = run.cpu;
-    const own = Object.values(processPercentOfCore).reduce<number>((sum, value) => sum + (value ?? 0), 0);
-    const shares = Object.entries(processPercentOfCore)
-      .map(([name, value]) => `${name === "bench" ? "autocannon (bench process)" : name} ${value ?? "?"}%`)
-      .join(", ");
-    if (machineBusyPercent !== null && machineBusyPercent >= SATURATED_PERCENT) {
-      caveats.push(
-        `${run.target}: CPU-saturated — all ${machine.cores} cores ${machineBusyPercent}% busy (per process, % of one core: ${shares}). ` +
-          "The load generator shares the cores with the server and nats-server, so events/s is this machine's ceiling with autocannon on it, " +
-          "not the service's; compare the ratio to the floor rather than absolute numbers.",
-      );
-    }
-    if (machineBusyPercent !== null) {
-      const outside = Math.round(machineBusyPercent * machine.cores - own);
-      if (outside >= OUTSIDE_LOAD_PERCENT) {
-        caveats.push(
-          `${run.target}: about ${outside}% of one core went to work outside the bench's processes: other work on this machine, ` +
-            "and kernel time not charged to any process (loopback networking in softirq).",
-        );
-      }
-    }
-    if (run.durability.storedUnacknowledged > 0) {
-      caveats.push(
-        `${run.target}: the stream grew by ${run.durability.storedDelta}, ${run.durability.storedUnacknowledged} more than the 2xx count: ` +
-          "requests in flight when autocannon closed its connections at the end of the run were stored, their answers never read.",
-      );
-    }
-  }
-  caveats.push(
-    "Closed-loop load (a fixed number of connections, one request in flight on each): latency includes queueing, " +
-      "mean ≈ connections ÷ events/s (Little's law); it is not the latency of a lone webhook.",
-  );
-  return caveats;
+/** Writes the run's file and its `latest` alias; returns the run file's path. */
+export async function writeResults(results: BenchResults, subCommand: string): Promise<string> {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  // ISO 8601 without colons, which some file systems and tools refuse in names.
+  const stamp = results.startedAt.replace(/:/g, "-");
+  const file = new URL(subCommand === "all" ? `${stamp}.json` : `${stamp}-${subCommand}.json`, RESULTS_DIR);
+  await writeFile(file, json);
+  await writeFile(new URL(subCommand === "all" ? "latest.json" : `latest-${subCommand}.json`, RESULTS_DIR), json);
+  return file.pathname;
 }
 
-/** The markdown summary printed at the end of a run. */
-export function markdownReport(results: BenchResults): string {
-  const row = (run: TargetResult, percent: string): string =>
-    `| ${run.target} | ${run.eventsPerSecond} | ${run.latencyMs.p50} | ${run.latencyMs.p99} | ${run.latencyMs.max} | ${run.errors} | ${run.non2xx} | ${percent} |`;
-  const durability = (run: TargetResult): string => {
-    const d = run.durability;
-    return `- ${run.target}: ${d.acknowledged} acknowledged, stream +${d.storedDelta}, acknowledged but missing ${d.acknowledgedMissing} — ${d.ok ? "ok" : "FAILED"}`;
-  };
-  const cpu = (run: TargetResult): string => {
-    const shares = run.cpu.processPercentOfCore;
-    return `| ${run.target} | ${run.cpu.machineBusyPercent ?? "?"}% | ${shares["bench"] ?? "?"}% | ${shares[run.target] ?? "?"}% | ${shares["nats-server"] ?? "?"}% |`;
-  };
-  const dup = results.duplicates;
-  const { machine, options } = results;
-  return [
-    `## credmesh bench — ${results.startedAt}`,
+/** The markdown printed at the end of a run: the machine, then each section's table. */
+export function markdownReport(results: BenchResults, reports: ReadonlyMap<string, string[]>): string {
+  const { machine } = results;
+  const lines = [
+    `# credmesh bench — ${results.startedAt}${results.quick ? " (--quick: not a measurement)" : ""}`,
     "",
-    `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; node ${machine.serviceNode}; nats-server ${machine.natsServer}; ` +
-      `${options.connections} connections, ${options.warmupSeconds} s warm-up, ${options.durationSeconds} s measured per target`,
-    "",
-    "| target | events/s | p50 ms | p99 ms | max ms | errors | non-2xx | % of floor |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
-    row(results.floor, "100"),
-    row(results.ingest, String(results.ingestPercentOfFloor)),
-    "",
-    "Durability (every 2xx event is in the stream, checked by id):",
-    durability(results.floor),
-    durability(results.ingest),
-    "",
-    `Duplicates: ${dup.deliveries} concurrent deliveries of one event → stored ${dup.stored}, accepted ${dup.accepted}, ` +
-      `answered duplicate ${dup.answeredDuplicate}${Object.keys(dup.otherStatuses).length > 0 ? `, other ${JSON.stringify(dup.otherStatuses)}` : ""} — ${dup.ok ? "ok" : "FAILED"}`,
-    "",
-    "CPU during the measurement (machine: % of all cores; processes: % of one core):",
-    "",
-    "| target | machine busy | autocannon (bench) | server | nats-server |",
-    "|---|---:|---:|---:|---:|",
-    cpu(results.floor),
-    cpu(results.ingest),
-    "",
-    "Caveats:",
-    ...results.caveats.map((caveat) => `- ${caveat}`),
-    "",
-    `Total run time ${results.totalSeconds} s.`,
-  ].join("\n");
+    `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; node ${machine.serviceNode}; nats-server ${machine.natsServer}; ` +
+      `moto ${machine.moto}; load average at start ${machine.loadAverageAtStart.join(" / ")}`,
+  ];
+  for (const section of results.sections) {
+    lines.push("", `## ${section.title} (\`npm run bench -- ${section.name}\`) — ${section.ok ? "ok" : "FAILED"}, ${section.seconds} s`, "");
+    if (section.error !== undefined) lines.push(`Could not measure: ${section.error}`);
+    else lines.push(...(reports.get(section.name) ?? []));
+  }
+  lines.push("", `Total run time ${results.totalSeconds} s. ${results.ok ? "Every correctness check held." : "A correctness check FAILED (exit 1)."}`);
+  return lines.join("\n");
 }

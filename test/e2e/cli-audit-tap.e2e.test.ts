@@ -38,7 +38,7 @@ describe("operating a running mesh: audit tap and status", () => {
   }, 60_000);
 
   it("shows a readable audit trail, without secret values, to `nats sub 'credmesh.audit.>'`", async () => {
-    subscriber = new ManagedProcess("nats sub", loadTools().natsCli, ["--server", mesh.nats.url, "sub", "credmesh.audit.>", "--count", "1"], {
+    subscriber = new ManagedProcess("nats sub", loadTools().natsCli, [...mesh.nats.natsArgs({ kind: "auditor" }), "sub", "credmesh.audit.>", "--count", "1"], {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
     });
     await subscriber.waitForLine(/Subscribing on credmesh\.audit\.>/, 15_000);
@@ -82,7 +82,7 @@ describe("operating a running mesh: audit tap and status", () => {
 
   it("shows the replicator consumers, the streams and the last audit record per rule", async () => {
     await tap.auditFor(eventId);
-    const run = await runCredmesh(["status", "--server", mesh.nats.url]);
+    const run = await runCredmesh(["status", ...mesh.nats.credmeshArgs()]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Destination aws\nno replicator consumer \(replicator-aws\*\) on CREDMESH_MUTATIONS/);
     expect(run.stdout).toMatch(/\nreplicator-azure-p00\s+0\s+0\s+0\s+\d+\s+(yes|no)\s/);
@@ -95,7 +95,7 @@ describe("operating a running mesh: audit tap and status", () => {
       destinations: Array<{ destination: string; consumers: Array<{ name: string; pending: number }>; mutations: number }>;
       streams: Array<{ name: string; missing: boolean; messages: number }>;
       rules: Array<{ rule: string; decision: string; secret: string; lastWriteAt?: string }>;
-    }>(["status", "--server", mesh.nats.url]);
+    }>(["status", ...mesh.nats.credmeshArgs()]);
     const azure = status.destinations.find((destination) => destination.destination === "azure");
     expect(azure?.consumers).toHaveLength(DEFAULT_PARTITIONS);
     expect(azure?.mutations).toBeGreaterThanOrEqual(1);

@@ -27,7 +27,7 @@ describe("credmesh dlq: dead letters and replay", () => {
   const values: string[] = [];
 
   const cli = async (args: string[]): Promise<CliRun> => {
-    const run = await runCredmesh([...args, "--server", mesh.nats.url]);
+    const run = await runCredmesh([...args, ...mesh.nats.credmeshArgs()]);
     runs.push(run);
     return run;
   };

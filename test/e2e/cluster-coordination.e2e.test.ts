@@ -4,9 +4,16 @@
  * restarted while replicas contend (SPEC §7, issue 12 item 2). Each contender runs the product's
  * own code (the replicator's lease and lock, the identity-watcher's quarantine service, the
  * replicator's gate), connected to a different node, in this process: one clock orders every
- * holder's interval, so "no two holders" is checked exactly.
+ * holder's interval, so "no two holders" is checked exactly. The cluster runs as production does:
+ * TLS and one identity per role on every node; each contender connects as its own replicator cell,
+ * the quarantine writer as the identity-watcher (its leader reads included).
  */
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
+import type { BusRole } from "@credmesh/bus-roles";
 import { connectBus, openQuarantineBucket, type NatsConnection } from "@credmesh/bus";
 import { createLogger } from "@credmesh/logging";
 import { Registry, createMetrics } from "@credmesh/metrics";
@@ -16,6 +23,7 @@ import { QuarantineGate } from "../../services/replicator/src/quarantine-gate.ts
 import { watchQuarantine } from "../../services/replicator/src/quarantine-watch.ts";
 import { KvRunCoordinator, RECONCILE_LOCK_BUCKET } from "../../services/replicator/src/reconcile/lock.ts";
 import { KvSecretLeases, SECRET_LEASE_BUCKET } from "../../services/replicator/src/secret-lease.ts";
+import { ADMIN, busAccess, createBusSecurity, natsServerSecurity, type BusAccess } from "../support/bus-security.ts";
 import { startNatsCluster, streamLeader, type NatsCluster } from "../support/nats-cluster.ts";
 
 const logger = createLogger({ service: "cluster-coordination-test", level: "silent" });
@@ -75,22 +83,32 @@ async function contend(name: string, take: Take, holdings: Holding[], stop: Abor
 
 describe("KV coordination on a 3-node cluster across leader changes", () => {
   let cluster: NatsCluster;
+  let access: BusAccess;
+  let securityDir: string;
+  const cells = Array.from({ length: 6 }, (_, index) => `cell-${index}`);
   const connections: NatsConnection[] = [];
-  /** A client of the product's bus settings whose first choice is `node` (it fails over to the others). */
-  const connectTo = async (node: string, name: string): Promise<NatsConnection> => {
+  /** A client of the product's bus settings, as `role`, whose first choice is `node` (it fails over to the others). */
+  const connectTo = async (node: string, name: string, role: BusRole = ADMIN): Promise<NatsConnection> => {
     const own = cluster.node(node).url;
-    const nc = await connectBus({ servers: [own, ...cluster.urls.filter((url) => url !== own)], name }, logger);
+    const nc = await connectBus({ ...access.connection(role), servers: [own, ...cluster.urls.filter((url) => url !== own)], name }, logger);
     connections.push(nc);
     return nc;
   };
 
   beforeAll(async () => {
-    cluster = await startNatsCluster();
+    securityDir = await mkdtemp(join(tmpdir(), "credmesh-cluster-coordination-"));
+    const security = await createBusSecurity(securityDir, {
+      partitions: DEFAULT_PARTITIONS,
+      replicators: [...cells, "cluster-cell-1"].map((cell) => ({ destination: "azure" as const, cell })),
+    });
+    cluster = await startNatsCluster({ security: await natsServerSecurity(security) });
+    access = busAccess(cluster.url, security);
   }, 60_000);
 
   afterAll(async () => {
     await Promise.allSettled(connections.map((nc) => nc.close()));
     await cluster?.stop();
+    if (securityDir) await rm(securityDir, { recursive: true, force: true });
   }, 60_000);
 
   /** Waits until `bucket`'s stream has a leader other than `previous`; returns it and how long it took. */
@@ -111,8 +129,8 @@ describe("KV coordination on a 3-node cluster across leader changes", () => {
       const stop = new AbortController();
       const contenders: Array<Promise<void>> = [];
       for (const [index, node] of ["n1", "n2", "n3", "n1", "n2", "n3"].entries()) {
-        const nc = await connectTo(node, `contender-${index}`);
-        const cell = `cell-${index}`;
+        const cell = cells[index] ?? "";
+        const nc = await connectTo(node, `contender-${index}`, { kind: "replicator", destination: "azure", cell });
         const leases = await KvSecretLeases.open(nc, { destination: "azure", cell, ttlMs: TTL_MS, replicas: 3, logger });
         const locks = await KvRunCoordinator.open(nc, "azure", { replicas: 3, logger, lockTtlMs: TTL_MS });
         contenders.push(
@@ -198,7 +216,7 @@ describe("KV coordination on a 3-node cluster across leader changes", () => {
     async () => {
       const cell = "cluster-cell-1";
       const metrics = createMetrics(new Registry(), { defaultMetrics: false });
-      const writerNc = await connectTo("n1", "quarantine-writer");
+      const writerNc = await connectTo("n1", "quarantine-writer", { kind: "identity-watcher" });
       const writer = new QuarantineService({
         kv: await openQuarantineBucket(writerNc, 3, { leaderReads: true }),
         nc: writerNc,
@@ -211,7 +229,7 @@ describe("KV coordination on a 3-node cluster across leader changes", () => {
       // The gate reads through a node that is not the bucket's leader, so its reads may be a follower's.
       const leaderBefore = await streamLeader(observer, `KV_${bucket}`);
       const gateNode = ["n1", "n2", "n3"].find((node) => node !== leaderBefore) ?? "n1";
-      const gateNc = await connectTo(gateNode, "quarantine-gate");
+      const gateNc = await connectTo(gateNode, "quarantine-gate", { kind: "replicator", destination: "azure", cell });
       const gate = new QuarantineGate(cell, { metrics });
       const seen: Array<{ at: number; state: string }> = [];
       gate.onChange((view) => seen.push({ at: Date.now(), state: view.state }));

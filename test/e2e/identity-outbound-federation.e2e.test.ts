@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SecretClient } from "@azure/keyvault-secrets";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { KeyVaultEmulator } from "../emulators/keyvault/index.ts";
 import { imdsCredential } from "../emulators/keyvault/test-client.ts";
@@ -61,7 +61,12 @@ describe("replicator-aws reading Key Vault with STS GetWebIdentityToken", () => 
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "credmesh-gwit-"));
-    [nats, moto, kv, issuer] = await Promise.all([startNats(), startMoto(), startKeyVault(), startServiceAccountIssuer()]);
+    [nats, moto, kv, issuer] = await Promise.all([
+      startNats({ deployment: { partitions: 16, replicators: [{ destination: "aws", cell: CELL }] } }),
+      startMoto(),
+      startKeyVault(),
+      startServiceAccountIssuer(),
+    ]);
     proxy = await startRecordingProxy(moto.endpoint);
     sts = await startStsOutboundFederation({
       account: ACCOUNT,
@@ -96,7 +101,7 @@ describe("replicator-aws reading Key Vault with STS GetWebIdentityToken", () => 
         "",
       ].join("\n"),
     );
-    const common = { CREDMESH_NATS_URL: nats.url, CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "debug" };
+    const common = { CREDMESH_RULES_FILE: rulesFile, CREDMESH_LOG_LEVEL: "debug" };
     const ingestPort = await freePort();
     const opsPort = await freePort();
     ingestUrl = `http://127.0.0.1:${ingestPort}`;
@@ -106,6 +111,7 @@ describe("replicator-aws reading Key Vault with STS GetWebIdentityToken", () => 
         "ingest",
         {
           ...common,
+          ...nats.env({ kind: "ingest" }),
           CREDMESH_INGEST_PORT: String(ingestPort),
           CREDMESH_EVENTBRIDGE_API_KEYS: randomBytes(24).toString("base64url"),
           CREDMESH_EVENTGRID_AUTH: "shared-key",
@@ -117,6 +123,7 @@ describe("replicator-aws reading Key Vault with STS GetWebIdentityToken", () => 
         "replicator",
         {
           ...common,
+          ...nats.env({ kind: "replicator", destination: "aws", cell: CELL }),
           CREDMESH_CELL: CELL,
           CREDMESH_DESTINATION: "aws",
           CREDMESH_REPLICATOR_OPS_PORT: String(opsPort),
@@ -140,7 +147,7 @@ describe("replicator-aws reading Key Vault with STS GetWebIdentityToken", () => 
         /replicator running/,
       ),
     ]);
-    bus = await connect({ servers: nats.url, name: "credmesh-e2e-gwit-observer" });
+    bus = await nats.connect(undefined, "credmesh-e2e-gwit-observer");
     tap = new BusTap(bus);
     // The test's own vault client (a person with the vault's managed identity); not the cell's.
     vault = new SecretClient(kv.vaultUrl, imdsCredential(kv.tokenEndpoint, readFileSync(kv.caCertPath, "utf8")), {

@@ -122,7 +122,7 @@ describe("quarantine by CLI while mutations flow", () => {
   });
 
   it("stops the cell's cloud calls within a second, keeps the other cell replicating, and loses nothing", async () => {
-    const cli = { CREDMESH_NATS_URL: mesh.nats.url, CREDMESH_OPERATOR: "e2e-operator" };
+    const cli = { ...mesh.nats.env({ kind: "operator" }), CREDMESH_OPERATOR: "e2e-operator" };
     const workload = steady(100);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(callsOf(CELL, 0).length).toBeGreaterThan(0);

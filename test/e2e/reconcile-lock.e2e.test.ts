@@ -1,6 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "@credmesh/logging";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvRunCoordinator, LOCK_TTL_MS, RECONCILE_LOCK_BUCKET, RECONCILE_RUNS_BUCKET } from "../../services/replicator/src/reconcile/lock.ts";
@@ -17,7 +17,7 @@ describe("reconcile coordination in JetStream KV", () => {
   const stops: Array<() => Promise<void>> = [];
   const logger = createLogger({ service: "test", level: "silent" });
   const open = async (server: NatsPart = nats): Promise<NatsConnection> => {
-    const nc = await connect({ servers: server.url, name: `reconcile-lock-test-${connections.length}` });
+    const nc = await server.connect(undefined, `reconcile-lock-test-${connections.length}`);
     connections.push(nc);
     return nc;
   };

@@ -131,7 +131,7 @@ describe("anti-entropy: reconcile heals what the events missed", () => {
     await create("missing-b");
 
     const started = Date.now();
-    const { stdout } = await run(loadTools().natsCli, ["--server", mesh.nats.url, "--timeout", "60s", "request", "--raw", RECONCILE_SUBJECT, "{}"], {
+    const { stdout } = await run(loadTools().natsCli, [...mesh.nats.natsArgs({ kind: "operator" }), "--timeout", "60s", "request", "--raw", RECONCILE_SUBJECT, "{}"], {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
     });
     const result = report(JSON.parse(stdout) as Reply);
@@ -183,7 +183,7 @@ describe("anti-entropy: reconcile heals what the events missed", () => {
     await (await mesh.keyVaultClient.beginDeleteSecret(name, { intervalInMs: 50 })).pollUntilDone();
 
     const cli = await runCredmeshJson<{ results: Array<{ outcome: string; report?: { actions: Array<{ action: string; reason: string; status?: string; eventId?: string; destination?: string }> } }> }>(
-      ["reconcile", "--destination", "azure", "--server", mesh.nats.url],
+      ["reconcile", "--destination", "azure", ...mesh.nats.credmeshArgs()],
     );
     expect(cli.results).toHaveLength(1);
     expect(cli.results[0]?.outcome).toBe("ok");

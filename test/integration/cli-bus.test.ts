@@ -2,7 +2,7 @@ import { BusPublisher, ensureReplicatorConsumers, ensureStreams } from "@credmes
 import { buildMutationEvent, decodeMutationEvent, partitionOfEvent, type MutationEvent } from "@credmesh/events";
 import { DEFAULT_PARTITIONS, STREAMS, controlSubject, deadLetterSubject, mutationSubject, type Cloud } from "@credmesh/bus-names";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildReplayEvent, replayEventId } from "../../services/cli/src/dead-letters/replay-event.ts";
 import { runCredmesh, runCredmeshJson } from "../support/credmesh-cli.ts";
@@ -84,12 +84,12 @@ describe("credmesh CLI on a real bus", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url, name: "cli-test" });
+    nc = await nats.connect(undefined, "cli-test");
     await ensureStreams(nc);
     await ensureReplicatorConsumers(nc, "azure", DEFAULT_PARTITIONS);
     jsm = await jetstreamManager(nc);
     publisher = new BusPublisher(nc, { timeoutMs: 5_000 });
-    server = ["--server", nats.url];
+    server = nats.credmeshArgs();
     for (const [key, name, destination] of [
       ["first", "prod/payments/db-password", "azure"],
       ["second", "prod/api/key", "azure"],
@@ -272,11 +272,11 @@ describe("credmesh CLI on a real bus", () => {
   });
 
   it("exits 1 when the bus is unreachable and 2 on a usage error, before touching the bus", async () => {
-    const down = await runCredmesh(["dlq", "list", "--server", "nats://127.0.0.1:1"]);
+    const down = await runCredmesh(["dlq", "list", "--server", "tls://127.0.0.1:1"]);
     expect(down).toMatchObject({ code: 1, stdout: "" });
-    expect(down.stderr).toContain("credmesh: cannot connect to NATS at nats://127.0.0.1:1");
+    expect(down.stderr).toContain("credmesh: cannot connect to NATS at tls://127.0.0.1:1");
 
-    const viaEnv = await runCredmesh(["dlq", "list", "--json"], { env: { CREDMESH_NATS_URL: nats.url } });
+    const viaEnv = await runCredmesh(["dlq", "list", "--json"], { env: nats.env({ kind: "operator" }) });
     expect(viaEnv.code).toBe(0);
 
     const usage = await runCredmesh(["dlq", "replay", "--seq", "x", ...server]);

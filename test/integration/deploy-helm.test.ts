@@ -2,10 +2,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { CREDENTIAL_FILES, type BusRole } from "@credmesh/bus-roles";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveIngestConfig } from "../../services/ingest/src/config.ts";
 import { resolveReplicatorConfig } from "../../services/replicator/src/config.ts";
+import { resolveWatcherConfig } from "../../services/identity-watcher/src/config.ts";
 import { REPO_ROOT } from "../support/services.ts";
 import { materializeFiles, resolveRecording, secretSettings, secretsSetDirectly } from "./support/config-probe.ts";
 import {
@@ -89,23 +91,32 @@ describe("deploy/helm/credmesh", () => {
     expect(names("default")).toEqual(["Deployment/credmesh-ingest", "PodDisruptionBudget/credmesh-ingest", "Service/credmesh-ingest", "ServiceAccount/ingest"]);
     expect(names("eks")).toEqual(
       [
+        "ConfigMap/credmesh-cells",
+        "ConfigMap/credmesh-dashboard-credmesh-bus",
         "ConfigMap/credmesh-dashboard-credmesh-identity",
         "ConfigMap/credmesh-dashboard-credmesh-overview",
+        "Deployment/credmesh-identity-watcher",
         "Deployment/credmesh-ingest",
         "Deployment/credmesh-replicator-aws",
         "HorizontalPodAutoscaler/credmesh-ingest",
+        "PodDisruptionBudget/credmesh-identity-watcher",
         "PodDisruptionBudget/credmesh-ingest",
         "PodDisruptionBudget/credmesh-replicator-aws",
         "PrometheusRule/credmesh",
+        "Service/credmesh-identity-watcher",
         "Service/credmesh-ingest",
         "Service/credmesh-replicator-aws",
+        "ServiceAccount/identity-watcher",
         "ServiceAccount/ingest",
         "ServiceAccount/replicator-aws",
+        "ServiceMonitor/credmesh-identity-watcher",
         "ServiceMonitor/credmesh-ingest",
         "ServiceMonitor/credmesh-replicator-aws",
       ].sort(),
     );
     expect(names("aks")).toContain("Deployment/credmesh-replicator-azure");
+    expect(names("aks")).toContain("Deployment/credmesh-identity-watcher");
+    expect(names("default")).not.toContain("Deployment/credmesh-identity-watcher");
     expect(names("aks")).not.toContain("Deployment/credmesh-ingest");
     // With an HPA the Deployment leaves the replica count to it.
     expect(byKindAndName<Workload>(rendered.eks, "Deployment", "credmesh-ingest").spec).not.toHaveProperty("replicas");
@@ -169,18 +180,51 @@ describe("deploy/helm/credmesh", () => {
       for (const workload of workloads(rendered[setup])) {
         const { container } = podOf(workload);
         const env = Object.fromEntries(envOf(container));
-        expect(env.CREDMESH_RULES_FILE).toBe(`${MOUNT_ROOT}/rules/rules.yaml`);
-        const local = await materializeFiles(env, MOUNT_ROOT, (variable) => SAMPLE_FILES[variable] ?? "placeholder file content\n");
-        const resolver: (env: Record<string, string | undefined>) => unknown = container.name === "ingest" ? resolveIngestConfig : resolveReplicatorConfig;
+        const watcher = container.name === "identity-watcher";
+        // The watcher reads no rules; it reads the cells file the chart renders (or the one the operator's ConfigMap holds).
+        expect(env.CREDMESH_RULES_FILE).toBe(watcher ? undefined : `${MOUNT_ROOT}/rules/rules.yaml`);
+        const cellsFile = (rendered[setup].find((object) => object.kind === "ConfigMap" && object.metadata.name === "credmesh-cells") as { data?: Record<string, string> } | undefined)?.data?.["cells.yaml"];
+        const local = await materializeFiles(env, MOUNT_ROOT, (variable) => (variable === "CREDMESH_IDENTITY_CELLS_FILE" ? cellsFile : undefined) ?? SAMPLE_FILES[variable] ?? "placeholder file content\n");
+        const resolver: (env: Record<string, string | undefined>) => unknown = container.name === "ingest" ? resolveIngestConfig : watcher ? resolveWatcherConfig : resolveReplicatorConfig;
         const { error, consulted } = resolveRecording(resolver, local);
         expect(error === undefined ? [] : ((error as { issues?: string[] }).issues ?? [(error as Error).message]), workload.metadata.name).toEqual([]);
         const unknown = Object.keys(env).filter((variable) => !consulted.has(variable));
         expect(unknown, `${workload.metadata.name} sets settings its service never reads`).toEqual([]);
-        // A secret setting is never given as a value in the manifest, only as NAME_FILE.
-        expect(secretSettings(consulted).length, workload.metadata.name).toBeGreaterThan(0);
+        // A secret setting is never given as a value in the manifest, only as NAME_FILE (the watcher has none).
+        if (!watcher) expect(secretSettings(consulted).length, workload.metadata.name).toBeGreaterThan(0);
         expect(secretsSetDirectly(resolver, local), workload.metadata.name).toEqual([]);
       }
     });
+  });
+
+  it("gives every service its own bus identity (only its role's seed mounted) and TLS to the bus", () => {
+    for (const setup of ["eks", "aks"] as const) {
+      for (const workload of workloads(rendered[setup])) {
+        const { pod, container } = podOf(workload);
+        const env = envOf(container);
+        const role: BusRole =
+          container.name === "ingest"
+            ? { kind: "ingest" }
+            : container.name === "identity-watcher"
+              ? { kind: "identity-watcher" }
+              : { kind: "replicator", destination: env.get("CREDMESH_DESTINATION") as "azure" | "aws", cell: env.get("CREDMESH_CELL") ?? "" };
+        const seed = fileSource(pod, container, env.get("CREDMESH_NATS_NKEY_SEED_FILE") ?? "");
+        // The chart names the key as @credmesh/bus-roles (and `credmesh bus-credentials`) names the file.
+        expect(seed?.file, workload.metadata.name).toBe(CREDENTIAL_FILES.seed(role));
+        expect(filesOf(seed?.volume ?? { name: "" }), workload.metadata.name).toEqual([CREDENTIAL_FILES.seed(role)]);
+        expect(env.get("CREDMESH_NATS_URL"), workload.metadata.name).toMatch(/^tls:\/\//);
+        expect(env.get("CREDMESH_NATS_PLAINTEXT"), workload.metadata.name).toBeUndefined();
+        expect(fileSource(pod, container, env.get("CREDMESH_NATS_CA_FILE") ?? ""), workload.metadata.name).toBeDefined();
+      }
+    }
+  });
+
+  it("refuses a plaintext URL unless plaintext is chosen, and two ways to authenticate", async () => {
+    await expect(renderChart([...SETUPS.eks], ["nats.url=nats://nats:4222"])).rejects.toThrow(/nats.url must use tls:\/\//);
+    await expect(renderChart([...SETUPS.eks], ["nats.plaintext=true"])).rejects.toThrow(/nats.url must then use nats:\/\//);
+    await expect(renderChart([...SETUPS.eks], ["nats.credentialsSecret.name=x"])).rejects.toThrow(/both set/);
+    const plaintext = await renderChart([], ["nats.plaintext=true", "nats.url=nats://nats:4222"]);
+    expect(envOf(podOf(byKindAndName<Workload>(plaintext, "Deployment", "credmesh-ingest")).container).get("CREDMESH_NATS_PLAINTEXT")).toBe("true");
   });
 
   it("renders no Secret and no secret value: secrets stay references to existing Secrets", () => {
@@ -280,6 +324,46 @@ describe("deploy/helm/credmesh", () => {
     });
   });
 
+  describe("identity-watcher", () => {
+    const workload = (setup: Setup) => byKindAndName<Workload>(rendered[setup], "Deployment", "credmesh-identity-watcher");
+
+    it("EKS: runs as its own IRSA role, with a projected token of audience sts.amazonaws.com, and a client assertion for Graph", () => {
+      const account = byKindAndName(rendered.eks, "ServiceAccount", "identity-watcher");
+      const { pod, container } = podOf(workload("eks"));
+      const env = envOf(container);
+      expect(pod.serviceAccountName).toBe("identity-watcher");
+      expect(account.metadata.annotations?.["eks.amazonaws.com/role-arn"]).toBe(env.get("CREDMESH_AWS_ROLE_ARN"));
+      expect(env.get("CREDMESH_AWS_ROLE_ARN")).toBe("arn:aws:iam::123456789012:role/credmesh-identity-watcher");
+      const aws = fileSource(pod, container, env.get("CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE") ?? "");
+      expect(aws?.volume.projected?.sources[0]?.serviceAccountToken).toMatchObject({ audience: "sts.amazonaws.com", path: aws?.file });
+      const azure = fileSource(pod, container, env.get("CREDMESH_AZURE_FEDERATED_TOKEN_FILE") ?? "");
+      expect(azure?.volume.projected?.sources[0]?.serviceAccountToken).toMatchObject({ audience: "api://AzureADTokenExchange", path: azure?.file });
+    });
+
+    it("AKS: Azure Workload Identity annotation and label; the cell's certificate and CA mounted read-only, never its private key", () => {
+      const account = byKindAndName(rendered.aks, "ServiceAccount", "identity-watcher");
+      const { pod, container } = podOf(workload("aks"));
+      const env = envOf(container);
+      expect(account.metadata.annotations?.["azure.workload.identity/client-id"]).toBe(env.get("CREDMESH_AZURE_CLIENT_ID"));
+      expect(workload("aks").spec.template.metadata.labels?.["azure.workload.identity/use"]).toBe("true");
+      expect(env.has("CREDMESH_AWS_ROLE_ARN")).toBe(false);
+      for (const file of ["tls.crt", "ca.crt"]) {
+        const source = fileSource(pod, container, `${MOUNT_ROOT}/cells/credmesh-replicator-azure-tls/${file}`);
+        expect(source?.mount.readOnly, file).toBe(true);
+        expect(source?.volume.secret?.secretName, file).toBe("credmesh-replicator-azure-tls");
+      }
+      const keys = (pod.volumes ?? []).flatMap((volume) => volume.secret?.items?.map((item) => item.key) ?? []);
+      expect(keys.filter((key) => key.endsWith(".key"))).toEqual([]);
+      // The cells file names exactly the certificate paths the pod mounts.
+      const cells = parse(byKindAndName<K8sObject & { data: Record<string, string> }>(rendered.aks, "ConfigMap", "credmesh-cells").data["cells.yaml"] ?? "") as {
+        cells: { certificates?: { path: string; trustAnchorFile?: string }[] }[];
+      };
+      for (const certificate of cells.cells.flatMap((cell) => cell.certificates ?? [])) {
+        for (const path of [certificate.path, certificate.trustAnchorFile ?? certificate.path]) expect(fileSource(pod, container, path), path).toBeDefined();
+      }
+    });
+  });
+
   describe("prometheus-operator objects", () => {
     it("PrometheusRule carries exactly the rule groups of the files deploy/prometheus loads", () => {
       const prometheusDir = resolve(REPO_ROOT, "deploy", "prometheus");
@@ -324,7 +408,7 @@ describe("deploy/helm/credmesh", () => {
         spec: { endpoints: { port: string; path: string; relabelings: { targetLabel: string; replacement: string }[] }[] };
       })[];
       const jobs = monitors.map((monitor) => monitor.spec.endpoints[0]?.relabelings.find((relabeling) => relabeling.targetLabel === "job")?.replacement).sort();
-      expect(jobs).toEqual(["credmesh-ingest", "credmesh-replicator"]);
+      expect(jobs).toEqual(["credmesh-identity-watcher", "credmesh-ingest", "credmesh-replicator"]);
       const scrape = parse(readFileSync(resolve(REPO_ROOT, "deploy", "prometheus", "prometheus.yml"), "utf8")) as { scrape_configs: { job_name: string }[] };
       for (const job of jobs) expect(scrape.scrape_configs.map((config) => config.job_name)).toContain(job);
       for (const monitor of monitors) expect(monitor.spec.endpoints[0]?.path).toBe("/metrics");
@@ -340,6 +424,9 @@ describe("deploy/helm/credmesh", () => {
     [["ingest.extraEnv[0].name=AWS_SECRET_ACCESS_KEY", "ingest.extraEnv[0].value=x"], /extraEnv\/0\/name/],
     [["ingest.eventBridge.apiKeysSecret.name="], /refuses unauthenticated webhooks/],
     [["ingest.eventGrid.auth=entra", "ingest.eventGrid.tenantId=t"], /ingest\.eventGrid\.audiences is required/],
+    [["identityWatcher.enabled=true", "identityWatcher.cells.inline.cells[0].id=c1", "identityWatcher.cells.inline.cells[0].aws.roleArn=arn:aws:iam::123456789012:role/r"], /identityWatcher\.aws\.roleArn is required: cell c1/],
+    [["identityWatcher.enabled=true", "identityWatcher.certificateSecrets[0].name=tls", "identityWatcher.certificateSecrets[0].keys={tls.key}"], /looks like a private key/],
+    [["identityWatcher.enabled=true", "identityWatcher.azure.identity={client-assertion}"], /identityWatcher\.azure\.tenantId is required/],
   ])("refuses incomplete values with a message naming the setting (%j)", async (sets, message) => {
     await expect(renderChart([], sets)).rejects.toThrow(message);
   });

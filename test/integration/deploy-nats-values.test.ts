@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { CREDENTIAL_FILES } from "@credmesh/bus-roles";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/services.ts";
@@ -8,6 +9,7 @@ interface NatsValues {
   config: {
     cluster: { enabled: boolean; replicas: number };
     jetstream: { enabled: boolean; fileStore: { enabled: boolean; pvc: { enabled: boolean } }; merge: { sync_interval: string } };
+    nats: { tls?: { enabled: boolean } };
   };
   promExporter: { enabled: boolean; podMonitor: { enabled: boolean } };
 }
@@ -40,8 +42,11 @@ describe("deploy/helm/nats-values.yaml", () => {
     expect(values.promExporter).toMatchObject({ enabled: true, podMonitor: { enabled: true } });
   });
 
-  it("is the release the credmesh chart connects to by default", () => {
+  it("is the release the credmesh chart connects to by default, over TLS, with the users `credmesh bus-credentials` renders", () => {
     expect(new URL(chart.nats.url).hostname).toBe("nats");
+    expect(new URL(chart.nats.url).protocol).toBe("tls:");
+    expect(values.config.nats.tls?.enabled).toBe(true);
     expect(read("deploy", "helm", "nats-values.yaml")).toContain("helm install nats nats/nats");
+    expect(read("deploy", "helm", "nats-values.yaml")).toContain(`-f ./bus-identities/${CREDENTIAL_FILES.natsChartValues}`);
   });
 });

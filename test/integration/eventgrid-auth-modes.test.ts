@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { STREAMS } from "@credmesh/bus-names";
 import { startNats, type NatsPart } from "../support/parts.ts";
@@ -37,7 +37,7 @@ describe("ingest: Event Grid authentication modes", () => {
     const keysFile = join(dir, "eventgrid-keys");
     await writeFile(keysFile, `${keys[0]}\n${keys[1]}\n`, { mode: 0o600 });
     deadIssuer = `http://127.0.0.1:${await freePort()}/${issuer.tenantId}/v2.0`;
-    const common = { CREDMESH_NATS_URL: nats.url, CREDMESH_RULES_FILE: await writeEventGridRules(dir), ...credentialEnv(newCredentials()) };
+    const common = { ...nats.env({ kind: "ingest" }), CREDMESH_RULES_FILE: await writeEventGridRules(dir), ...credentialEnv(newCredentials()) };
     [sharedKey, discovery, unreachable] = await Promise.all([
       startIngest({ ...common, CREDMESH_EVENTGRID_AUTH: "shared-key", CREDMESH_EVENTGRID_SHARED_KEYS_FILE: keysFile }),
       startIngest({
@@ -53,7 +53,7 @@ describe("ingest: Event Grid authentication modes", () => {
         CREDMESH_EVENTGRID_AUDIENCES: issuer.audiences.clientId,
       }),
     ]);
-    bus = await connect({ servers: nats.url, name: "eventgrid-auth-modes-test" });
+    bus = await nats.connect(undefined, "eventgrid-auth-modes-test");
   });
 
   afterEach((context) => {

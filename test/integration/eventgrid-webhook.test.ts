@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LIFECYCLE_EVENT_TYPE, MUTATION_EVENT_TYPE, decodeLifecycleEvent, decodeMutationEvent, partitionOfEvent } from "@credmesh/events";
 import { DEFAULT_PARTITIONS, STREAMS, lifecycleSubject, mutationSubject } from "@credmesh/bus-names";
@@ -51,12 +51,12 @@ describe("ingest: the Event Grid webhook with Entra ID auth", () => {
   beforeAll(async () => {
     [nats, issuer, dir] = await Promise.all([startRestartableNats(), startTestIssuer(), mkdtemp(join(tmpdir(), "credmesh-eventgrid-it-"))]);
     ingest = await startIngest({
-      CREDMESH_NATS_URL: nats.url,
+      ...nats.env({ kind: "ingest" }),
       CREDMESH_RULES_FILE: await writeEventGridRules(dir),
       ...credentialEnv(newCredentials()),
       ...entraEnv(issuer),
     });
-    bus = await connect({ servers: nats.url, name: "eventgrid-integration-test" });
+    bus = await nats.connect(undefined, "eventgrid-integration-test");
   });
 
   afterEach((context) => {
@@ -358,7 +358,7 @@ describe("ingest: the Event Grid webhook with Entra ID auth", () => {
       // Readiness is an external condition with no notification to await: a bounded poll.
       await until("ingest ready again", async () => (await fetch(`${ingest.url}/readyz`)).status === 200, 30_000, 100);
       await bus.close();
-      bus = await connect({ servers: nats.url, name: "eventgrid-integration-test" });
+      bus = await nats.connect(undefined, "eventgrid-integration-test");
 
       const retried = await post(batch, { headers: { "aeg-delivery-count": "1" } });
       expect(retried.status).toBe(200);

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { BusPublisher, ensureStreams } from "@credmesh/bus";
 import { createLogger } from "@credmesh/logging";
 import { Registry, createMetrics } from "@credmesh/metrics";
@@ -35,7 +35,7 @@ describe("a clock skew refusal reaches the identity stream", () => {
   beforeAll(async () => {
     [nats, moto, issuer] = await Promise.all([startNats(), startMoto(), startServiceAccountIssuer()]);
     proxy = await startRecordingProxy(moto.endpoint);
-    nc = await connect({ servers: nats.url });
+    nc = await nats.connect();
     await ensureStreams(nc);
     dir = await mkdtemp(join(tmpdir(), "credmesh-skew-"));
   }, 60_000);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cloudTrailEvent } from "../support/eventbridge.ts";
 import { until } from "../support/wait.ts";
@@ -34,7 +34,7 @@ describe("ingest: bus outage", () => {
 
   beforeAll(async () => {
     nats = await startRestartableNats();
-    ingest = await startIngest({ CREDMESH_NATS_URL: nats.url, ...credentialEnv(credentials) });
+    ingest = await startIngest({ ...nats.env({ kind: "ingest" }), ...credentialEnv(credentials) });
   });
 
   afterEach((context) => {
@@ -108,7 +108,7 @@ describe("ingest: bus outage", () => {
     });
 
     // The streams survived the restart, and each event is stored exactly once.
-    observer = await connect({ servers: nats.url, name: "ingest-outage-test" });
+    observer = await nats.connect(undefined, "ingest-outage-test");
     const ids = (await storedMutations(observer)).map((message) => message.header.get("Nats-Msg-Id"));
     expect(ids.filter((id) => id === before.id)).toHaveLength(1);
     expect(ids.filter((id) => id === during.id)).toHaveLength(1);

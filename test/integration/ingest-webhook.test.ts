@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MUTATION_EVENT_TYPE, decodeMutationEvent, partitionOfEvent } from "@credmesh/events";
 import { DEFAULT_PARTITIONS, mutationSubject } from "@credmesh/bus-names";
@@ -55,11 +55,11 @@ describe("ingest: the EventBridge webhook", () => {
   beforeAll(async () => {
     nats = await startNats();
     ingest = await startIngest({
-      CREDMESH_NATS_URL: nats.url,
+      ...nats.env({ kind: "ingest" }),
       CREDMESH_INGEST_BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
       ...credentialEnv(credentials),
     });
-    bus = await connect({ servers: nats.url, name: "ingest-integration-test" });
+    bus = await nats.connect(undefined, "ingest-integration-test");
   });
 
   afterEach((context) => {

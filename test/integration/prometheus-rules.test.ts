@@ -50,6 +50,7 @@ describe("deploy/prometheus", () => {
     ["identity alert rules", resolve(PROMETHEUS_DIR, "identity-alerts.yml")],
     ["Grafana dashboard", resolve(REPO_ROOT, "deploy", "grafana", "dashboards", "credmesh-overview.json")],
     ["Grafana identity dashboard", resolve(REPO_ROOT, "deploy", "grafana", "dashboards", "credmesh-identity.json")],
+    ["Grafana bus dashboard", resolve(REPO_ROOT, "deploy", "grafana", "dashboards", "credmesh-bus.json")],
   ])("%s only reference metrics that credmesh exports", (_what, file) => {
     const rules = readFileSync(file, "utf8");
     const used = new Set([...rules.matchAll(/\b((?:credmesh|x509)_[a-z_]+?)(?:_bucket|_sum|_count)?\b/g)].map((match) => match[1]));

@@ -36,8 +36,8 @@ describe("quarantine gate over a real KV bucket", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connectBus({ servers: [nats.url], name: "gate-test" }, logger);
-    writer = await connectBus({ servers: [nats.url], name: "gate-test-writer" }, logger);
+    nc = await connectBus({ ...nats.connection(), name: "gate-test" }, logger);
+    writer = await connectBus({ ...nats.connection(), name: "gate-test-writer" }, logger);
     gate = new QuarantineGate(CELL, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
     watch = await watchQuarantine(nc, await openQuarantineBucket(nc, 1), gate, logger, { recheckMs: 500 });
     kv = await openQuarantineBucket(writer, 1);

@@ -4,7 +4,7 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { STREAMS } from "@credmesh/bus-names";
@@ -251,14 +251,14 @@ describe("ingest fuzzed: both webhooks, 10,000 requests", () => {
     const keysFile = join(dir, "eventgrid-keys");
     await writeFile(keysFile, `${gridKey}\n`, { mode: 0o600 });
     ingest = await startIngest({
-      CREDMESH_NATS_URL: nats.url,
+      ...nats.env({ kind: "ingest" }),
       CREDMESH_RULES_FILE: await writeFuzzRules(dir),
       CREDMESH_LOG_LEVEL: "info",
       CREDMESH_EVENTGRID_AUTH: "shared-key",
       CREDMESH_EVENTGRID_SHARED_KEYS_FILE: keysFile,
       ...credentialEnv(credentials),
     });
-    bus = await connect({ servers: nats.url, name: "webhook-fuzz-test" });
+    bus = await nats.connect(undefined, "webhook-fuzz-test");
   });
 
   afterEach((context) => {

@@ -37,3 +37,24 @@ export async function postEventGrid(ingestUrl: string, sharedKey: string, events
   await response.body?.cancel();
   if (response.status !== 200) throw new Error(`ingest answered ${response.status} to an Event Grid delivery`);
 }
+
+/**
+ * Key Vault's `CertificateNewVersionCreated` in the Event Grid schema: the same data shape as the
+ * secret events (Key Vault's event schema is one for secrets, keys and certificates), with the
+ * certificate's validity dates in NBF/EXP (Unix seconds).
+ */
+export function certificateNewVersionCreated(vaultName: string, name: string, version: string, validity: { notBefore: Date; notAfter: Date }): Json[] {
+  const [event] = secretNewVersionCreated(vaultName, name, version);
+  if (!event) throw new Error("the fixture holds no event");
+  event.eventType = "Microsoft.KeyVault.CertificateNewVersionCreated";
+  event.data = {
+    Id: `https://${vaultName}.vault.azure.net/certificates/${name}/${version}`,
+    VaultName: vaultName,
+    ObjectType: "Certificate",
+    ObjectName: name,
+    Version: version,
+    NBF: Math.floor(validity.notBefore.getTime() / 1000),
+    EXP: Math.floor(validity.notAfter.getTime() / 1000),
+  };
+  return [event];
+}

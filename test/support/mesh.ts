@@ -5,24 +5,39 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SecretClient } from "@azure/keyvault-secrets";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { SecretClient } from "@azure/keyvault-secrets";
+import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
+import type { BusRole } from "@credmesh/bus-roles";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
 import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.ts";
 import type { ManagedProcess } from "./managed-process.ts";
 import { startNatsCluster, type NatsCluster, type NatsClusterOptions } from "./nats-cluster.ts";
+import {
+  LOCAL_API_KEY_HEADER,
+  LOCAL_AWS_ACCOUNT,
+  LOCAL_AWS_REGION,
+  LOCAL_REPLICATOR_ROLE_ARN,
+  LOCAL_WATCHER_ROLE_ARN,
+  freePort,
+  localServiceEnv,
+  type LocalAddresses,
+  type LocalKeys,
+} from "@credmesh/local-mesh";
+import { busAccess, createBusSecurity, natsServerSecurity } from "./bus-security.ts";
+import { keyVaultClientFor } from "./keyvault-client.ts";
 import { startKeyVault, startMoto, startNats, type MotoPart, type NatsPart } from "./parts.ts";
-import { freePort } from "./ports.ts";
 import { startRecordingProxy, type RecordingProxy } from "./recording-proxy.ts";
 import { startServiceAccountIssuer, type ServiceAccountIssuer } from "./service-account-issuer.ts";
 import { startService } from "./services.ts";
 
-export const AWS_ACCOUNT = "123456789012";
-export const AWS_REGION = "us-east-1";
-export const ROLE_ARN = `arn:aws:iam::${AWS_ACCOUNT}:role/credmesh-replicator`;
+// The harness runs the local topology (@credmesh/local-mesh): its account, region and roles.
+export const AWS_ACCOUNT = LOCAL_AWS_ACCOUNT;
+export const AWS_REGION = LOCAL_AWS_REGION;
+export const ROLE_ARN = LOCAL_REPLICATOR_ROLE_ARN;
 /** The identity-watcher's own role (IAM calls to quarantine cells). */
-export const WATCHER_ROLE_ARN = `arn:aws:iam::${AWS_ACCOUNT}:role/credmesh-identity-watcher`;
+export const WATCHER_ROLE_ARN = LOCAL_WATCHER_ROLE_ARN;
 /** The identity-watcher's user-assigned identity in the emulated Entra tenant (Graph permission granted). */
 export const WATCHER_CLIENT_ID = "5a7e0c11-9d3f-4b2e-8c41-00000000f001";
 
@@ -70,10 +85,11 @@ export interface MeshOptions {
    */
   identityWatcher?: { cells: string; env?: Record<string, string> };
   /**
-   * Run the bus as a JetStream cluster (default 3 nodes) instead of one server; every service gets
-   * every node's URL and `CREDMESH_STREAM_REPLICAS` = the node count (streams and buckets R3).
+   * Run the bus as a JetStream cluster (default 3 nodes) instead of one server, with the same TLS
+   * and role identities on every node; every service gets every node's URL and
+   * `CREDMESH_STREAM_REPLICAS` = the node count (streams and buckets R3).
    */
-  cluster?: NatsClusterOptions;
+  cluster?: Omit<NatsClusterOptions, "security">;
   /** Ingest processes (default 1), each on its own port: replicas behind a load balancer. */
   ingests?: number;
   /** Replicator processes for destination AWS (default 1, with `azureToAws`), each its own cell `e2e-aws-<n>`. */
@@ -143,9 +159,27 @@ export interface Mesh {
 
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const dir = await mkdtemp(join(tmpdir(), "credmesh-mesh-"));
-  const [bus, moto, keyVault] = await Promise.all([options.cluster ? startNatsCluster(options.cluster) : startNats(), startMoto(), startKeyVault(options.keyVault)]);
-  const cluster = "nodes" in bus ? bus : undefined;
-  const nats: NatsPart = "nodes" in bus ? { url: bus.url, port: bus.nodes[0]?.port ?? 0, stop: () => bus.stop() } : bus;
+  const replicas = options.replicas ?? 1;
+  // Every process gets its own bus identity, with the permissions production gives its role.
+  const azureCell = (replica: number): string => `e2e-azure-${replica + 1}`;
+  const awsCell = (replica: number): string => `e2e-aws-${replica + 1}`;
+  const awsReplicas = options.azureToAws ? (options.awsReplicas ?? 1) : 0;
+  const deployment = {
+    partitions: DEFAULT_PARTITIONS,
+    replicators: [
+      ...Array.from({ length: replicas }, (_, replica) => ({ destination: "azure" as const, cell: azureCell(replica) })),
+      ...Array.from({ length: awsReplicas }, (_, replica) => ({ destination: "aws" as const, cell: awsCell(replica) })),
+    ],
+  };
+  const startBus = async (): Promise<{ nats: NatsPart; cluster?: NatsCluster }> => {
+    if (!options.cluster) return { nats: await startNats({ deployment }) };
+    // Every node with the same TLS certificate and role identities as a single test bus.
+    const securityDir = join(dir, "bus");
+    const security = await createBusSecurity(securityDir, deployment);
+    const cluster = await startNatsCluster({ ...options.cluster, security: await natsServerSecurity(security) });
+    return { nats: { ...busAccess(cluster.url, security), port: cluster.nodes[0]?.port ?? 0, stop: () => cluster.stop() }, cluster };
+  };
+  const [{ nats, cluster }, moto, keyVault] = await Promise.all([startBus(), startMoto(), startKeyVault(options.keyVault)]);
   const awsProxy = await startRecordingProxy(moto.endpoint);
   const faults: { aws?: FaultProxy; azure?: FaultProxy } = {};
   if (options.faults?.aws) {
@@ -207,28 +241,35 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ].join("\n"),
   );
   const apiKey = randomBytes(24).toString("base64url");
-  const secondApiKey = randomBytes(24).toString("base64url");
   const contentHashKey = randomBytes(32).toString("hex");
-  const common = {
-    CREDMESH_NATS_URL: nats.url,
-    CREDMESH_RULES_FILE: rulesFile,
-    CREDMESH_LOG_LEVEL: "debug",
-    ...(cluster ? { CREDMESH_STREAM_REPLICAS: String(cluster.nodes.length) } : {}),
+  // Every service's environment is the local topology's (the one `credmesh up` and compose use),
+  // with the test's addresses, the bus as production runs it (TLS, the service's own role) and
+  // overrides on top.
+  const cellsFile = join(dir, "cells.yaml");
+  const where: Omit<LocalAddresses, "bus"> = {
+    bindHost: "127.0.0.1",
+    awsEndpoint,
+    imdsEndpoint: keyVault.imdsEndpoint,
+    vaultUrl: keyVault.vaultUrl,
+    // Event Grid names vaults; every vault name resolves to the one emulator (or its fault proxy).
+    vaultUrlTemplate: replicaVaultUrl,
+    azureCaFile,
+    rulesFile,
+    cellsFile,
   };
+  // Two EventBridge keys accepted at once, as during a rotation; no Event Grid webhook unless a test configures one.
+  const keys: LocalKeys = { eventBridgeApiKeys: [randomBytes(24).toString("base64url"), apiKey], contentHashKey };
+  const envOf = (service: Parameters<typeof localServiceEnv>[0], port: number, role: BusRole) => ({
+    ...localServiceEnv(service, { ...where, bus: () => nats.env(role) }, keys, { logLevel: "debug", port }),
+    ...(cluster ? { CREDMESH_STREAM_REPLICAS: String(cluster.nodes.length) } : {}),
+  });
 
   const ingestPorts: number[] = [];
   for (let index = 0; index < (options.ingests ?? 1); index++) ingestPorts.push(await freePort());
-  const replicas = options.replicas ?? 1;
   const opsPorts: number[] = [];
   for (let replica = 0; replica < replicas; replica++) opsPorts.push(await freePort());
-  const azureAccess = {
-    CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
-    CREDMESH_AZURE_CA_FILE: azureCaFile,
-    CREDMESH_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: "true",
-    CREDMESH_AZURE_POLL_INTERVAL_MS: "100",
-    // Event Grid names vaults; every vault name resolves to the one emulator.
-    CREDMESH_AZURE_VAULT_URL_TEMPLATE: replicaVaultUrl,
-  };
+  // Recovery polls at test speed.
+  const azurePolling = { CREDMESH_AZURE_POLL_INTERVAL_MS: "100" };
   const tokenFile = join(dir, "aws-web-identity-token");
   await writeFile(tokenFile, unsignedServiceAccountToken());
   // The replicator-aws cell reads Key Vault as a workload outside Azure does: a projected
@@ -251,59 +292,35 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     startService(
       "replicator",
       {
-        ...common,
-        ...azureAccess,
-        CREDMESH_CELL: `e2e-aws-${replica + 1}`,
-        CREDMESH_DESTINATION: "aws",
+        ...envOf("replicator-aws", 0, { kind: "replicator", destination: "aws", cell: awsCell(replica) }),
+        ...azurePolling,
+        CREDMESH_CELL: awsCell(replica),
         CREDMESH_AZURE_IDENTITY: "client-assertion",
         CREDMESH_AZURE_TENANT_ID: keyVault.tenantId,
         CREDMESH_AZURE_CLIENT_ID: replicatorAwsClientId,
         CREDMESH_AZURE_FEDERATED_TOKEN_FILE: azureTokenFile,
         CREDMESH_AZURE_AUTHORITY_HOST: keyVault.authorityHost,
-        CREDMESH_REPLICATOR_OPS_PORT: "0",
-        CREDMESH_CONTENT_HASH_KEY: contentHashKey,
         CREDMESH_AWS_IDENTITY: "web-identity-token-file",
         CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-        CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
-        CREDMESH_AWS_STS_REGION: AWS_REGION,
-        CREDMESH_AWS_ENDPOINT: awsEndpoint,
         ...options.replicatorAwsEnv,
       },
       /replicator running/,
     );
-  const replicatorsAwsStarting = options.azureToAws ? Promise.all(Array.from({ length: options.awsReplicas ?? 1 }, (_, replica) => replicatorAwsFor(replica))) : undefined;
+  const replicatorsAwsStarting = Promise.all(Array.from({ length: awsReplicas }, (_, replica) => replicatorAwsFor(replica)));
   const replicatorFor = (replica: number) =>
     startService(
       "replicator",
       {
-        ...common,
-        CREDMESH_CELL: `e2e-azure-${replica + 1}`,
-        CREDMESH_DESTINATION: "azure",
-        CREDMESH_REPLICATOR_OPS_PORT: String(opsPorts[replica]),
-        CREDMESH_CONTENT_HASH_KEY: contentHashKey,
-        CREDMESH_AWS_ROLE_ARN: ROLE_ARN,
-        CREDMESH_AWS_STS_REGION: AWS_REGION,
-        CREDMESH_AWS_ENDPOINT: awsEndpoint,
-        ...azureAccess,
+        ...envOf("replicator-azure", opsPorts[replica] ?? 0, { kind: "replicator", destination: "azure", cell: azureCell(replica) }),
+        ...azurePolling,
+        CREDMESH_CELL: azureCell(replica),
         ...(options.identityWatcher ? { CREDMESH_AZURE_CLIENT_ID: cellClientId(replica) } : {}),
         ...options.replicatorEnv,
         ...options.replicaEnv?.(replica),
       },
       /replicator running/,
     );
-  const ingestFor = (port: number) =>
-    startService(
-      "ingest",
-      {
-        ...common,
-        CREDMESH_INGEST_PORT: String(port),
-        CREDMESH_EVENTBRIDGE_API_KEY_HEADER: "x-api-key",
-        // Two keys accepted at once, as during a rotation.
-        CREDMESH_EVENTBRIDGE_API_KEYS: `${secondApiKey},${apiKey}`,
-        ...options.ingestEnv,
-      },
-      /ingest listening/,
-    );
+  const ingestFor = (port: number) => startService("ingest", { ...envOf("ingest", port, { kind: "ingest" }), ...options.ingestEnv }, /ingest listening/);
   const started = await Promise.all([...ingestPorts.map((port) => ingestFor(port)), ...Array.from({ length: replicas }, (_, replica) => replicatorFor(replica))]);
   const ingests = started.slice(0, ingestPorts.length);
   const replicators = started.slice(ingestPorts.length);
@@ -313,26 +330,20 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   if (!replicator) throw new Error("replicas must be at least 1");
 
   const watcherOpsPort = await freePort();
-  const cellsFile = join(dir, "cells.yaml");
   const startIdentityWatcher = async (): Promise<ManagedProcess> => {
     if (!options.identityWatcher) throw new Error("the mesh was started without identityWatcher");
     return startService(
       "identity-watcher",
       {
-        ...common,
-        CREDMESH_IDENTITY_CELLS_FILE: cellsFile,
-        CREDMESH_IDENTITY_OPS_PORT: String(watcherOpsPort),
+        ...envOf("identity-watcher", watcherOpsPort, { kind: "identity-watcher" }),
         CREDMESH_IDENTITY_SCAN_INTERVAL_MS: "500",
+        // The watcher's IAM calls bypass the fault proxies; it reads IMDS as its own user-assigned identity.
         CREDMESH_AWS_IDENTITY: "web-identity-token-file",
         CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-        CREDMESH_AWS_ROLE_ARN: WATCHER_ROLE_ARN,
-        CREDMESH_AWS_STS_REGION: AWS_REGION,
         CREDMESH_AWS_ENDPOINT: awsProxy.endpoint,
         CREDMESH_AZURE_IDENTITY: "managed-identity",
-        CREDMESH_AZURE_IDENTITY_ENDPOINT: keyVault.imdsEndpoint,
         CREDMESH_AZURE_CLIENT_ID: WATCHER_CLIENT_ID,
         CREDMESH_AZURE_CA_FILE: keyVault.caCertPath,
-        CREDMESH_GRAPH_ENDPOINT: keyVault.vaultUrl,
         ...options.identityWatcher.env,
       },
       /identity-watcher running/,
@@ -352,7 +363,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     identityWatcher = await startIdentityWatcher();
   }
 
-  const replicatorsAws = (await replicatorsAwsStarting) ?? [];
+  const replicatorsAws = await replicatorsAwsStarting;
   const awsReplicator = replicatorsAws[0];
   const secretsManager = new SecretsManagerClient({
     region: AWS_REGION,
@@ -360,22 +371,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     // moto accepts any credentials; these are test-only placeholders for the test's own client.
     credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
   });
-  const keyVaultClient = new SecretClient(
-    keyVault.vaultUrl,
-    {
-      async getToken(scopes) {
-        const scope = (Array.isArray(scopes) ? scopes[0] : scopes) ?? "";
-        const url = new URL(keyVault.imdsEndpoint);
-        url.searchParams.set("api-version", "2018-02-01");
-        url.searchParams.set("resource", scope.replace(/\/\.default$/, ""));
-        const response = await fetch(url, { headers: { Metadata: "true" } });
-        const body = (await response.json()) as { access_token: string; expires_on: string };
-        return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
-      },
-    },
-    { disableChallengeResourceVerification: true, tlsOptions: { ca: readFileSync(keyVault.caCertPath, "utf8") } },
-  );
-  const observer = await connect({ servers: cluster ? [...cluster.urls] : nats.url, name: "credmesh-e2e-observer", ...(cluster ? { maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 2_000 } : {}) });
+  const keyVaultClient = keyVaultClientFor(keyVault.vaultUrl, keyVault.imdsEndpoint, keyVault.caCertPath);
+  const bus = await nats.connect(undefined, "credmesh-e2e-observer");
   // Each service process with the function that started it, so a killed one can be started again in its place.
   const groups: Array<{ processes: ManagedProcess[]; start: (index: number) => Promise<ManagedProcess> }> = [
     { processes: ingests, start: (index) => ingestFor(ingestPorts[index] ?? 0) },
@@ -414,15 +411,15 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ingestUrl: `http://127.0.0.1:${ingestPorts[0]}`,
     replicatorOpsUrl: `http://127.0.0.1:${opsPorts[0]}`,
     apiKey,
-    apiKeyHeader: "x-api-key",
+    apiKeyHeader: LOCAL_API_KEY_HEADER,
     contentHashKey,
     rulesFile,
     ruleId,
     secretsManager,
     keyVaultClient,
-    bus: observer,
+    bus,
     async stop() {
-      await observer.close().catch(() => undefined);
+      await bus.close().catch(() => undefined);
       secretsManager.destroy();
       await Promise.allSettled([...ingests, ...replicators, ...replicatorsAws, ...(identityWatcher ? [identityWatcher] : [])].map((process) => process.stop()));
       stopProjection?.();

@@ -3,17 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ManagedProcess } from "./managed-process.ts";
-import { freePort } from "./ports.ts";
-import { loadTools } from "./tools.ts";
-import { until } from "./wait.ts";
+import { ManagedProcess, freePort, loadTools, natsServerConfig, until, type NatsServerSecurity } from "@credmesh/local-mesh";
 
 /**
  * A JetStream cluster on loopback, as production runs credmesh's bus (SPEC §6: R3): N nats-server
  * processes with unique `server_name`s, one cluster name, routes to each other and a store
  * directory each. The same shape as `startNats` (a url to hand to clients, stop), plus control of
  * each node for the reliability tests: kill (SIGKILL), pause/resume (SIGSTOP/SIGCONT), a graceful
- * stop and a restart on the same ports and store directory, and leader lookups.
+ * stop and a restart on the same ports and store directory, and leader lookups. Each node's
+ * configuration is written by @credmesh/local-mesh's `natsServerConfig` (the one of `credmesh up`),
+ * with the same TLS certificate and role identities on every node when `security` is given.
+ * Routes between the nodes stay on loopback, plaintext and without identities: in production they
+ * are TLS with their own credentials (the NATS Helm chart's cluster settings).
  */
 export interface NatsClusterOptions {
   /** Nodes (default 3). */
@@ -25,8 +26,8 @@ export interface NatsClusterOptions {
   syncInterval?: "default" | "always";
   /** Cluster name (default `credmesh`). */
   name?: string;
-  /** Extra top-level configuration appended to every node's file (e.g. authorization, tls). */
-  extraConfig?: string;
+  /** TLS and the role identities, the same on every node (clients connect with `tls://`). */
+  security?: NatsServerSecurity;
 }
 
 export interface ClusterNode {
@@ -70,31 +71,9 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-/** Writes a node's configuration file (nats-server's own format). */
-function nodeConfig(node: { name: string; port: number; clusterPort: number; monitorPort: number; storeDir: string }, routes: readonly number[], options: Required<Omit<NatsClusterOptions, "extraConfig">> & { extraConfig?: string }): string {
-  return [
-    `server_name: ${node.name}`,
-    `listen: 127.0.0.1:${node.port}`,
-    `http: 127.0.0.1:${node.monitorPort}`,
-    "jetstream {",
-    `  store_dir: ${JSON.stringify(node.storeDir)}`,
-    ...(options.syncInterval === "always" ? ["  sync_interval: always"] : []),
-    "}",
-    "cluster {",
-    `  name: ${options.name}`,
-    `  listen: 127.0.0.1:${node.clusterPort}`,
-    // Every node lists every route (its own is ignored): any node can (re)join any other.
-    `  routes: [${routes.map((port) => `nats-route://127.0.0.1:${port}`).join(", ")}]`,
-    // Clients are given the configured URLs; gossip would only repeat them.
-    "  no_advertise: true",
-    "}",
-    options.extraConfig ?? "",
-    "",
-  ].join("\n");
-}
-
 export async function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsCluster> {
-  const settings = { nodes: options.nodes ?? 3, syncInterval: options.syncInterval ?? "default", name: options.name ?? "credmesh", ...(options.extraConfig ? { extraConfig: options.extraConfig } : {}) } as const;
+  const settings = { nodes: options.nodes ?? 3, syncInterval: options.syncInterval ?? "default", name: options.name ?? "credmesh" } as const;
+  const scheme = options.security?.tls ? "tls" : "nats";
   const tools = loadTools();
   const root = await mkdtemp(join(tmpdir(), "credmesh-nats-cluster-"));
   const layout = [];
@@ -105,12 +84,22 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
     layout.push({ name, port: await freePort(), clusterPort: await freePort(), monitorPort: await freePort(), storeDir, configFile: join(root, `${name}.conf`) });
   }
   const routes = layout.map((node) => node.clusterPort);
-  for (const node of layout) await writeFile(node.configFile, nodeConfig(node, routes, settings));
+  for (const node of layout) {
+    const config = natsServerConfig({
+      port: node.port,
+      monitorPort: node.monitorPort,
+      storeDir: node.storeDir,
+      ...(options.security ? { security: options.security } : {}),
+      cluster: { serverName: node.name, clusterName: settings.name, routePort: node.clusterPort, routePorts: routes },
+      syncInterval: settings.syncInterval,
+    });
+    await writeFile(node.configFile, config);
+  }
 
   const state = layout.map((node) => ({ ...node, generations: [] as ManagedProcess[], paused: false }));
   const nodes: ClusterNode[] = state.map((node) => ({
     name: node.name,
-    url: `nats://127.0.0.1:${node.port}`,
+    url: `${scheme}://127.0.0.1:${node.port}`,
     port: node.port,
     monitorUrl: `http://127.0.0.1:${node.monitorPort}`,
     get process(): ManagedProcess {

@@ -1,50 +1,77 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BusDeployment } from "@credmesh/bus-roles";
+import { loadTools, natsServerConfig, startMotoServer, startNatsServer, type ManagedProcess } from "@credmesh/local-mesh";
 import { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
+import { busAccess, createBusSecurity, natsServerSecurity, type BusAccess } from "./bus-security.ts";
 import { IMAGES, partsRuntime } from "./container-runtime.ts";
-import { ManagedProcess } from "./managed-process.ts";
-import { freePort } from "./ports.ts";
-import { loadTools } from "./tools.ts";
-import { httpOk, until } from "./wait.ts";
 
 /**
  * The real parts: testcontainers when a Docker engine exists, otherwise local processes on free
- * loopback ports (this machine kind has no engine). Each start function returns what a client
- * needs and a stop(); `process` is set in process mode only.
+ * loopback ports (this machine kind has no engine), started by the same code as `credmesh up`
+ * (@credmesh/local-mesh). Each start function returns what a client needs and a stop(); `process`
+ * is set in process mode only.
  */
-export interface NatsPart {
-  url: string;
+export interface NatsPart extends BusAccess {
   port: number;
   process?: ManagedProcess;
   stop(): Promise<void>;
 }
 
-export async function startNats(): Promise<NatsPart> {
+export interface NatsOptions {
+  /**
+   * The deployment the identities are made for (partitions, replicator cells); default: 16
+   * partitions, no replicator. Ignored with `plaintext`.
+   */
+  deployment?: BusDeployment;
+  /**
+   * Opt out of TLS and authorization. Only for tests that need a bare bus: the bench compares
+   * ingest with a bare publisher on the same plaintext connection.
+   */
+  plaintext?: boolean;
+}
+
+/**
+ * nats-server with JetStream, by default as production runs it: TLS (a throw-away CA, hostname
+ * verification on) and one nkey identity per role with least-privilege permissions
+ * (@credmesh/bus-roles; see bus-security.ts).
+ */
+export async function startNats(options: NatsOptions = {}): Promise<NatsPart> {
+  const dir = await mkdtemp(join(tmpdir(), "credmesh-nats-"));
+  const security = options.plaintext ? undefined : await createBusSecurity(dir, options.deployment);
+  const scheme = security ? "tls" : "nats";
+  const part = (url: string, port: number, stop: () => Promise<void>, process?: ManagedProcess): NatsPart => ({
+    ...busAccess(url, security),
+    port,
+    ...(process ? { process } : {}),
+    async stop() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  });
   if ((await partsRuntime()) === "containers") {
     const { GenericContainer, Wait } = await import("testcontainers");
+    const files = security ? [security.serverCertFile, security.serverKeyFile] : [];
+    const config = natsServerConfig({
+      host: "0.0.0.0",
+      port: 4222,
+      storeDir: "/data",
+      security: await natsServerSecurity(security && { ...security, serverCertFile: "/etc/nats/server.crt", serverKeyFile: "/etc/nats/server.key" }),
+    });
     const container = await new GenericContainer(IMAGES.nats)
-      .withCommand(["-js"])
+      .withCopyContentToContainer([{ content: config, target: "/etc/nats/nats.conf" }])
+      .withCopyFilesToContainer(files.map((source, index) => ({ source, target: ["/etc/nats/server.crt", "/etc/nats/server.key"][index] ?? "" })))
+      .withCommand(["-c", "/etc/nats/nats.conf"])
       .withExposedPorts(4222)
       .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
       .start();
     const port = container.getMappedPort(4222);
-    return { url: `nats://${container.getHost()}:${port}`, port, stop: async () => void (await container.stop()) };
+    // The certificate names 127.0.0.1 and localhost: dial the mapped port there.
+    return part(`${scheme}://127.0.0.1:${port}`, port, async () => void (await container.stop()));
   }
-  const tools = loadTools();
-  const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), "credmesh-nats-"));
-  const process = new ManagedProcess("nats-server", tools.natsServer, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir]);
-  await process.waitForLine(/Server is ready/);
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    process,
-    async stop() {
-      await process.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await startNatsServer(loadTools().natsServer, { security: await natsServerSecurity(security) });
+  return part(server.url, server.port, () => server.stop(), server.process);
 }
 
 export interface MotoPart {
@@ -72,12 +99,8 @@ export async function startMoto(options: { port?: number; env?: Record<string, s
       stop: async () => void (await container.stop()),
     };
   }
-  const tools = loadTools();
-  const port = options.port ?? (await freePort());
-  const process = new ManagedProcess("moto", tools.motoServer, ["-H", "127.0.0.1", "-p", String(port)], options.env ? { env: { ...globalThis.process.env, ...options.env } } : {});
-  const endpoint = `http://127.0.0.1:${port}`;
-  await until("moto", () => httpOk(`${endpoint}/moto-api/`));
-  return { endpoint, process, stop: () => process.stop() };
+  const { endpoint, process, stop } = await startMotoServer(loadTools().motoServer, options);
+  return { endpoint, process, stop };
 }
 
 /**

@@ -1,15 +1,2 @@
-import { createServer } from "node:net";
-
-/** A currently free TCP port on 127.0.0.1 (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** Free loopback ports, from the local mesh (@credmesh/local-mesh), under the harness's old path. */
+export { freePort } from "@credmesh/local-mesh";

@@ -1,19 +1,12 @@
-import { fileURLToPath } from "node:url";
-import { ManagedProcess } from "./managed-process.ts";
-import { loadTools } from "./tools.ts";
+import { REPO_ROOT, loadTools, startCredmeshService, type ManagedProcess } from "@credmesh/local-mesh";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export { REPO_ROOT };
 
 /**
- * Starts a credmesh service exactly as an operator would: `node services/<name>/src/main.ts`
- * with configuration in the environment, listening on real sockets.
+ * Starts a credmesh service exactly as an operator would — `node services/<name>/src/main.ts` with
+ * configuration in the environment — through the local mesh's starter (@credmesh/local-mesh), the
+ * same one `credmesh up` uses. `ready` is the line that says it is up.
  */
-export async function startService(name: "ingest" | "replicator" | "identity-watcher", env: Record<string, string>, ready: RegExp): Promise<ManagedProcess> {
-  const tools = loadTools();
-  const child = new ManagedProcess(name, tools.node, [`services/${name}/src/main.ts`], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-  });
-  await child.waitForLine(ready, 30_000);
-  return child;
+export async function startService(name: "ingest" | "replicator" | "identity-watcher", env: Record<string, string>, ready?: RegExp): Promise<ManagedProcess> {
+  return startCredmeshService(loadTools().node, name, env, ready === undefined ? {} : { ready });
 }

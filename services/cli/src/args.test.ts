@@ -12,20 +12,32 @@ const usage = (argv: string[]): UsageError => {
 };
 
 describe("parseInvocation", () => {
+  it("reads up: the fixed ports by default, --any-ports, --once and a state directory; no connection flags", () => {
+    expect(parseInvocation(["up"]).command).toEqual({ name: "up", once: false, ports: "fixed", stateDir: undefined });
+    expect(parseInvocation(["up", "--once", "--any-ports", "--state-dir", "/tmp/x"]).command).toEqual({ name: "up", once: true, ports: "free", stateDir: "/tmp/x" });
+    expect(parseInvocation(["up", "--help"]).command).toEqual({ name: "help", topic: "up" });
+    expect(usage(["up", "--server", "nats://x:4222"])).toMatchObject({ message: expect.stringMatching(/--server does not apply to up/), topic: "up" });
+    expect(usage(["up", "--state-dir", " "]).message).toMatch(/--state-dir must not be empty/);
+  });
+
   it("reads dlq list with its defaults and the connection flags", () => {
     expect(parseInvocation(["dlq", "list"])).toEqual({
       command: { name: "dlq list", destination: undefined, limit: DEFAULT_DLQ_LIST_LIMIT },
       servers: undefined,
       credsFile: undefined,
+      nkeyFile: undefined,
+      caFile: undefined,
       json: false,
       timeoutMs: undefined,
     });
     expect(
-      parseInvocation(["dlq", "list", "--destination", "azure", "--limit", "5", "--server", "nats://a:4222, nats://b:4222", "--creds", "/x.creds", "--json", "--timeout", "2.5"]),
+      parseInvocation(["dlq", "list", "--destination", "azure", "--limit", "5", "--server", "nats://a:4222, nats://b:4222", "--creds", "/x.creds", "--ca", "/ca.pem", "--json", "--timeout", "2.5"]),
     ).toEqual({
       command: { name: "dlq list", destination: "azure", limit: 5 },
       servers: ["nats://a:4222", "nats://b:4222"],
       credsFile: "/x.creds",
+      nkeyFile: undefined,
+      caFile: "/ca.pem",
       json: true,
       timeoutMs: 2_500,
     });

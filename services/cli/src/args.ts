@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { CLOUDS, isCloud, type Cloud } from "@credmesh/bus-names";
+import { parseReplicatorCell } from "@credmesh/bus-roles";
 
 /** A command line the CLI cannot make sense of; the process exits with status 2. */
 export class UsageError extends Error {
@@ -13,15 +14,18 @@ export class UsageError extends Error {
   }
 }
 
-export type HelpTopic = "" | "dlq" | "dlq list" | "dlq replay" | "reconcile" | "status" | "quarantine" | "release";
+export type HelpTopic = "" | "up" | "dlq" | "dlq list" | "dlq replay" | "reconcile" | "status" | "quarantine" | "release" | "bus-credentials" | "provision";
 
 export type Command =
   | { name: "help"; topic: HelpTopic }
+  | { name: "up"; once: boolean; ports: "fixed" | "free"; stateDir: string | undefined }
   | { name: "dlq list"; destination: Cloud | undefined; limit: number }
   | { name: "dlq replay"; select: { seqs: number[] } | { all: true }; destination: Cloud | undefined; dryRun: boolean; limit: number }
   | { name: "reconcile"; destination: Cloud | undefined; dryRun: boolean }
   | { name: "status"; auditWindow: number }
-  | { name: "quarantine" | "release"; cell: string; reason: string; by: string | undefined };
+  | { name: "quarantine" | "release"; cell: string; reason: string; by: string | undefined }
+  | { name: "bus-credentials"; out: string; replicators: Array<{ destination: Cloud; cell: string }>; partitions: number | undefined }
+  | { name: "provision"; dryRun: boolean };
 
 /** What the command line asked for, before the environment fills in connection defaults. */
 export interface Invocation {
@@ -30,6 +34,10 @@ export interface Invocation {
   servers: string[] | undefined;
   /** `--creds`; undefined means CREDMESH_NATS_CREDS_FILE. */
   credsFile: string | undefined;
+  /** `--nkey` (an nkey seed file, e.g. the operator's from `credmesh bus-credentials`); undefined means CREDMESH_NATS_NKEY_SEED_FILE. */
+  nkeyFile: string | undefined;
+  /** `--ca` (the CA of the bus's TLS certificate); undefined means CREDMESH_NATS_CA_FILE. */
+  caFile: string | undefined;
   json: boolean;
   /** `--timeout` in milliseconds; undefined means the command's own default. */
   timeoutMs: number | undefined;
@@ -41,6 +49,8 @@ export const DEFAULT_AUDIT_WINDOW = 10_000;
 const GLOBAL_OPTIONS = {
   server: { type: "string" },
   creds: { type: "string" },
+  nkey: { type: "string" },
+  ca: { type: "string" },
   json: { type: "boolean" },
   timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -50,6 +60,7 @@ const destination = { type: "string" } as const;
 
 /** Options of each command, on top of the global ones. */
 const COMMAND_OPTIONS = {
+  up: { once: { type: "boolean" }, "any-ports": { type: "boolean" }, "state-dir": { type: "string" } },
   "dlq list": { destination, limit: { type: "string" } },
   "dlq replay": {
     seq: { type: "string", multiple: true },
@@ -62,6 +73,8 @@ const COMMAND_OPTIONS = {
   status: { "audit-window": { type: "string" } },
   quarantine: { reason: { type: "string" }, by: { type: "string" } },
   release: { reason: { type: "string" }, by: { type: "string" } },
+  "bus-credentials": { out: { type: "string" }, replicator: { type: "string", multiple: true }, partitions: { type: "string" } },
+  provision: { "dry-run": { type: "boolean" } },
 } as const;
 
 type CommandName = keyof typeof COMMAND_OPTIONS;
@@ -72,7 +85,7 @@ type CommandName = keyof typeof COMMAND_OPTIONS;
  */
 export function parseInvocation(argv: readonly string[]): Invocation {
   const [first, second] = argv;
-  const base = { servers: undefined, credsFile: undefined, json: false, timeoutMs: undefined };
+  const base = { servers: undefined, credsFile: undefined, nkeyFile: undefined, caFile: undefined, json: false, timeoutMs: undefined };
   if (first === undefined || first === "help" || first === "--help" || first === "-h") {
     return { ...base, command: { name: "help", topic: helpTopic(argv.slice(1).join(" ")) } };
   }
@@ -86,7 +99,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     if (second !== "list" && second !== "replay") throw new UsageError(`unknown dlq command "${second}" (expected list or replay)`, "dlq");
     name = `dlq ${second}`;
     rest = argv.slice(2);
-  } else if (first === "reconcile" || first === "status" || first === "quarantine" || first === "release") {
+  } else if (first === "up" || first === "reconcile" || first === "status" || first === "quarantine" || first === "release" || first === "bus-credentials" || first === "provision") {
     name = first;
     rest = argv.slice(1);
   } else {
@@ -95,10 +108,18 @@ export function parseInvocation(argv: readonly string[]): Invocation {
 
   const { values, positionals } = parseFlags(name, rest);
   if (values.help === true) return { ...base, command: { name: "help", topic: name } };
+  if (values.creds !== undefined && values.nkey !== undefined) throw new UsageError("give --creds or --nkey, not both", name);
+  if (name === "up") {
+    // `up` runs its own bus: the connection flags of the operator commands do not apply.
+    const foreign = ["server", "creds", "nkey", "ca", "json", "timeout"].filter((flag) => values[flag] !== undefined);
+    if (foreign.length > 0) throw new UsageError(`--${foreign.join(", --")} does not apply to up (it starts its own bus)`, "up");
+  }
   return {
     command: buildCommand(name, values, positionals),
     servers: values.server === undefined ? undefined : serverList(values.server as string),
     credsFile: values.creds === undefined ? undefined : nonEmpty("--creds", values.creds as string, name),
+    nkeyFile: values.nkey === undefined ? undefined : nonEmpty("--nkey", values.nkey as string, name),
+    caFile: values.ca === undefined ? undefined : nonEmpty("--ca", values.ca as string, name),
     json: values.json === true,
     timeoutMs: values.timeout === undefined ? undefined : seconds("--timeout", values.timeout as string, name),
   };
@@ -127,6 +148,13 @@ function parseFlags(name: CommandName, args: readonly string[]): { values: FlagV
 
 function buildCommand(name: CommandName, values: FlagValues, positionals: readonly string[]): Command {
   switch (name) {
+    case "up":
+      return {
+        name,
+        once: values.once === true,
+        ports: values["any-ports"] === true ? "free" : "fixed",
+        stateDir: values["state-dir"] === undefined ? undefined : nonEmpty("--state-dir", String(values["state-dir"]), name),
+      };
     case "quarantine":
     case "release": {
       const [cell, ...extra] = positionals;
@@ -161,6 +189,20 @@ function buildCommand(name: CommandName, values: FlagValues, positionals: readon
     }
     case "reconcile":
       return { name, destination: cloudFlag(values.destination, name), dryRun: values["dry-run"] === true };
+    case "provision":
+      return { name, dryRun: values["dry-run"] === true };
+    case "bus-credentials": {
+      const out = values.out === undefined ? "" : String(values.out).trim();
+      if (out === "") throw new UsageError("--out DIR is required: where the seeds and the server's authorization are written", name);
+      const replicators = ((values.replicator as string[] | undefined) ?? []).map((text) => {
+        const cell = parseReplicatorCell(text.trim());
+        if (!cell) throw new UsageError(`--replicator must be DESTINATION:CELL, e.g. azure:prod-azure-1 (got "${text}")`, name);
+        return cell;
+      });
+      const partitions = values.partitions === undefined ? undefined : positiveInt("--partitions", values.partitions as string, name);
+      if (partitions !== undefined && partitions > 256) throw new UsageError(`--partitions must be at most 256 (got ${partitions})`, name);
+      return { name, out, replicators, partitions };
+    }
     case "status":
       return {
         name,
@@ -171,7 +213,7 @@ function buildCommand(name: CommandName, values: FlagValues, positionals: readon
 }
 
 function helpTopic(text: string): HelpTopic {
-  const topics: readonly HelpTopic[] = ["dlq", "dlq list", "dlq replay", "reconcile", "status", "quarantine", "release"];
+  const topics: readonly HelpTopic[] = ["up", "dlq", "dlq list", "dlq replay", "reconcile", "status", "quarantine", "release", "bus-credentials", "provision"];
   return topics.find((topic) => topic === text) ?? "";
 }
 

@@ -30,9 +30,9 @@ describe("runCli", () => {
 
   it("exits 1 with a clear message when the bus is unreachable, never showing URL credentials", async () => {
     const { io, out, err } = capture();
-    expect(await runCli(["status", "--server", "nats://ops:hunter2@127.0.0.1:1", "--timeout", "2"], io, {})).toBe(1);
+    expect(await runCli(["status", "--server", "tls://ops:hunter2@127.0.0.1:1", "--timeout", "2"], io, {})).toBe(1);
     expect(out).toEqual([]);
-    expect(err.join("\n")).toMatch(/^credmesh: cannot connect to NATS at nats:\/\/\[REDACTED\]@127\.0\.0\.1:1 \(/);
+    expect(err.join("\n")).toMatch(/^credmesh: cannot connect to NATS at tls:\/\/\[REDACTED\]@127\.0\.0\.1:1 \(/);
     expect(err.join("\n")).not.toContain("hunter2");
   });
 

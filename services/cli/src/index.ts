@@ -1,3 +1,3 @@
-export { runCli, describeFailure, DEFAULT_NATS_URL } from "./cli.ts";
+export { runCli, describeFailure } from "./cli.ts";
 export { parseInvocation, UsageError, type Command, type Invocation } from "./args.ts";
 export type { Io } from "./output.ts";

@@ -1,6 +1,6 @@
 /**
- * `credmesh <command>`: operator commands against a running mesh. scripts/credmesh runs this
- * file after bootstrapping the pinned Node (`credmesh up` stays in scripts/up.ts).
+ * `credmesh <command>`: the local mesh (`up`) and the operator commands against a running mesh.
+ * scripts/credmesh runs this file after bootstrapping the pinned Node.
  */
 import { runCli } from "./cli.ts";
 

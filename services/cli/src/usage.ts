@@ -1,8 +1,11 @@
 import type { HelpTopic } from "./args.ts";
 
 const CONNECTION = `Connection (every command):
-  --server URL[,URL]   NATS servers (default: $CREDMESH_NATS_URL, else nats://127.0.0.1:4222)
-  --creds FILE         NATS credentials file (default: $CREDMESH_NATS_CREDS_FILE)
+  --server URL[,URL]   NATS servers, tls:// (default: $CREDMESH_NATS_URL, else tls://127.0.0.1:4222;
+                       nats:// only with CREDMESH_NATS_PLAINTEXT=true, for local development)
+  --ca FILE            CA of the bus's TLS certificate (default: $CREDMESH_NATS_CA_FILE)
+  --nkey FILE          the operator's nkey seed file (default: $CREDMESH_NATS_NKEY_SEED_FILE)
+  --creds FILE         a NATS credentials file instead (default: $CREDMESH_NATS_CREDS_FILE)
   --timeout SECONDS    wait for the bus at most this long (reconcile: 120, others: 10)
   --json               machine-readable output on stdout
 Exit status: 0 ok, 1 failure, 2 usage or configuration error.`;
@@ -13,17 +16,34 @@ const TEXT: Record<HelpTopic, string> = {
 Usage: credmesh <command> [flags]
 
 Commands:
-  up                      run the whole mesh locally with emulated clouds (scripts/credmesh only)
+  up                      run the whole mesh locally with emulated clouds, both directions, Prometheus
   dlq list                show the dead letters (CREDMESH_DLQ) without consuming them
   dlq replay              republish dead-lettered mutations once their cause is fixed
   reconcile               ask the replicators to compare sources and destinations now
   status                  consumer backlog, stream sizes, last audit record per rule, quarantined cells
   quarantine <cell>       stop a cell now: replicators stop using its identity, its clouds revoke it
   release <cell>          end a cell's quarantine (never automatic; audited)
+  bus-credentials         make the bus identities of a deployment: nkey seeds and the server's authorization
+  provision               apply this release's stream configuration (bus admin identity)
 
 Run "credmesh <command> --help" for its flags.
 
 ${CONNECTION}`,
+  up: `credmesh up [--once] [--any-ports] [--state-dir DIR]
+
+Runs the local mesh as processes on 127.0.0.1: NATS JetStream, moto (AWS), the Key Vault emulator
+(Azure), ingest, both replicators, the identity-watcher and Prometheus scraping them all — the
+topology docker-compose.yml runs in containers, on the same ports. Anti-entropy every 10 s is the
+change feed: a secret created or changed with any AWS SDK/CLI against moto, or any Azure SDK against
+the emulator, reaches the other side without a hand-written event. Prints where everything runs and
+the audit tap command, then every replication as it happens. Ctrl-C stops everything. A second up
+while one runs says so (lock file <state dir>/up.lock with the pid).
+
+  --once               start everything, wait until every part is ready, print the screen, stop
+  --any-ports          free ports instead of the fixed ones (4222, 5000, 8443, 8080, 9090-9093, …)
+  --state-dir DIR      the lock, data and logs (default: $CREDMESH_UP_DIR, else ~/.cache/credmesh/up)
+
+Needs the provisioned parts (scripts/provision.sh; scripts/credmesh up runs it).`,
   dlq: `credmesh dlq list   [--destination azure|aws] [--limit N]
 credmesh dlq replay (--seq N ... | --all) [--destination azure|aws] [--dry-run] [--limit N]
 
@@ -94,6 +114,31 @@ waiting; the credmesh streams' sizes; the last audit record per rule; every cell
 state (credmesh-quarantine bucket).
 
   --audit-window N     read the last N audit records for the per-rule summary (default 10000)
+
+${CONNECTION}`,
+  "bus-credentials": `credmesh bus-credentials --out DIR [--replicator DESTINATION:CELL ...] [--partitions N]
+
+Makes one NATS identity (an nkey) per bus role of this deployment — ingest, each replicator cell,
+identity-watcher, operator, auditor, admin — from the role description in @credmesh/bus-roles.
+Writes, in DIR (created 0700):
+  <role>.nk                        the role's nkey seed (0600): the secret its process authenticates
+                                   with (CREDMESH_NATS_NKEY_SEED_FILE, the CLI's --nkey)
+  authorization.conf               nats-server include: each role's public key and permissions
+  nats-values.authorization.yaml   the same users as values for the nats Helm chart
+Existing seeds are kept, so adding a cell changes no other key. Needs no bus. Never commit DIR.
+
+  --out DIR                     where to write (required)
+  --replicator DEST:CELL        a replicator cell, e.g. azure:prod-azure-1 (repeatable)
+  --partitions N                partitions per destination (default: $CREDMESH_PARTITIONS, else 16)
+  --json                        machine-readable output`,
+  provision: `credmesh provision [--dry-run]
+
+Makes the credmesh streams match this release's configuration (subjects, replicas from
+$CREDMESH_STREAM_REPLICAS, duplicate window from $CREDMESH_DUPLICATE_WINDOW_MS, retention). The
+services create a missing stream but never change one (their bus roles may not), so run this after
+an upgrade or a settings change, with the bus admin identity (--nkey admin.nk).
+
+  --dry-run            list missing and differing streams, change nothing
 
 ${CONNECTION}`,
 };

@@ -1,4 +1,4 @@
-import { EnvReader } from "@credmesh/config";
+import { EnvReader, readBaseConfig, type BaseConfig } from "@credmesh/config";
 import { AZURE_TOKEN_EXCHANGE_AUDIENCE, DEFAULT_IMDS_ENDPOINT } from "@credmesh/identity";
 import { loadCells, type CellConfig } from "./cells.ts";
 import { DEFAULT_GRAPH_ENDPOINT } from "./quarantine/azure-layer.ts";
@@ -8,12 +8,7 @@ import { DEFAULT_GRAPH_ENDPOINT } from "./quarantine/azure-layer.ts";
  * Its own cloud identities — for IAM (role tags, revoke policy) and Microsoft Graph (disable the
  * service principal) — are federated like the replicators': no static key.
  */
-export interface WatcherConfig {
-  logLevel: "trace" | "debug" | "info" | "warn" | "error";
-  natsServers: string[];
-  natsCredsFile: string | undefined;
-  streamReplicas: number;
-  duplicateWindowMs: number;
+export interface WatcherConfig extends BaseConfig {
   opsHost: string;
   opsPort: number;
   cells: CellConfig[];
@@ -50,11 +45,8 @@ export function resolveWatcherConfig(env: Readonly<Record<string, string | undef
   const cellsFile = read.string("CREDMESH_IDENTITY_CELLS_FILE");
   const awsEndpoint = read.optionalString("CREDMESH_AWS_ENDPOINT");
   const config: WatcherConfig = {
-    logLevel: read.oneOf("CREDMESH_LOG_LEVEL", ["trace", "debug", "info", "warn", "error"] as const, "info"),
-    natsServers: read.list("CREDMESH_NATS_URL", ["nats://127.0.0.1:4222"]),
-    natsCredsFile: read.optionalString("CREDMESH_NATS_CREDS_FILE"),
-    streamReplicas: read.int("CREDMESH_STREAM_REPLICAS", { default: 1, min: 1, max: 5 }),
-    duplicateWindowMs: read.int("CREDMESH_DUPLICATE_WINDOW_MS", { default: 600_000, min: 1_000, max: 86_400_000 }),
+    // Logging and the bus, read as every service reads them (@credmesh/config).
+    ...readBaseConfig(read),
     opsHost: read.string("CREDMESH_IDENTITY_OPS_HOST", { default: "127.0.0.1" }),
     opsPort: read.int("CREDMESH_IDENTITY_OPS_PORT", { default: 9092, min: 0, max: 65_535 }),
     cells: [],

@@ -1,5 +1,7 @@
 import type { JsMsg } from "@credmesh/bus";
-import { decodeIdentityEvent, decodeLifecycleEvent, InvalidEventError } from "@credmesh/events";
+import { OBSERVATION_KINDS, identitySubject, lifecycleSubject } from "@credmesh/bus-names";
+import { CredmeshError } from "@credmesh/errors";
+import { decodeIdentityEvent, decodeLifecycleEvent, InvalidEventError, type IdentityEvent, type LifecycleEvent } from "@credmesh/events";
 import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
 import type { CellConfig } from "./cells.ts";
@@ -10,11 +12,39 @@ import type { PolicyEngine } from "./policies.ts";
 type Counted = Pick<Metrics, "identityObservations">;
 
 /**
+ * The watcher re-checks every message it consumes before acting on it (README "Security model"):
+ * a message that cannot be decoded, or whose subject says something else than its body (a
+ * forgery: NATS permissions bind a publisher to subjects, not to bodies), is refused with a
+ * permanent error, which dead-letters it (main.ts) — counted, never acted on. A valid message
+ * about something this watcher is not configured for is counted `out_of_scope` and logged.
+ */
+function refuse(metrics: Counted, kind: string, outcome: "invalid" | "out_of_scope", reason: "invalid_event" | "out_of_scope", message: string): never {
+  metrics.identityObservations.inc({ kind, outcome });
+  throw new CredmeshError(reason, message);
+}
+
+function decodeLifecycle(msg: JsMsg, metrics: Counted): LifecycleEvent {
+  let event: LifecycleEvent;
+  try {
+    event = decodeLifecycleEvent(msg.data);
+  } catch (error) {
+    const issues = error instanceof InvalidEventError ? error.issues.join("; ") : "undecodable";
+    return refuse(metrics, "lifecycle", "invalid", "invalid_event", `message ${msg.seq} on ${msg.subject} is not a valid lifecycle event: ${issues}`);
+  }
+  const expected = lifecycleSubject(event.data.objectType, event.data.kind);
+  if (msg.subject !== expected) {
+    return refuse(metrics, "lifecycle", "invalid", "out_of_scope", `lifecycle event ${event.id} arrived on ${msg.subject} but says ${expected}`);
+  }
+  return event;
+}
+
+/**
  * A Key Vault certificate lifecycle event (CertificateNewVersionCreated / NearExpiry / Expired, as
  * ingest normalised it): judged like a file certificate and recorded by the tracker, which
  * publishes a transition only when the state changed — so a redelivered or repeated event changes
- * nothing. Invalid events are counted and acknowledged (they can never become valid); a failure to
- * reach KV or the bus throws, so the message is redelivered.
+ * nothing. ingest publishes every vault's lifecycle events (they are not scoped by rules), so one
+ * about a certificate no cell lists is expected: counted `out_of_scope`, acknowledged. A failure
+ * to reach KV or the bus throws, so the message is redelivered.
  */
 export function lifecycleHandler(deps: { cells: readonly CellConfig[]; tracker: CertificateTracker; metrics: Counted; logger: Logger; now?: () => number }) {
   return {
@@ -22,18 +52,12 @@ export function lifecycleHandler(deps: { cells: readonly CellConfig[]; tracker: 
       return msg.subject;
     },
     async handle(msg: JsMsg): Promise<void> {
-      let event;
-      try {
-        event = decodeLifecycleEvent(msg.data);
-      } catch (error) {
-        deps.metrics.identityObservations.inc({ kind: "lifecycle", outcome: "invalid" });
-        deps.logger.warn({ seq: msg.seq, issues: error instanceof InvalidEventError ? error.issues : undefined }, "lifecycle event is not valid; skipped");
-        return;
-      }
+      const event = decodeLifecycle(msg, deps.metrics);
       const { vaultName, objectName } = event.data;
       const cell = objectName === undefined ? undefined : cellOfVaultCertificate(deps.cells, vaultName, objectName);
       if (event.data.objectType !== "certificate" || cell === undefined || objectName === undefined) {
-        deps.metrics.identityObservations.inc({ kind: "lifecycle", outcome: "ignored" });
+        deps.metrics.identityObservations.inc({ kind: "lifecycle", outcome: "out_of_scope" });
+        deps.logger.debug({ eventId: event.id, vault: vaultName, object: objectName, objectType: event.data.objectType }, "lifecycle event about a certificate no cell lists; skipped");
         return;
       }
       const place = vaultPlace(vaultName, objectName);
@@ -52,10 +76,31 @@ export function lifecycleHandler(deps: { cells: readonly CellConfig[]; tracker: 
   };
 }
 
-/** The replicators' observations (clock_skew, access_denied), handed to the policies. Keyed by cell. */
-export function observationHandler(deps: { policies: PolicyEngine; metrics: Counted; logger: Logger }) {
-  const decoded = new WeakMap<JsMsg, ReturnType<typeof decodeIdentityEvent> | null>();
-  const decode = (msg: JsMsg) => {
+/**
+ * An observation of a replicator, checked against its subject: its kind must be an observation
+ * kind, and the cell in the subject — the only one the publishing replicator's bus identity may
+ * publish for — must be the cell the body names. Otherwise one cell could report access denied
+ * "for" another and get it quarantined.
+ */
+function checkObservation(msg: JsMsg, event: IdentityEvent, metrics: Counted): void {
+  const kind = event.data.kind;
+  if (!(OBSERVATION_KINDS as readonly string[]).includes(kind)) {
+    refuse(metrics, kind, "invalid", "out_of_scope", `identity event ${event.id} of kind ${kind} is not a replicator's observation`);
+  }
+  const expected = identitySubject(event.data.cell, kind);
+  if (msg.subject !== expected) {
+    refuse(metrics, kind, "invalid", "out_of_scope", `observation ${event.id} about cell ${event.data.cell} arrived on ${msg.subject}, not on ${expected}`);
+  }
+}
+
+/**
+ * The replicators' observations (clock_skew, access_denied), re-checked (checkObservation), then
+ * handed to the policies. An observation about a cell the cells file does not list is counted
+ * `out_of_scope` (the policies have nothing to apply to it). Keyed by cell.
+ */
+export function observationHandler(deps: { policies: PolicyEngine; knownCells: ReadonlySet<string>; metrics: Counted; logger: Logger }) {
+  const decoded = new WeakMap<JsMsg, IdentityEvent | null>();
+  const decode = (msg: JsMsg): IdentityEvent | null => {
     if (!decoded.has(msg)) {
       try {
         decoded.set(msg, decodeIdentityEvent(msg.data));
@@ -71,9 +116,11 @@ export function observationHandler(deps: { policies: PolicyEngine; metrics: Coun
     },
     async handle(msg: JsMsg): Promise<void> {
       const event = decode(msg);
-      if (!event) {
-        deps.metrics.identityObservations.inc({ kind: msg.subject.split(".").at(-1) ?? "unknown", outcome: "invalid" });
-        deps.logger.warn({ seq: msg.seq, subject: msg.subject }, "identity observation is not valid; skipped");
+      if (!event) return refuse(deps.metrics, msg.subject.split(".").at(-1) ?? "unknown", "invalid", "invalid_event", `message ${msg.seq} on ${msg.subject} is not a valid identity event`);
+      checkObservation(msg, event, deps.metrics);
+      if (!deps.knownCells.has(event.data.cell)) {
+        deps.metrics.identityObservations.inc({ kind: event.data.kind, outcome: "out_of_scope" });
+        deps.logger.info({ eventId: event.id, cell: event.data.cell, kind: event.data.kind }, "observation about a cell the cells file does not list; skipped");
         return;
       }
       const outcome = await deps.policies.onObservation(event);

@@ -1,11 +1,13 @@
-import { BusPublisher, StreamPlacement, busReadinessChecks, credmeshStreamNames, kvStreamName, openBus, openQuarantineBucket, readQuarantine, runConsumer, whileBusSettles, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
+import { BusPublisher, StreamPlacement, busReadinessChecks, credmeshStreamNames, kvStreamName, openBus, openQuarantineBucket, readQuarantine, reportBusState, runConsumer, whileBusSettles, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
 import { KV_BUCKETS } from "@credmesh/bus-names";
-import { toCredmeshError } from "@credmesh/errors";
+import { inboxPrefixOf } from "@credmesh/bus-roles";
+import { busSettings } from "@credmesh/config";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
 import { exitOnBootFailure, listenOps, onShutdown, opsRoutes } from "@credmesh/runtime";
 import { Kvm } from "@nats-io/kv";
 import { WATCHER_ACK_WAIT_MS, WATCHER_MAX_DELIVER, ensureWatcherConsumers } from "./bus/consumers.ts";
+import { watcherDeadLetters } from "./bus/dead-letters.ts";
 import { CertificateScanner } from "./certificates/scanner.ts";
 import { CertificateTracker } from "./certificates/tracker.ts";
 import { resolveWatcherConfig } from "./config.ts";
@@ -37,10 +39,7 @@ async function main(): Promise<void> {
   let stateKv;
   let consumers;
   try {
-    nc = await openBus(
-      { servers: config.natsServers, name: "credmesh-identity-watcher", credsFile: config.natsCredsFile, replicas: config.streamReplicas, duplicateWindowMs: config.duplicateWindowMs },
-      logger,
-    );
+    nc = await openBus(busSettings(config, "credmesh-identity-watcher", inboxPrefixOf({ kind: "identity-watcher" })), logger);
     // The watcher decides transitions from what it reads: it reads the bucket's leader.
     const bus = nc;
     quarantineKv = await whileBusSettles(() => openQuarantineBucket(bus, config.streamReplicas, { leaderReads: true }), "the quarantine bucket", logger);
@@ -90,8 +89,9 @@ async function main(): Promise<void> {
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
-  const control = serveControl(nc, { service, enforcer, knownCells: new Set(cells.keys()), layerTimeoutMs: config.layerTimeoutMs, logger });
+  const control = serveControl(nc, { service, enforcer, knownCells: new Set(cells.keys()), layerTimeoutMs: config.layerTimeoutMs, metrics, logger });
 
+  const deadLetter = watcherDeadLetters({ publisher, metrics, logger });
   const run = async (durable: { stream: string; durable: string }, handler: { keyOf(msg: Parameters<RunningConsumerHandle>[0]): string; handle(msg: Parameters<RunningConsumerHandle>[0]): Promise<void> }): Promise<RunningConsumer> =>
     runConsumer(nc, {
       stream: durable.stream,
@@ -104,9 +104,7 @@ async function main(): Promise<void> {
       deadlineMs: Math.floor((WATCHER_ACK_WAIT_MS * 2) / 3),
       keyOf: (msg) => handler.keyOf(msg),
       handle: (msg) => handler.handle(msg),
-      deadLetter: async (msg, error) => {
-        logger.error({ err: toCredmeshError(error), stream: durable.stream, seq: msg.seq, deliveries: msg.info.deliveryCount }, "identity message given up after its deliveries");
-      },
+      deadLetter,
       logger,
       metrics,
     });
@@ -114,7 +112,7 @@ async function main(): Promise<void> {
   if (!lifecycleConsumer || !observationConsumer) throw new Error("watcher consumers missing");
   const running = [
     await run(lifecycleConsumer, lifecycleHandler({ cells: config.cells, tracker, metrics, logger })),
-    await run(observationConsumer, observationHandler({ policies, metrics, logger })),
+    await run(observationConsumer, observationHandler({ policies, knownCells: new Set(cells.keys()), metrics, logger })),
   ];
 
   const scanner = new CertificateScanner({ cells: config.cells, tracker, metrics, logger });
@@ -134,7 +132,9 @@ async function main(): Promise<void> {
   const ops = await listenOps(opsRoutes(metrics.registry, { ...busReadinessChecks(nc, placement), configuration: () => true }), config.opsHost, config.opsPort);
   logger.info({ opsPort: ops.port, cells: config.cells.map((cell) => cell.id), scanIntervalMs: config.scanIntervalMs }, "identity-watcher running");
 
+  const busState = reportBusState(nc, metrics, logger);
   onShutdown(logger, async () => {
+    busState.stop();
     clearInterval(announcer);
     for (const subscription of control) subscription.unsubscribe();
     await scanner.stop();

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { BusPublisher, StreamPlacement, busReadinessChecks, credmeshStreamNames, openBus, type NatsConnection } from "@credmesh/bus";
+import { BusPublisher, StreamPlacement, busReadinessChecks, credmeshStreamNames, openBus, reportBusState, type NatsConnection } from "@credmesh/bus";
+import { inboxPrefixOf } from "@credmesh/bus-roles";
 import { busSettings, isAzureToAws } from "@credmesh/config";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   let nc: NatsConnection;
   try {
-    nc = await openBus(busSettings(config, "credmesh-ingest"), logger);
+    nc = await openBus(busSettings(config, "credmesh-ingest", inboxPrefixOf({ kind: "ingest" })), logger);
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
@@ -85,7 +86,9 @@ async function main(): Promise<void> {
     (error: unknown) => logger.warn({ err: error }, "Event Grid signing keys could not be loaded yet; deliveries get 503 until they can"),
   );
 
+  const busState = reportBusState(nc, metrics, logger);
   onShutdown(logger, async () => {
+    busState.stop();
     // Stop accepting, let in-flight webhooks finish their publish, then drain the connection.
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await nc.drain();

@@ -26,7 +26,7 @@ const event = buildMutationEvent({
 
 const message = (deliveryCount = 1): JsMsg => ({ data: encodeEvent(event), seq: 7, subject: "credmesh.mutation.azure.p01", info: { deliveryCount, stream: "CREDMESH_MUTATIONS" } }) as unknown as JsMsg;
 
-function harness(apply: (run: MutationRun) => Promise<Outcome>, leases?: SecretLeases, refuse: () => boolean = () => false) {
+function harness(apply: (run: MutationRun) => Promise<Outcome>, leases?: SecretLeases, admit: () => void = () => undefined, refuse: () => boolean = () => false) {
   const records: Array<{ subject: string; record: { decision: string }; msgId: string | undefined }> = [];
   const publisher = {
     publishRecord: async (_stream: string, subject: string, record: unknown, msgId?: string) => {
@@ -41,6 +41,7 @@ function harness(apply: (run: MutationRun) => Promise<Outcome>, leases?: SecretL
     destination: "azure",
     cell: "test",
     ...(leases ? { leases } : {}),
+    admit,
     apply: (_event, run) => apply(run),
     publisher,
     metrics,
@@ -66,7 +67,7 @@ describe("createHandlers", () => {
 
   it("does not settle a mutation whose audit record the bus did not take: it fails retryable, and the redelivery's decision is recorded", async () => {
     let refuse = true;
-    const { handlers, records } = harness(async () => applied, undefined, () => refuse);
+    const { handlers, records } = harness(async () => applied, undefined, undefined, () => refuse);
     await expect(handlers.handle(message(1), new AbortController().signal)).rejects.toMatchObject({ reason: "bus_unavailable", retryable: true });
     refuse = false;
     await handlers.handle(message(2), new AbortController().signal);
@@ -108,5 +109,26 @@ describe("createHandlers", () => {
     const { handlers, metrics } = harness(async () => ({ ...applied, decision: "overwrote_drift", destination: { ...applied.destination, replacedVersionId: "hand-1" } }));
     await handlers.handle(message(), new AbortController().signal);
     expect(await metrics.registry.metrics()).toContain('credmesh_replica_drift_total{destination="azure",rule="aws-to-azure",action="overwritten"} 1');
+  });
+
+  it("refuses a mutation out of scope before its lease and any work, and dead-letters it with an audit record", async () => {
+    let leased = 0;
+    let applies = 0;
+    const leases: SecretLeases = { acquire: async () => ((leased += 1), { lost: new AbortController().signal, release: async () => undefined }) };
+    const refuse = (): void => {
+      throw new CredmeshError("out_of_scope", "the origin secret is not in scope of rule aws-to-azure: no rule covers it");
+    };
+    const { handlers, records, metrics } = harness(async () => ((applies += 1), applied), leases, refuse);
+    const error = await handlers.handle(message(), new AbortController().signal).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toMatchObject({ reason: "out_of_scope", retryable: false });
+    expect({ leased, applies }).toEqual({ leased: 0, applies: 0 });
+    await handlers.deadLetter(message(), error as CredmeshError);
+    expect(records.map((entry) => entry.subject)).toEqual(["credmesh.dlq.azure", "credmesh.audit.azure.dead_lettered"]);
+    expect(records[0]?.record).toMatchObject({ error: { reason: "out_of_scope", retryable: false } });
+    expect(records[1]?.record).toMatchObject({ decision: "dead_lettered", detail: expect.stringMatching(/^out_of_scope: /) as unknown });
+    expect(await metrics.registry.metrics()).toContain('credmesh_dead_letters_total{destination="azure",reason="out_of_scope"} 1');
   });
 });

@@ -14,6 +14,11 @@ export interface HandlerDeps {
   /** Per-secret leases across replicas; omitted when this process is the only replica. */
   leases?: SecretLeases;
   cell: string;
+  /**
+   * Re-checks a mutation against the cell's configuration (admission.ts) before its lease or any
+   * cloud call; throws `out_of_scope`, which dead-letters and audits it.
+   */
+  admit: (event: MutationEvent) => void;
   /** Converges one mutation; every cloud call and wait honours `run.signal`. */
   apply: (event: MutationEvent, run: MutationRun) => Promise<Outcome>;
   publisher: BusPublisher;
@@ -82,6 +87,7 @@ export function createHandlers(deps: HandlerDeps) {
     async handle(msg: JsMsg, deadline: AbortSignal): Promise<void> {
       const event = decode(msg);
       const logger = deps.logger.child({ correlationId: event.correlationid, eventId: event.id, rule: event.data.rule });
+      deps.admit(event);
       const lease = await deps.leases?.acquire(event.subject);
       const signal = lease ? AbortSignal.any([deadline, lease.lost]) : deadline;
       let outcome: Outcome;

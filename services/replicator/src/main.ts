@@ -8,6 +8,7 @@ import {
   credmeshStreamNames,
   kvStreamName,
   openBus,
+  reportBusState,
   ensureReplicatorConsumers,
   openQuarantineBucket,
   runConsumer,
@@ -15,6 +16,7 @@ import {
   type NatsConnection,
   type RunningConsumer,
 } from "@credmesh/bus";
+import { inboxPrefixOf } from "@credmesh/bus-roles";
 import { busSettings } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
@@ -22,6 +24,7 @@ import { createMetrics } from "@credmesh/metrics";
 import { KV_BUCKETS, REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
 import { renderTemplate } from "@credmesh/replicas";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
+import { admittedRule } from "./admission.ts";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
 import { KvSecretLeases, SECRET_LEASE_BUCKET } from "./secret-lease.ts";
@@ -55,7 +58,8 @@ async function main(): Promise<void> {
   let nc: NatsConnection;
   let durables: string[];
   try {
-    nc = await openBus(busSettings(config, `credmesh-replicator-${config.cell}`), logger);
+    const role = { kind: "replicator" as const, destination: config.destination, cell: config.cell };
+    nc = await openBus(busSettings(config, `credmesh-replicator-${config.cell}`, inboxPrefixOf(role)), logger);
     const bus = nc;
     durables = await whileBusSettles(
       () =>
@@ -92,6 +96,7 @@ async function main(): Promise<void> {
     destination: config.destination,
     cell: config.cell,
     ...(leases ? { leases } : {}),
+    admit: (event) => void admittedRule(event, config.rules, config.destination),
     apply: (event, run) =>
       applyMutation(
         event,
@@ -170,7 +175,9 @@ async function main(): Promise<void> {
   const address = server.address() as AddressInfo;
   logger.info({ opsPort: address.port, destination: config.destination, rules: config.rules.map((rule) => rule.id) }, "replicator running");
 
+  const busState = reportBusState(nc, metrics, logger);
   onShutdown(logger, async () => {
+    busState.stop();
     // Mutations held by a quarantine give up their wait and are handed back (retryable).
     shutdown.abort();
     await quarantineWatch.stop();

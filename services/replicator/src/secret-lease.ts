@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { NatsConnection } from "@credmesh/bus";
 import { CredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
-import type { Cloud } from "@credmesh/bus-names";
+import { COORDINATION_BUCKETS, secretLeaseKey, type Cloud } from "@credmesh/bus-names";
 import { Kvm, type KV } from "@nats-io/kv";
 import { takeKvLease } from "./kv-lease.ts";
 
@@ -16,7 +16,7 @@ import { takeKvLease } from "./kv-lease.ts";
  * exactly its own revision afterwards. A replica that dies leaves a lease that expires after the
  * bucket's TTL; until then the message is handed back with a short delay.
  */
-export const SECRET_LEASE_BUCKET = "credmesh-secret-leases";
+export const SECRET_LEASE_BUCKET = COORDINATION_BUCKETS.secretLeases;
 
 export interface SecretLease {
   /** Aborted when the lease could not be renewed: stop before the next cloud call. */
@@ -57,7 +57,7 @@ export class KvSecretLeases implements SecretLeases {
 
   async acquire(secretKey: string): Promise<SecretLease> {
     // KV keys allow a narrow alphabet; secret names do not fit it, their digest does.
-    const key = `${this.#destination}.${createHash("sha256").update(secretKey).digest("hex").slice(0, 40)}`;
+    const key = secretLeaseKey(this.#destination, createHash("sha256").update(secretKey).digest("hex").slice(0, 40));
     const value = new TextEncoder().encode(JSON.stringify({ cell: this.#cell, since: new Date().toISOString() }));
     let lease: SecretLease | undefined;
     try {

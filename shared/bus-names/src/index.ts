@@ -1,4 +1,5 @@
 export { CLOUDS, isCloud, type Cloud } from "./clouds.ts";
+export { COORDINATION_BUCKETS, destinationKey, secretLeaseKey } from "./coordination.ts";
 export {
   DEFAULT_PARTITIONS,
   PREFIX,
@@ -9,6 +10,7 @@ export {
   cellToken,
   controlSubject,
   deadLetterSubject,
+  identityDeadLetterSubject,
   identitySubject,
   lifecycleSubject,
   mutationFilter,

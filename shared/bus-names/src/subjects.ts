@@ -67,6 +67,15 @@ export function deadLetterSubject(destination: Cloud): string {
   return `${PREFIX}.dlq.${assertToken(destination, "destination")}`;
 }
 
+/**
+ * Dead letters of the identity-watcher (`credmesh.dlq.identity-watcher`): lifecycle events and
+ * observations it refused (invalid, inconsistent) or gave up on. Same stream and record shape as
+ * the replicators' dead letters; nothing to replay (they carry no mutation).
+ */
+export function identityDeadLetterSubject(): string {
+  return `${PREFIX}.dlq.identity-watcher`;
+}
+
 export function auditSubject(destination: Cloud, decision: string): string {
   return `${PREFIX}.audit.${assertToken(destination, "destination")}.${assertToken(decision, "decision")}`;
 }

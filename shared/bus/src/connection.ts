@@ -1,14 +1,65 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "@credmesh/logging";
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, nkeyAuthenticator, usernamePasswordAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { CredmeshError } from "@credmesh/errors";
+import type { Logger, Sensitive } from "@credmesh/logging";
 
 export type { NatsConnection } from "@nats-io/transport-node";
+
+/** How the connection authenticates (the shape @credmesh/config's bus settings produce). */
+export type BusAuthentication =
+  | { kind: "none" }
+  | { kind: "nkey"; seedFile: string }
+  | { kind: "creds"; file: string }
+  | { kind: "user"; user: string; password: Sensitive<string> };
 
 export interface BusConnectionConfig {
   servers: string[];
   /** Client name shown by `nats server report connections`. */
   name: string;
-  /** Path of a NATS credentials file (JWT + nkey seed), for production accounts. */
-  credsFile?: string;
+  auth?: BusAuthentication | undefined;
+  /**
+   * TLS: required, the server's certificate verified against the system roots plus `caFile`,
+   * its name checked against the host dialled. `undefined` is plaintext (local development only).
+   */
+  tls?: { caFile?: string | undefined } | undefined;
+  /** Where replies to this connection's requests arrive: its role's own subject space. */
+  inboxPrefix?: string | undefined;
+}
+
+/** The connect() options for a bus configuration: authentication, TLS and the inbox prefix. */
+export function connectionOptions(config: Omit<BusConnectionConfig, "name">): NodeConnectionOptions {
+  const options: NodeConnectionOptions = { servers: config.servers };
+  const auth = config.auth ?? { kind: "none" };
+  switch (auth.kind) {
+    case "none":
+      break;
+    case "nkey":
+      // Read at every (re)connect: a rotated seed file takes effect without a restart.
+      options.authenticator = nkeyAuthenticator(() => new TextEncoder().encode(readSecretFile(auth.seedFile, "NATS nkey seed").trim()));
+      break;
+    case "creds":
+      options.authenticator = credsAuthenticator(() => new TextEncoder().encode(readSecretFile(auth.file, "NATS credentials")));
+      break;
+    case "user":
+      options.authenticator = usernamePasswordAuthenticator(auth.user, () => auth.password.reveal());
+      break;
+  }
+  if (config.tls) {
+    // An object (even empty) makes TLS mandatory: nats.js refuses a server without it. Node
+    // verifies the chain and the host name; there is no option here to turn either off.
+    options.tls = config.tls.caFile ? { caFile: config.tls.caFile } : {};
+  }
+  if (config.inboxPrefix) options.inboxPrefix = config.inboxPrefix;
+  return options;
+}
+
+/** A credential file's content; a failure names the file, never its content. */
+function readSecretFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new CredmeshError("configuration", `the ${what} file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
+  }
 }
 
 /**
@@ -28,22 +79,21 @@ const DIAL_TIMEOUT_MS = 2_000;
  * cluster), it moves to another node when its node dies or freezes.
  */
 export async function connectBus(config: BusConnectionConfig, logger: Logger): Promise<NatsConnection> {
-  const options: Parameters<typeof connect>[0] = {
-    servers: config.servers,
+  const nc = await connect({
+    ...connectionOptions(config),
     name: config.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     pingInterval: PING_INTERVAL_MS,
     maxPingOut: MAX_PINGS_OUT,
     timeout: DIAL_TIMEOUT_MS,
-  };
-  if (config.credsFile) {
-    const { readFileSync } = await import("node:fs");
-    const { credsAuthenticator } = await import("@nats-io/transport-node");
-    options.authenticator = credsAuthenticator(readFileSync(config.credsFile));
-  }
-  const nc = await connect(options);
-  logger.info({ server: nc.getServer() }, "connected to NATS");
+    // nats.js captures a stack trace for every request and timer (two Error objects per publish)
+    // to decorate errors that credmesh never logs with stacks (logging's serializeError drops
+    // them): a measurable share of ingest's CPU per webhook, for nothing.
+    noAsyncTraces: true,
+  });
+  logger.info({ server: nc.getServer(), tls: config.tls !== undefined, auth: config.auth?.kind ?? "none" }, "connected to NATS");
+  if (!config.tls) logger.warn("the bus connection is plaintext (CREDMESH_NATS_PLAINTEXT): local development only");
   void watchStatus(nc, logger);
   return nc;
 }

@@ -11,10 +11,7 @@ import { isTransientBusFailure } from "./transient.ts";
  */
 const PROVISION_WINDOW_MS = 30_000;
 
-export interface BusSettings {
-  servers: string[];
-  name: string;
-  credsFile?: string | undefined;
+export interface BusSettings extends BusConnectionConfig {
   replicas: number;
   duplicateWindowMs: number;
   maxAgeMs?: number;
@@ -22,13 +19,15 @@ export interface BusSettings {
 
 /**
  * What every service does at boot: connect (reconnecting forever afterwards) and make sure the
- * credmesh streams exist with our configuration.
+ * credmesh streams exist: created when missing, never changed (see {@link ensureStreams}).
  */
 export async function openBus(settings: BusSettings, logger: Logger): Promise<NatsConnection> {
   const connection: BusConnectionConfig = {
     servers: settings.servers,
     name: settings.name,
-    ...(settings.credsFile ? { credsFile: settings.credsFile } : {}),
+    auth: settings.auth,
+    tls: settings.tls,
+    inboxPrefix: settings.inboxPrefix,
   };
   const streams: StreamSettings = {
     replicas: settings.replicas,
@@ -37,7 +36,7 @@ export async function openBus(settings: BusSettings, logger: Logger): Promise<Na
   };
   const nc = await connectBus(connection, logger);
   try {
-    await whileBusSettles(() => ensureStreams(nc, streams), "streams", logger);
+    await whileBusSettles(() => ensureStreams(nc, streams, { logger }), "streams", logger);
   } catch (error) {
     await nc.close().catch(() => undefined);
     throw error;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mutationSubject } from "@credmesh/bus-names";
-import { DEFAULT_CONSUMER_SETTINGS, DEFAULT_STREAM_SETTINGS, replicatorConsumerConfig, streamConfigs } from "./provisioning.ts";
+import { DEFAULT_CONSUMER_SETTINGS, DEFAULT_STREAM_SETTINGS, differingFields, replicatorConsumerConfig, streamConfigs } from "./provisioning.ts";
 
 const NANOS_PER_MS = 1_000_000;
 const DAY_MS = 24 * 3_600_000;
@@ -80,3 +80,16 @@ describe("replicatorConsumerConfig", () => {
   });
 });
 
+
+describe("differingFields", () => {
+  const wanted = streamConfigs(DEFAULT_STREAM_SETTINGS).audit;
+
+  it("finds nothing to change in a stream created from the same configuration, whatever the server added", () => {
+    expect(differingFields(wanted, { ...wanted, subjects: [...(wanted.subjects ?? [])], max_msgs: -1, allow_direct: true })).toEqual([]);
+  });
+
+  it("names each managed field that differs, never an operator's own field", () => {
+    const changed = { ...wanted, subjects: ["credmesh.audit.>", "x.>"], max_age: 1, num_replicas: 3, max_msgs: 10 };
+    expect(differingFields(wanted, changed)).toEqual(["subjects", "num_replicas", "max_age"]);
+  });
+});

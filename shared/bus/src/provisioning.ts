@@ -13,6 +13,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "@credmesh/logging";
 import { busReachable } from "./connection.ts";
 import type { StreamPlacement } from "./placement.ts";
 import { REPLICA_GROUP, STREAMS, mutationSubject, replicatorDurable, type Cloud, type StreamKey } from "@credmesh/bus-names";
@@ -86,35 +87,85 @@ export function streamConfigs(settings: StreamSettings): Record<StreamKey, Named
   };
 }
 
+/** A stream whose configuration differs from this release's, field by field (names only). */
+export interface StreamDrift {
+  stream: string;
+  fields: string[];
+}
+
+/** What {@link ensureStreams} did: streams created, changed (with `update`), and left differing. */
+export interface StreamsOutcome {
+  created: string[];
+  /** Missing streams left missing (`create: false`). */
+  missing: string[];
+  updated: StreamDrift[];
+  differing: StreamDrift[];
+}
+
+/** The fields credmesh sets on its streams; any other field is the operator's to change. */
+const MANAGED_FIELDS = ["subjects", "num_replicas", "duplicate_window", "max_age", "storage", "discard", "retention"] as const;
+
 /**
- * Creates or updates every credmesh stream so that its configuration matches ours. Safe to run
- * from every process at every start (idempotent), which is what each service does. An existing
- * stream keeps its replica count: scaling a live stream is an operator's decision, and a stream
- * whose count differs from ours is reported by {@link StreamPlacement} instead.
+ * Makes sure every credmesh stream exists: a missing one is created with this release's
+ * configuration (safe from every process at every start, concurrently too). An existing stream is
+ * changed only with `update: true` — the bus admin's job (`credmesh provision`), since a service's
+ * role may create streams but never change or delete them, so a stolen service credential cannot
+ * shorten retention or redirect subjects. Differences left in place are logged.
  */
-export async function ensureStreams(nc: NatsConnection, settings: StreamSettings = DEFAULT_STREAM_SETTINGS): Promise<void> {
+export async function ensureStreams(
+  nc: NatsConnection,
+  settings: StreamSettings = DEFAULT_STREAM_SETTINGS,
+  options: { update?: boolean; create?: boolean; logger?: Pick<Logger, "warn" | "info"> } = {},
+): Promise<StreamsOutcome> {
   const jsm = await jetstreamManager(nc);
+  const outcome: StreamsOutcome = { created: [], missing: [], updated: [], differing: [] };
   for (const config of Object.values(streamConfigs(settings))) {
-    await upsertStream(jsm, config);
+    const existing = await infoOrCreate(jsm, config, options.create ?? true);
+    if (existing === "created" || existing === "missing") {
+      outcome[existing].push(config.name);
+      continue;
+    }
+    const fields = differingFields(config, existing);
+    if (fields.length === 0) continue;
+    if (options.update) {
+      await jsm.streams.update(config.name, config);
+      outcome.updated.push({ stream: config.name, fields });
+      options.logger?.info({ stream: config.name, fields }, "stream configuration updated");
+    } else {
+      outcome.differing.push({ stream: config.name, fields });
+      options.logger?.warn({ stream: config.name, fields }, "stream configuration differs from this release's; `credmesh provision` (bus admin) applies it");
+    }
+  }
+  return outcome;
+}
+
+/** The stream's configuration, or whether this call created it (or, not allowed to, found it missing). */
+async function infoOrCreate(jsm: JetStreamManager, config: NamedStreamConfig, create: boolean): Promise<StreamConfig | "created" | "missing"> {
+  try {
+    return (await jsm.streams.info(config.name)).config;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  if (!create) return "missing";
+  try {
+    await jsm.streams.add(config);
+    return "created";
+  } catch (error) {
+    // Another process created it between our info and add.
+    if (!(error instanceof JetStreamApiError) || error.code !== STREAM_NAME_IN_USE) throw error;
+    return (await jsm.streams.info(config.name)).config;
   }
 }
 
-async function upsertStream(jsm: JetStreamManager, config: NamedStreamConfig): Promise<void> {
-  const name = config.name;
-  try {
-    const existing = await jsm.streams.info(name);
-    await jsm.streams.update(name, { ...config, num_replicas: existing.config.num_replicas });
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    try {
-      await jsm.streams.add(config);
-    } catch (addError) {
-      // Another process created it between our info and add: converge with an update.
-      if (!(addError instanceof JetStreamApiError) || addError.code !== STREAM_NAME_IN_USE) throw addError;
-      const existing = await jsm.streams.info(name);
-      await jsm.streams.update(name, { ...config, num_replicas: existing.config.num_replicas });
-    }
-  }
+/** Which managed fields of an existing stream differ from the wanted configuration. Pure. */
+export function differingFields(wanted: NamedStreamConfig, actual: Partial<StreamConfig>): string[] {
+  return MANAGED_FIELDS.filter((field) => {
+    const want = wanted[field];
+    const have = actual[field];
+    if (want === undefined) return false;
+    if (Array.isArray(want)) return !Array.isArray(have) || [...want].sort().join(" ") !== [...have].sort().join(" ");
+    return want !== have;
+  });
 }
 
 export interface ReplicatorConsumerSettings {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "./config-error.ts";
-import { loadRules, matchAwsSecret, parseRules, ruleById, type Rule } from "./rules.ts";
+import { loadRules, parseRules } from "./rules.ts";
 
 const YAML = `
 rules:
@@ -166,60 +166,5 @@ describe("loadRules", () => {
   it("names a file it cannot read", () => {
     const missing = join(dir, "missing.yaml");
     expect(() => loadRules(missing)).toThrow(`rules file "${missing}" cannot be read`);
-  });
-});
-
-describe("matchAwsSecret", () => {
-  const rules = parseRules(
-    json(
-      rule((r) => (r.id = "payments")),
-      rule((r) => {
-        r.id = "catch-all";
-        r.source.namePrefixes = [""];
-        r.source.regions = ["us-east-1", "eu-west-1"];
-      }),
-    ),
-  );
-  const ref = { account: "123456789012", region: "us-east-1", name: "prod/payments/db-credentials" };
-  const ruleOf = (decision: ReturnType<typeof matchAwsSecret>): Rule["id"] | undefined =>
-    decision.inScope ? decision.rule.id : undefined;
-
-  it("picks the first matching rule in file order", () => {
-    expect(ruleOf(matchAwsSecret(rules, ref))).toBe("payments");
-  });
-
-  it("falls through to a later rule when the prefix does not match", () => {
-    expect(ruleOf(matchAwsSecret(rules, { ...ref, name: "prod/orders/api-key" }))).toBe("catch-all");
-  });
-
-  it("falls through when only the region differs", () => {
-    expect(ruleOf(matchAwsSecret(rules, { ...ref, region: "eu-west-1" }))).toBe("catch-all");
-  });
-
-  it("is out of scope for another account or region", () => {
-    expect(matchAwsSecret(rules, { ...ref, account: "210987654321" })).toEqual({ inScope: false, reason: "no_matching_rule" });
-    expect(matchAwsSecret(rules, { ...ref, region: "ap-south-1" })).toEqual({ inScope: false, reason: "no_matching_rule" });
-  });
-
-  it("matches prefixes case-sensitively, as AWS names are", () => {
-    const only = [ruleById(rules, "payments") as Rule];
-    expect(matchAwsSecret(only, { ...ref, name: "Prod/Payments/db" })).toEqual({ inScope: false, reason: "no_matching_rule" });
-  });
-
-  it("never replicates EventBridge connection secrets, even under the empty prefix", () => {
-    expect(matchAwsSecret(rules, { ...ref, name: "events!connection/credmesh-ingest/0b1c2d3e-aaaa" })).toEqual({
-      inScope: false,
-      reason: "excluded_name",
-    });
-  });
-
-  it("never replicates EventBridge connection secrets, even when a rule names them", () => {
-    const explicit = parseRules(json(rule((r) => (r.source.namePrefixes = ["events!connection/"]))));
-    expect(matchAwsSecret(explicit, { ...ref, name: "events!connection/ingest/abc" })).toMatchObject({ inScope: false });
-  });
-
-  it("finds a rule by id", () => {
-    expect(ruleById(rules, "catch-all")?.source.namePrefixes).toEqual([""]);
-    expect(ruleById(rules, "nope")).toBeUndefined();
   });
 });

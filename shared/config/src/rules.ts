@@ -129,9 +129,6 @@ export type AzureToAwsRule = z.infer<typeof azureToAwsRuleSchema>;
 export type Rule = AwsToAzureRule | AzureToAwsRule;
 export type RuleSet = readonly Rule[];
 
-/** Secrets no rule may replicate: EventBridge connection credentials live here (FORMATS.md B). */
-export const EXCLUDED_AWS_NAME_PREFIXES: readonly string[] = ["events!connection/"];
-
 /** Parses a rules document (YAML or JSON). Throws {@link ConfigError} naming each bad path. */
 export function parseRules(text: string, origin: string = "rules"): RuleSet {
   let document: unknown;
@@ -168,55 +165,6 @@ export function loadRules(path: string): RuleSet {
     throw new ConfigError([`rules file "${path}" cannot be read`]);
   }
   return parseRules(text, path);
-}
-
-export interface AwsSecretRef {
-  account: string;
-  region: string;
-  name: string;
-}
-
-export type ScopeDecision<R extends Rule = Rule> =
-  | { inScope: true; rule: R }
-  | { inScope: false; reason: "excluded_name" | "no_matching_rule" };
-
-/**
- * The rule that puts an AWS secret in scope: the first rule, in file order, whose account,
- * region and name prefix all match. Excluded names are never in scope.
- */
-export function matchAwsSecret(rules: RuleSet, ref: AwsSecretRef): ScopeDecision<AwsToAzureRule> {
-  if (EXCLUDED_AWS_NAME_PREFIXES.some((prefix) => ref.name.startsWith(prefix))) {
-    return { inScope: false, reason: "excluded_name" };
-  }
-  const rule = rules.find(
-    (candidate): candidate is AwsToAzureRule =>
-      isAwsToAzure(candidate) &&
-      candidate.source.accounts.includes(ref.account) &&
-      candidate.source.regions.includes(ref.region) &&
-      candidate.source.namePrefixes.some((prefix) => ref.name.startsWith(prefix)),
-  );
-  return rule ? { inScope: true, rule } : { inScope: false, reason: "no_matching_rule" };
-}
-
-export interface AzureSecretRef {
-  vaultName: string;
-  name: string;
-}
-
-/**
- * The rule that puts a Key Vault secret in scope: the first rule whose vault and name prefix
- * match, compared case-insensitively because Key Vault names are.
- */
-export function matchAzureSecret(rules: RuleSet, ref: AzureSecretRef): ScopeDecision<AzureToAwsRule> {
-  const vault = ref.vaultName.toLowerCase();
-  const name = ref.name.toLowerCase();
-  const rule = rules.find(
-    (candidate): candidate is AzureToAwsRule =>
-      isAzureToAws(candidate) &&
-      candidate.source.vaults.some((v) => v.toLowerCase() === vault) &&
-      candidate.source.namePrefixes.some((prefix) => name.startsWith(prefix.toLowerCase())),
-  );
-  return rule ? { inScope: true, rule } : { inScope: false, reason: "no_matching_rule" };
 }
 
 export function isAwsToAzure(rule: Rule): rule is AwsToAzureRule {

@@ -24,6 +24,7 @@ export const REASONS = {
   unmanaged_destination: { retryable: false, summary: "the destination secret is not managed by credmesh" },
   deleted_in_destination: { retryable: false, summary: "the destination secret is deleted and the policy forbids recovery" },
   invalid_event: { retryable: false, summary: "the message is not a valid credmesh event" },
+  out_of_scope: { retryable: false, summary: "the message names something outside this consumer's configuration (a secret no rule of it covers, another destination or cell)" },
   configuration: { retryable: false, summary: "the configuration is invalid" },
   internal: { retryable: false, summary: "an unexpected internal error" },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;

@@ -3,6 +3,7 @@ export {
   CALL_OUTCOME,
   CLIENT_METRIC,
   CLOUD,
+  CONTROL_OUTCOME,
   DECISION,
   DRIFT_ACTION,
   INGEST_OUTCOME,
@@ -14,6 +15,7 @@ export {
   READ_SOURCE,
   type CallOutcome,
   type CloudLabel,
+  type ControlOutcome,
   type Decision,
   type DriftAction,
   type IngestOutcome,
@@ -28,3 +30,4 @@ export { createClientMetrics, type ClientMetrics } from "./client.ts";
 export { GATE_STATE, IDENTITY_METRIC, QUARANTINE_LAYER, type GateState, type QuarantineLayer } from "./identity-labels.ts";
 export { observeCall } from "./observe.ts";
 export { Registry } from "prom-client";
+export { childrenOf } from "./children.ts";

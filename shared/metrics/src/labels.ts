@@ -18,6 +18,11 @@ export const METRIC = {
   deadLetters: "credmesh_dead_letters_total",
   consumerPending: "credmesh_consumer_pending_messages",
   consumerStatus: "credmesh_consumer_status_total",
+  consumerAckPending: "credmesh_consumer_ack_pending_messages",
+  consumerRedelivered: "credmesh_consumer_redelivered_messages",
+  streamMessages: "credmesh_stream_messages",
+  streamBytes: "credmesh_stream_bytes",
+  streamConsumers: "credmesh_stream_consumers",
   cloudApiCalls: "credmesh_cloud_api_calls_total",
   cloudApiDuration: "credmesh_cloud_api_duration_seconds",
   credentialRefreshes: "credmesh_credential_refreshes_total",
@@ -31,7 +36,20 @@ export const METRIC = {
   rateLimitPauses: "credmesh_rate_limit_pauses_total",
   ...IDENTITY_METRIC,
   replicaDrift: "credmesh_replica_drift_total",
+  controlRequests: "credmesh_control_requests_total",
 } as const;
+
+/**
+ * What a service made of an operator request (reconcile, quarantine, release): done, refused as
+ * malformed or for something it does not serve, busy, or failed.
+ */
+export const CONTROL_OUTCOME = {
+  ok: "ok",
+  invalidRequest: "invalid_request",
+  busy: "busy",
+  failed: "failed",
+} as const;
+export type ControlOutcome = (typeof CONTROL_OUTCOME)[keyof typeof CONTROL_OUTCOME];
 
 export const CLOUD = { aws: "aws", azure: "azure" } as const;
 export type CloudLabel = (typeof CLOUD)[keyof typeof CLOUD];

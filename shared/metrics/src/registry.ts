@@ -98,6 +98,23 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["consumer"] as const,
       registers,
     }),
+    // The state of credmesh's streams and consumers as JetStream reports it (every service reports
+    // it: @credmesh/bus reportBusState); the bus dashboard and the backlog alert read these.
+    consumerAckPending: new Gauge({
+      name: METRIC.consumerAckPending,
+      help: "Messages delivered to the consumer and not yet acknowledged.",
+      labelNames: ["stream", "consumer"] as const,
+      registers,
+    }),
+    consumerRedelivered: new Gauge({
+      name: METRIC.consumerRedelivered,
+      help: "Messages the consumer has had redelivered at least once (pending acknowledgement).",
+      labelNames: ["stream", "consumer"] as const,
+      registers,
+    }),
+    streamMessages: new Gauge({ name: METRIC.streamMessages, help: "Messages stored in the stream.", labelNames: ["stream"] as const, registers }),
+    streamBytes: new Gauge({ name: METRIC.streamBytes, help: "Bytes stored in the stream.", labelNames: ["stream"] as const, registers }),
+    streamConsumers: new Gauge({ name: METRIC.streamConsumers, help: "Consumers of the stream.", labelNames: ["stream"] as const, registers }),
     consumerStatus: new Counter({
       name: METRIC.consumerStatus,
       help: "Status notifications of the JetStream consumer (heartbeats missed, consumer deleted, ...).",
@@ -115,6 +132,12 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       name: METRIC.credentialExpiry,
       help: "Expiry of the credential currently cached per source, as a Unix timestamp.",
       labelNames: ["source"] as const,
+      registers,
+    }),
+    controlRequests: new Counter({
+      name: METRIC.controlRequests,
+      help: "Operator requests (reconcile, quarantine, release) a service answered, by outcome; invalid_request counts the refused ones.",
+      labelNames: ["command", "outcome"] as const,
       registers,
     }),
     reconcileActions: new Counter({

@@ -120,7 +120,7 @@ export async function bootIngestExpectingFailure(env: Record<string, string>): P
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
       CREDMESH_INGEST_PORT: String(await freePort()),
-      CREDMESH_NATS_URL: `nats://127.0.0.1:${await freePort()}`,
+      CREDMESH_NATS_URL: `tls://127.0.0.1:${await freePort()}`,
       ...env,
     },
   });

@@ -1,6 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { natsServerConfig } from "@credmesh/local-mesh";
+import { busAccess, createBusSecurity, natsServerSecurity, type BusAccess } from "../../support/bus-security.ts";
 import { ManagedProcess } from "../../support/managed-process.ts";
 import { freePort } from "../../support/ports.ts";
 import { loadTools } from "../../support/tools.ts";
@@ -11,8 +13,7 @@ import { loadTools } from "../../support/tools.ts";
  * streams (file storage) survive. test/support's startNats picks a new port and directory on
  * every start, so it cannot stand in for a restart.
  */
-export interface RestartableNats {
-  readonly url: string;
+export interface RestartableNats extends BusAccess {
   readonly port: number;
   /** The process currently (or last) running; a new one after each start(). */
   readonly process: ManagedProcess;
@@ -26,23 +27,27 @@ export interface RestartableNats {
   dispose(): Promise<void>;
 }
 
+/** Like startNats: TLS and the role identities (kept across restarts, as a node's files are). */
 export async function startRestartableNats(): Promise<RestartableNats> {
   const tools = loadTools();
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "credmesh-nats-restartable-"));
+  const security = await createBusSecurity(dir);
+  const configFile = join(dir, "nats.conf");
+  await writeFile(configFile, natsServerConfig({ port, storeDir: join(dir, "jetstream"), security: await natsServerSecurity(security) }));
   const generations: ManagedProcess[] = [];
 
   const start = async (): Promise<void> => {
     const current = generations.at(-1);
     if (current?.running) throw new Error("nats-server is already running");
-    const child = new ManagedProcess("nats-server", tools.natsServer, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir]);
+    const child = new ManagedProcess("nats-server", tools.natsServer, ["-c", configFile]);
     generations.push(child);
     await child.waitForLine(/Server is ready/);
   };
 
   await start();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    ...busAccess(`tls://127.0.0.1:${port}`, security),
     port,
     get process(): ManagedProcess {
       const current = generations.at(-1);

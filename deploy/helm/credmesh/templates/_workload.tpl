@@ -19,44 +19,104 @@ Argument: a dict with
   saAnnotations extra ServiceAccount annotations (dict)
 */}}
 
-{{- define "credmesh.common.env" -}}
-{{- $root := . -}}
+{{/*
+The bus settings of a component (README "Security model"), as readBaseConfig of @credmesh/config
+reads them: logging, the bus, TLS unless nats.plaintext, and the component's own identity — its
+role's nkey seed, the one key of nats.nkeysSecret it mounts (`credmesh bus-credentials` names it
+`<role>.nk`) — or the shared credentials file.
+Args: (list $ "role name"), e.g. (list $ "ingest").
+*/}}
+{{- define "credmesh.bus.env" -}}
+{{- $root := index . 0 -}}
+{{- $role := index . 1 -}}
+{{- $nats := $root.Values.nats -}}
+{{- if and $nats.plaintext (hasPrefix "tls://" $nats.url) -}}
+{{- fail "nats.plaintext turns TLS off: nats.url must then use nats://" -}}
+{{- end -}}
+{{- if and (not $nats.plaintext) (not (hasPrefix "tls://" $nats.url)) -}}
+{{- fail "nats.url must use tls:// (the bus is reached over TLS); nats.plaintext: true allows nats:// on development clusters" -}}
+{{- end -}}
+{{- if and $nats.nkeysSecret $nats.credentialsSecret.name -}}
+{{- fail "nats.nkeysSecret and nats.credentialsSecret.name are both set: choose one way to authenticate to the bus" -}}
+{{- end -}}
 {{- $env := list
-  (dict "name" "CREDMESH_NATS_URL" "value" $root.Values.nats.url)
-  (dict "name" "CREDMESH_RULES_FILE" "value" (printf "%s/rules/rules.yaml" (include "credmesh.mountRoot" $root)))
+  (dict "name" "CREDMESH_NATS_URL" "value" $nats.url)
   (dict "name" "CREDMESH_LOG_LEVEL" "value" $root.Values.logLevel)
   (dict "name" "CREDMESH_PARTITIONS" "value" (toString $root.Values.bus.partitions))
   (dict "name" "CREDMESH_STREAM_REPLICAS" "value" (toString $root.Values.bus.streamReplicas))
 -}}
-{{- if $root.Values.nats.credentialsSecret.name -}}
-{{- $env = append $env (dict "name" "CREDMESH_NATS_CREDS_FILE" "value" (printf "%s/nats/%s" (include "credmesh.mountRoot" $root) $root.Values.nats.credentialsSecret.key)) -}}
+{{- if $nats.plaintext -}}
+{{- $env = append $env (dict "name" "CREDMESH_NATS_PLAINTEXT" "value" "true") -}}
+{{- else if $nats.caSecret.name -}}
+{{- $env = append $env (dict "name" "CREDMESH_NATS_CA_FILE" "value" (printf "%s/nats-ca/%s" (include "credmesh.mountRoot" $root) $nats.caSecret.key)) -}}
+{{- end -}}
+{{- if $nats.nkeysSecret -}}
+{{- $env = append $env (dict "name" "CREDMESH_NATS_NKEY_SEED_FILE" "value" (printf "%s/nats-identity/%s.nk" (include "credmesh.mountRoot" $root) $role)) -}}
+{{- else if $nats.credentialsSecret.name -}}
+{{- $env = append $env (dict "name" "CREDMESH_NATS_CREDS_FILE" "value" (printf "%s/nats/%s" (include "credmesh.mountRoot" $root) $nats.credentialsSecret.key)) -}}
 {{- end -}}
 {{- toYaml $env -}}
 {{- end -}}
 
-{{/* Volumes every credmesh pod mounts: /tmp (the root filesystem is read-only), the rules, NATS credentials. */}}
-{{- define "credmesh.common.volumes" -}}
-{{- $root := . -}}
-{{- $volumes := list
-  (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi"))
-  (dict "name" "rules" "configMap" (dict "name" (include "credmesh.rulesConfigMap" $root) "items" (list (dict "key" (ternary "rules.yaml" $root.Values.rules.key (not (empty $root.Values.rules.inline))) "path" "rules.yaml"))))
--}}
-{{- if $root.Values.nats.credentialsSecret.name -}}
-{{- $volumes = append $volumes (include "credmesh.secretVolume" (list "nats" $root.Values.nats.credentialsSecret.name $root.Values.nats.credentialsSecret.key) | fromYaml) -}}
+{{/* The bus settings and the replication rules file (ingest, replicators). Args: (list $ "role name"). */}}
+{{- define "credmesh.common.env" -}}
+{{- $root := index . 0 -}}
+{{- $env := include "credmesh.bus.env" . | fromYamlArray -}}
+{{- $env = append $env (dict "name" "CREDMESH_RULES_FILE" "value" (printf "%s/rules/rules.yaml" (include "credmesh.mountRoot" $root))) -}}
+{{- toYaml $env -}}
+{{- end -}}
+
+{{/* Volumes every credmesh pod mounts: /tmp (the root filesystem is read-only), its bus identity and CA. Args: (list $ "role name"). */}}
+{{- define "credmesh.bus.volumes" -}}
+{{- $root := index . 0 -}}
+{{- $role := index . 1 -}}
+{{- $nats := $root.Values.nats -}}
+{{- $volumes := list (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi")) -}}
+{{- if $nats.nkeysSecret -}}
+{{- /* Only this role's seed is projected into the pod, never another role's. */ -}}
+{{- $volumes = append $volumes (include "credmesh.secretVolume" (list "nats-identity" $nats.nkeysSecret (printf "%s.nk" $role)) | fromYaml) -}}
+{{- else if $nats.credentialsSecret.name -}}
+{{- $volumes = append $volumes (include "credmesh.secretVolume" (list "nats" $nats.credentialsSecret.name $nats.credentialsSecret.key) | fromYaml) -}}
+{{- end -}}
+{{- if and (not $nats.plaintext) $nats.caSecret.name -}}
+{{- $volumes = append $volumes (include "credmesh.secretVolume" (list "nats-ca" $nats.caSecret.name $nats.caSecret.key) | fromYaml) -}}
 {{- end -}}
 {{- toYaml $volumes -}}
 {{- end -}}
 
-{{- define "credmesh.common.mounts" -}}
-{{- $root := . -}}
-{{- $mounts := list
-  (dict "name" "tmp" "mountPath" "/tmp")
-  (dict "name" "rules" "mountPath" (printf "%s/rules" (include "credmesh.mountRoot" $root)) "readOnly" true)
--}}
-{{- if $root.Values.nats.credentialsSecret.name -}}
+{{- define "credmesh.bus.mounts" -}}
+{{- $root := index . 0 -}}
+{{- $nats := $root.Values.nats -}}
+{{- $mounts := list (dict "name" "tmp" "mountPath" "/tmp") -}}
+{{- if $nats.nkeysSecret -}}
+{{- $mounts = append $mounts (dict "name" "nats-identity" "mountPath" (printf "%s/nats-identity" (include "credmesh.mountRoot" $root)) "readOnly" true) -}}
+{{- else if $nats.credentialsSecret.name -}}
 {{- $mounts = append $mounts (dict "name" "nats" "mountPath" (printf "%s/nats" (include "credmesh.mountRoot" $root)) "readOnly" true) -}}
 {{- end -}}
+{{- if and (not $nats.plaintext) $nats.caSecret.name -}}
+{{- $mounts = append $mounts (dict "name" "nats-ca" "mountPath" (printf "%s/nats-ca" (include "credmesh.mountRoot" $root)) "readOnly" true) -}}
+{{- end -}}
 {{- toYaml $mounts -}}
+{{- end -}}
+
+{{/* The bus volumes plus the rules ConfigMap (ingest, replicators). Args: (list $ "role name"). */}}
+{{- define "credmesh.common.volumes" -}}
+{{- $root := index . 0 -}}
+{{- $volumes := include "credmesh.bus.volumes" . | fromYamlArray -}}
+{{- $volumes = append $volumes (dict "name" "rules" "configMap" (dict "name" (include "credmesh.rulesConfigMap" $root) "items" (list (dict "key" (ternary "rules.yaml" $root.Values.rules.key (not (empty $root.Values.rules.inline))) "path" "rules.yaml")))) -}}
+{{- toYaml $volumes -}}
+{{- end -}}
+
+{{- define "credmesh.common.mounts" -}}
+{{- $root := index . 0 -}}
+{{- $mounts := include "credmesh.bus.mounts" . | fromYamlArray -}}
+{{- $mounts = append $mounts (dict "name" "rules" "mountPath" (printf "%s/rules" (include "credmesh.mountRoot" $root)) "readOnly" true) -}}
+{{- toYaml $mounts -}}
+{{- end -}}
+
+{{/* A replicator cell's bus role name, as @credmesh/bus-roles names it: replicator-<destination>-<cell as one subject token>. Args: (list destination cell). */}}
+{{- define "credmesh.replicatorRole" -}}
+{{- printf "replicator-%s-%s" (index . 0) (regexReplaceAll "[^A-Za-z0-9_-]" (index . 1) "_") -}}
 {{- end -}}
 
 {{/* A Secret volume with one key, read-only for the owner. Args: (list volumeName secretName key). */}}

@@ -1,37 +1,44 @@
 import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { connectionOptions } from "@credmesh/bus";
+import { inboxPrefixOf } from "@credmesh/bus-roles";
+import type { BusConfig } from "@credmesh/config";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { CliFailure } from "../failure.ts";
 
 export interface CliConnectionSettings {
-  servers: string[];
-  credsFile: string | undefined;
+  bus: Pick<BusConfig, "natsServers" | "natsAuth" | "natsTls">;
   timeoutMs: number;
 }
 
 /**
  * One short-lived connection per command. Unlike the services (which reconnect forever), an
- * operator command fails fast: no reconnects, a bounded connect timeout, a clear message.
+ * operator command fails fast: no reconnects, a bounded connect timeout, a clear message. It
+ * connects as the operator role (its replies arrive in the operator's inbox), over TLS unless
+ * plaintext was chosen explicitly.
  */
 export async function connectCli(settings: CliConnectionSettings): Promise<NatsConnection> {
-  const options: Parameters<typeof connect>[0] = {
-    servers: settings.servers,
-    name: "credmesh-cli",
-    reconnect: false,
-    timeout: settings.timeoutMs,
-  };
-  if (settings.credsFile) {
-    let creds: Uint8Array;
-    try {
-      creds = readFileSync(settings.credsFile);
-    } catch (error) {
-      throw new CliFailure(`cannot read the NATS credentials file ${settings.credsFile} (${codeOf(error)})`);
-    }
-    options.authenticator = credsAuthenticator(creds);
-  }
+  const { natsServers: servers, natsAuth: auth, natsTls: tls } = settings.bus;
+  if (auth.kind === "creds") readable(auth.file, "NATS credentials file");
+  if (auth.kind === "nkey") readable(auth.seedFile, "NATS nkey seed file");
+  if (tls?.caFile) readable(tls.caFile, "NATS CA file");
   try {
-    return await connect(options);
+    return await connect({
+      ...connectionOptions({ servers, auth, tls, inboxPrefix: inboxPrefixOf({ kind: "operator" }) }),
+      name: "credmesh-cli",
+      reconnect: false,
+      timeout: settings.timeoutMs,
+    });
   } catch (error) {
-    throw new CliFailure(`cannot connect to NATS at ${settings.servers.map(redactUserInfo).join(", ")} (${codeOf(error)})`);
+    throw new CliFailure(`cannot connect to NATS at ${servers.map(redactUserInfo).join(", ")} (${codeOf(error)})`);
+  }
+}
+
+/** Fails before connecting when a file the connection needs cannot be read (named, never shown). */
+function readable(path: string, what: string): void {
+  try {
+    readFileSync(path);
+  } catch (error) {
+    throw new CliFailure(`cannot read the ${what} ${path} (${codeOf(error)})`);
   }
 }
 

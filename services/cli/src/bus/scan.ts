@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import type { StoredRecord } from "../dead-letters/record.ts";
@@ -30,6 +31,9 @@ export interface ScanResult {
 export async function scanStream(nc: NatsConnection, stream: string, options: ScanOptions): Promise<ScanResult> {
   const jsm = await jetstreamManager(nc, { timeout: options.timeoutMs });
   const created = await jsm.consumers.add(stream, {
+    // Named, so the create request names the consumer and its filter in its subject — what the
+    // operator's bus identity is allowed (`$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`).
+    name: `credmesh-cli-${randomUUID()}`,
     ack_policy: AckPolicy.None,
     deliver_policy: options.startSeq === undefined ? DeliverPolicy.All : DeliverPolicy.StartSequence,
     ...(options.startSeq === undefined ? {} : { opt_start_seq: options.startSeq }),

@@ -139,7 +139,8 @@ async function quarantineStates(ctx: CommandContext): Promise<CellStatus[] | und
     if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
     throw error;
   }
-  const kv = await new Kvm(ctx.nc).open(KV_BUCKETS.quarantine);
+  // Direct gets, as the services read the bucket: the subject names the key, which the operator's identity may read.
+  const kv = await new Kvm(ctx.nc).open(KV_BUCKETS.quarantine, { allow_direct: true });
   const cells: CellStatus[] = [];
   for await (const key of await kv.keys()) {
     const entry = await kv.get(key);

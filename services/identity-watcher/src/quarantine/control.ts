@@ -1,6 +1,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { IDENTITY_WATCHER_GROUP, cellToken, quarantineControlFilter, type QuarantineCommand } from "@credmesh/bus-names";
 import type { Logger } from "@credmesh/logging";
+import { CONTROL_OUTCOME, type Metrics } from "@credmesh/metrics";
 import { z } from "zod";
 import type { LayerResults, QuarantineEnforcer } from "./enforcer.ts";
 import type { QuarantineService, TransitionResult } from "./service.ts";
@@ -28,14 +29,16 @@ export type ControlReply =
 
 /**
  * Serves the operator commands (core NATS request/reply, queue group: one watcher replica answers).
- * Who may send them is NATS's permission to publish on the subject; the request names the operator
- * (`by`) and the reason, both audited. The in-mesh layer is in effect once the reply says
+ * Who may send them is NATS's permission to publish on the subject (only the operator role may,
+ * @credmesh/bus-roles); the request names the operator (`by`, a claim recorded for audit — NATS
+ * does not tell a subscriber who published) and the reason. Each request is re-checked (valid
+ * JSON of the schema, the subject's cell is the body's) and counted by outcome. The in-mesh layer is in effect once the reply says
  * `mesh: applied` (the KV write is what the replicators watch); the cloud layers are applied before
  * replying, each within the layer timeout, and retried by the enforcer if they failed.
  */
 export function serveControl(
   nc: NatsConnection,
-  deps: { service: QuarantineService; enforcer: QuarantineEnforcer; knownCells: ReadonlySet<string>; layerTimeoutMs: number; logger: Logger },
+  deps: ControlDeps,
 ): Subscription[] {
   return (["quarantine", "release"] as const).map((command) =>
     nc.subscribe(quarantineControlFilter(command), {
@@ -46,6 +49,9 @@ export function serveControl(
           return;
         }
         void handle(command, msg.subject, msg.data, deps).then((reply) => {
+          const outcome = reply.ok ? CONTROL_OUTCOME.ok : reply.error.code === "invalid_request" ? CONTROL_OUTCOME.invalidRequest : CONTROL_OUTCOME.failed;
+          deps.metrics.controlRequests.inc({ command, outcome });
+          if (outcome === CONTROL_OUTCOME.invalidRequest) deps.logger.warn({ command, subject: msg.subject, issues: reply.ok ? undefined : reply.error.issues ?? reply.error.message }, "operator command refused");
           if (msg.reply) msg.respond(JSON.stringify(reply));
         });
       },
@@ -53,12 +59,16 @@ export function serveControl(
   );
 }
 
-async function handle(
-  command: QuarantineCommand,
-  subject: string,
-  data: Uint8Array,
-  deps: { service: QuarantineService; enforcer: QuarantineEnforcer; knownCells: ReadonlySet<string>; layerTimeoutMs: number; logger: Logger },
-): Promise<ControlReply> {
+interface ControlDeps {
+  service: QuarantineService;
+  enforcer: QuarantineEnforcer;
+  knownCells: ReadonlySet<string>;
+  layerTimeoutMs: number;
+  metrics: Pick<Metrics, "controlRequests">;
+  logger: Logger;
+}
+
+async function handle(command: QuarantineCommand, subject: string, data: Uint8Array, deps: ControlDeps): Promise<ControlReply> {
   let body: unknown;
   try {
     body = JSON.parse(new TextDecoder().decode(data));

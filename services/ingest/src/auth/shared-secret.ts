@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import type { Sensitive } from "@credmesh/logging";
 
 /**
@@ -26,6 +26,7 @@ export class SharedSecretSet {
   }
 }
 
+/** One-shot SHA-256 (no Hash object per call: this runs on every delivery). */
 function digest(value: string): Buffer {
-  return createHash("sha256").update(value, "utf8").digest();
+  return hash("sha256", value, "buffer");
 }

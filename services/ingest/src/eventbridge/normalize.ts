@@ -1,5 +1,5 @@
-import { matchAwsSecret, type RuleSet } from "@credmesh/config";
-import { InvalidEventError, buildMutationEvent, type MutationData } from "@credmesh/events";
+import { scopeOfOrigin, type RuleSet } from "@credmesh/config";
+import { InvalidEventError, buildMutationEvent, type AwsOrigin, type MutationData } from "@credmesh/events";
 import { draftFromCloudTrail } from "./cloudtrail.ts";
 import type { DraftResult, MutationDraft } from "./draft.ts";
 import { DETAIL_TYPES, looksLikeEnvelope, parseEnvelope } from "./envelope.ts";
@@ -51,22 +51,23 @@ function draftFrom(body: JsonObject, now: () => Date): DraftResult {
 
 function scopeAndBuild(draft: MutationDraft, rules: RuleSet): Normalized {
   const { secret } = draft;
-  const ref = { account: secret.account, region: secret.region, name: secret.name };
-  const scope = matchAwsSecret(rules, ref);
-  if (!scope.inScope) return { outcome: "out_of_scope", reason: scope.reason, secret: ref };
+  const origin: AwsOrigin = {
+    cloud: "aws",
+    account: secret.account,
+    region: secret.region,
+    secretId: secret.arn ?? secret.name,
+    secretName: secret.name,
+    ...(draft.versionId === undefined ? {} : { versionId: draft.versionId }),
+  };
+  // The same check every consumer repeats on the mutation (a replicator refuses one out of scope).
+  const scope = scopeOfOrigin(rules, origin);
+  if (!scope.inScope) return { outcome: "out_of_scope", reason: scope.reason, secret: { account: secret.account, region: secret.region, name: secret.name } };
 
   const data: MutationData = {
     kind: draft.kind,
     rule: scope.rule.id,
     destination: { cloud: scope.rule.destination.cloud },
-    origin: {
-      cloud: "aws",
-      account: secret.account,
-      region: secret.region,
-      secretId: secret.arn ?? secret.name,
-      secretName: secret.name,
-      ...(draft.versionId === undefined ? {} : { versionId: draft.versionId }),
-    },
+    origin,
     ...(draft.deletion === undefined ? {} : { deletion: draft.deletion }),
     trigger: draft.trigger,
   };

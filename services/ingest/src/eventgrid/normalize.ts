@@ -1,4 +1,4 @@
-import { matchAzureSecret, type RuleSet } from "@credmesh/config";
+import { scopeOfOrigin, type RuleSet } from "@credmesh/config";
 import { InvalidEventError, buildLifecycleEvent, buildMutationEvent, type LifecycleData } from "@credmesh/events";
 import { isJsonObject } from "../json/fields.ts";
 import { SUBSCRIPTION_VALIDATION_EVENT_TYPE, decisionForEventType, type EventTypeDecision } from "./event-types.ts";
@@ -118,7 +118,8 @@ function decide(event: GridEvent, index: number, at: string, rules: RuleSet): Ev
 
 function mutationFor(event: GridEvent, ref: EventRef, data: KeyVaultData, rules: RuleSet): EventOutcome {
   const secret = { vaultName: data.vaultName, name: data.objectName ?? "" };
-  const scope = matchAzureSecret(rules, secret);
+  // The same check every consumer repeats on the mutation (a replicator refuses one out of scope).
+  const scope = scopeOfOrigin(rules, { cloud: "azure", vaultName: secret.vaultName, secretName: secret.name });
   if (!scope.inScope) return { outcome: "out_of_scope", ref, reason: scope.reason, secret };
   const mutation = buildMutationEvent({
     id: event.id,

@@ -1,5 +1,8 @@
 import type { IncomingMessage } from "node:http";
 
+/** Strict UTF-8 (invalid bytes are an error, not U+FFFD); stateless between calls, so one serves every request. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 export type BodyResult =
   | { ok: true; value: unknown }
   | { ok: false; status: 400 | 413 | 415; code: string; message: string };
@@ -27,7 +30,7 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number, med
   const body = await collect(req, limitBytes);
   if (body === undefined) return tooLarge(limitBytes);
   try {
-    return { ok: true, value: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)) };
+    return { ok: true, value: JSON.parse(UTF8.decode(body)) };
   } catch {
     return { ok: false, status: 400, code: "malformed_json", message: "the body is not UTF-8 JSON" };
   }

@@ -18,6 +18,7 @@ import {
 import { readJsonBody } from "./body.ts";
 import { settleBounded } from "./bounded.ts";
 import { sendError } from "./errors.ts";
+import { publishTurn } from "./publish-turn.ts";
 
 export interface EventGridRouteDeps {
   auth: WebhookAuthenticator;
@@ -77,7 +78,9 @@ export function handleEventGridOptions(req: IncomingMessage, res: ServerResponse
  * normalize every event, publish what belongs on the bus concurrently (bounded) with each Event
  * Grid id as the JetStream message id, and answer 200 only when every one is acknowledged.
  * Otherwise 503: Event Grid retries the whole batch, and the events already stored are
- * deduplicated by id. Counted and logged per event, with ids, never with bodies or tokens.
+ * deduplicated by id. Counted per event; refusals and failures logged at warn/error, routine
+ * outcomes per event and per delivery at debug (as the EventBridge route: the stored message, the
+ * counters and the replicator's audit record are the record of them). Ids only, never bodies or tokens.
  */
 export async function handleEventGrid(req: IncomingMessage, res: ServerResponse, deps: EventGridRouteDeps): Promise<number> {
   const log = deps.logger.child({
@@ -147,6 +150,7 @@ async function publishAll(
   count: (outcome: IngestOutcome, reason: string, by?: number) => void,
 ): Promise<number> {
   const publishable = events.filter((event): event is Publishable => event.outcome === "mutation" || event.outcome === "lifecycle");
+  if (publishable.length > 0) await publishTurn();
   const settled = await settleBounded(publishable, deps.publishConcurrency, (event) =>
     event.outcome === "mutation" ? deps.publisher.publishMutation(event.event) : deps.publisher.publishLifecycle(event.event),
   );
@@ -161,7 +165,7 @@ async function publishAll(
     if (result?.state === "fulfilled") {
       published.set(event, result.value);
       count(result.value.duplicate ? INGEST_OUTCOME.duplicate : INGEST_OUTCOME.published, reason);
-      log.info(
+      log.debug(
         {
           correlationId: event.event.correlationid,
           eventId: event.event.id,
@@ -195,11 +199,11 @@ async function publishAll(
     switch (event.outcome) {
       case "ignored":
         count(INGEST_OUTCOME.ignored, event.reason);
-        log.info({ eventId: event.ref.id, eventType: event.ref.eventType, reason: event.reason }, "event ignored");
+        log.debug({ eventId: event.ref.id, eventType: event.ref.eventType, reason: event.reason }, "event ignored");
         return { id: event.ref.id, outcome: "ignored", reason: event.reason };
       case "out_of_scope":
         count(INGEST_OUTCOME.outOfScope, event.reason);
-        log.info({ eventId: event.ref.id, eventType: event.ref.eventType, reason: event.reason, ...event.secret }, "event out of scope");
+        log.debug({ eventId: event.ref.id, eventType: event.ref.eventType, reason: event.reason, ...event.secret }, "event out of scope");
         return { id: event.ref.id, outcome: "out_of_scope", reason: event.reason };
       default: {
         const result = published.get(event);
@@ -208,7 +212,7 @@ async function publishAll(
     }
   });
   const tally = (outcome: EventResult["outcome"]): number => results.filter((result) => result.outcome === outcome).length;
-  log.info(
+  log.debug(
     { events: events.length, published: tally("published"), duplicate: tally("duplicate"), ignored: tally("ignored"), outOfScope: tally("out_of_scope") },
     "delivery accepted",
   );

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "@credmesh/logging";
-import type { Metrics } from "@credmesh/metrics";
+import { childrenOf, type Metrics } from "@credmesh/metrics";
 import type { OpsRoutes } from "@credmesh/runtime";
 import { ALLOW_METHODS } from "../eventgrid/index.ts";
-import { handleEventBridge, type EventBridgeRouteDeps } from "./eventbridge-route.ts";
+import { eventBridgeRoute, type EventBridgeHandler, type EventBridgeRouteDeps } from "./eventbridge-route.ts";
 import { handleEventGrid, handleEventGridOptions, type EventGridRouteDeps } from "./eventgrid-route.ts";
 import { sendError } from "./errors.ts";
 
@@ -24,8 +24,10 @@ type Endpoint = keyof typeof ROUTES | "other";
  * answer health, readiness and metrics. An unexpected failure answers 500 and keeps serving.
  */
 export function createIngestServer(deps: IngestServerDeps): Server {
+  const observe = requestMetrics(deps.metrics);
+  const handleEventBridge = eventBridgeRoute(deps);
   const server = createServer((req, res) => {
-    void route(req, res, deps);
+    void route(req, res, deps, observe, handleEventBridge);
   });
   // EventBridge gives up after 5 s and Event Grid after 30 s; slow clients must not hold sockets for long.
   server.requestTimeout = 10_000;
@@ -33,23 +35,39 @@ export function createIngestServer(deps: IngestServerDeps): Server {
   return server;
 }
 
+/** The request metrics' labelled children, each created once per label combination. */
+function requestMetrics(metrics: Metrics) {
+  return {
+    duration: childrenOf(metrics.ingestRequestDuration, ["endpoint"]),
+    requests: childrenOf(metrics.ingestRequests, ["endpoint", "status"]),
+  };
+}
+
+type RequestMetrics = ReturnType<typeof requestMetrics>;
+
 function endpointOf(path: string): Endpoint {
   if (path === ROUTES.eventbridge) return "eventbridge";
   if (path === ROUTES.eventgrid) return "eventgrid";
   return "other";
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, deps: IngestServerDeps): Promise<void> {
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: IngestServerDeps,
+  observe: RequestMetrics,
+  handleEventBridge: EventBridgeHandler,
+): Promise<void> {
   const path = (req.url ?? "/").split("?")[0] ?? "/";
   const endpoint = endpointOf(path);
-  const stop = deps.metrics.ingestRequestDuration.startTimer({ endpoint });
+  const stop = observe.duration({ endpoint }).startTimer();
   let status = 500;
   try {
     if (endpoint === "eventbridge") {
       if (req.method !== "POST") {
         status = methodNotAllowed(req, res, "POST");
       } else {
-        status = await handleEventBridge(req, res, deps);
+        status = await handleEventBridge(req, res);
       }
     } else if (endpoint === "eventgrid") {
       if (deps.eventGrid === undefined) {
@@ -76,7 +94,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: IngestServ
     status = 500;
   } finally {
     stop();
-    deps.metrics.ingestRequests.inc({ endpoint, status: String(status) });
+    observe.requests({ endpoint, status: String(status) }).inc();
   }
 }
 

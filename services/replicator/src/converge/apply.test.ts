@@ -131,7 +131,8 @@ describe("applyMutation: one read per side, one decision, one effect", () => {
   });
 
   it("stops a copy credmesh wrote from echoing back with one read (the stamp says whose it is)", async () => {
-    const h = harness();
+    // A bidirectional pair: the AWS copy of app-token is in scope of the rule back to Azure.
+    const h = harness(RULES.replace('namePrefixes: ["prod/"]', 'namePrefixes: ["prod/", "app-"]'));
     await h.kv.put("app-token", sensitive("t-1"), { tags: {} }, ctx);
     await h.apply(h.azureEvent("app-token"));
     h.resetCalls();

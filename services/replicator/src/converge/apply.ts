@@ -1,4 +1,4 @@
-import { ruleById, type Rule, type RuleSet } from "@credmesh/config";
+import type { Rule, RuleSet } from "@credmesh/config";
 import { CredmeshError, type RetryBudget, withRetry } from "@credmesh/errors";
 import { type MutationEvent, type Origin } from "@credmesh/events";
 import { isArn, parseAssumedRoleArn, secretNameOfArn } from "@credmesh/identifiers";
@@ -6,6 +6,7 @@ import type { Logger, Sensitive } from "@credmesh/logging";
 import { DECISION, type Decision } from "@credmesh/metrics";
 import { sameOrigin, type OriginRef } from "@credmesh/replicas";
 import type { VaultContext, VaultPort } from "@credmesh/vault";
+import { admittedRule } from "../admission.ts";
 import { destinationLabel, destinationNameOf } from "./destination-name.ts";
 import { coveredBack, mayBeReplica, type VaultUrlOf } from "./pairs.ts";
 import { decideDelete, decideUpsert, type RefusalReason, type UpsertDecision } from "./policy.ts";
@@ -56,11 +57,9 @@ export interface Outcome {
  * otherwise, or where a recovery or a redelivery asks for it.
  */
 export async function applyMutation(event: MutationEvent, deps: ConvergeDeps, run: MutationRun): Promise<Outcome> {
-  const rule = ruleById(deps.rules, event.data.rule);
+  // Re-checked here too (the consumer admits before its lease): nothing is read for a mutation out of scope.
+  const rule = admittedRule(event, deps.rules);
   const origin = event.data.origin;
-  if (!rule || rule.source.cloud !== origin.cloud || rule.destination.cloud !== event.data.destination.cloud) {
-    throw new CredmeshError("configuration", `rule ${event.data.rule} does not replicate ${origin.cloud} → ${event.data.destination.cloud} in this cell`);
-  }
   const logger = run.logger;
   const ctx: VaultContext = { logger, ...(run.signal ? { signal: run.signal } : {}) };
   const retry: Retry = (operation) =>

@@ -53,6 +53,7 @@ export async function startReconciler(deps: StartReconcilerDeps): Promise<Reconc
     reconciler,
     coordinator,
     intervalSeconds: config.reconcile.intervalSeconds,
+    metrics: deps.metrics,
     logger: log,
   });
   await service.start();

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@credmesh/bus";
 import type { Logger } from "@credmesh/logging";
-import type { Cloud } from "@credmesh/bus-names";
+import { COORDINATION_BUCKETS, destinationKey, type Cloud } from "@credmesh/bus-names";
 import { Kvm, type KV } from "@nats-io/kv";
 import { takeKvLease } from "../kv-lease.ts";
 
@@ -15,8 +15,8 @@ import { takeKvLease } from "../kv-lease.ts";
  *   schedule runs once per interval across all replicas, not once per replica. Keeps a short
  *   history (`nats kv history credmesh-reconcile-runs azure`).
  */
-export const RECONCILE_LOCK_BUCKET = "credmesh-reconcile-lock";
-export const RECONCILE_RUNS_BUCKET = "credmesh-reconcile-runs";
+export const RECONCILE_LOCK_BUCKET = COORDINATION_BUCKETS.reconcileLock;
+export const RECONCILE_RUNS_BUCKET = COORDINATION_BUCKETS.reconcileRuns;
 /** Lock lifetime without renewal: the lock bucket's max age, set by the first replica to create it. */
 export const LOCK_TTL_MS = 30_000;
 
@@ -74,7 +74,7 @@ export class KvRunCoordinator implements RunCoordinator {
   private constructor(locks: KV, runs: KV, destination: Cloud, logger: Logger, ttlMs: number) {
     this.#locks = locks;
     this.#runs = runs;
-    this.#key = destination;
+    this.#key = destinationKey(destination);
     this.#logger = logger;
     this.#ttlMs = ttlMs;
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { NatsConnection } from "@credmesh/bus";
 import type { Logger } from "@credmesh/logging";
+import { CONTROL_OUTCOME, type Metrics } from "@credmesh/metrics";
 import { controlSubject, type Cloud } from "@credmesh/bus-names";
 import type { RunCoordinator } from "./lock.ts";
 import type { RunOptions } from "./reconciler.ts";
@@ -23,6 +24,8 @@ export interface ReconcileServiceDeps {
   coordinator: RunCoordinator;
   /** Seconds between periodic runs across the destination's replicas; 0: on demand only. */
   intervalSeconds: number;
+  /** Counts each request by outcome (a refused one as `invalid_request`). */
+  metrics?: Pick<Metrics, "controlRequests">;
   logger: Logger;
   now?: () => Date;
   random?: () => number;
@@ -109,9 +112,21 @@ export class ReconcileService {
     await Promise.allSettled([...this.#inFlight]);
   }
 
+  /**
+   * A request is checked before it runs (README "Security model"): the subject is this
+   * destination's (the subscription's), the body is `{}` or `{"dryRun": bool}` and nothing else.
+   * Who may send it is NATS's publish permission on the subject (the operator role).
+   */
   async #answer(data: Uint8Array): Promise<ReconcileReply> {
     const request = parseRequest(data);
-    if ("error" in request) return request;
+    const reply = "error" in request ? request : await this.#run(request);
+    const outcome = !("error" in reply) ? CONTROL_OUTCOME.ok : reply.error.code === "bad_request" ? CONTROL_OUTCOME.invalidRequest : reply.error.code === "busy" ? CONTROL_OUTCOME.busy : CONTROL_OUTCOME.failed;
+    this.#deps.metrics?.controlRequests.inc({ command: "reconcile", outcome });
+    if (outcome === CONTROL_OUTCOME.invalidRequest) this.#deps.logger.warn({ reason: "error" in reply ? reply.error.message : undefined }, "reconcile request refused");
+    return reply;
+  }
+
+  async #run(request: ReconcileRequest): Promise<ReconcileReply> {
     try {
       return await this.runOnce(request, "request");
     } catch (error) {

@@ -1,10 +1,9 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { AutocannonStats } from "autocannon";
-import { cpuSnapshot, cpuUsage, type CpuUsage } from "./cpu.ts";
+import { cpuSnapshot, cpuUsage, type CpuUsage } from "../cpu.ts";
 import { checkDurability, type Durability } from "./durability.ts";
 import type { EventBodies } from "./events.ts";
 import { runLoad, type LatencySummary } from "./load.ts";
-import type { BenchOptions } from "./options.ts";
 import { settledPosition, storedMessageIds } from "./stream.ts";
 import type { Target } from "./target.ts";
 
@@ -35,35 +34,39 @@ export interface TargetResult {
   cpu: CpuUsage;
 }
 
+/** Unmeasured load first: JIT, connection pools, the stream's file. */
+export async function warmUp(target: Target, bodies: EventBodies, connections: number, seconds: number): Promise<void> {
+  if (seconds > 0) await runLoad(target, bodies, connections, seconds);
+  forgetOutput(target);
+}
+
 /**
- * Warms the target up, then measures it: autocannon for the fixed duration, CPU counters around
+ * Measures a target: autocannon for a fixed duration at a fixed concurrency, CPU counters around
  * it, and afterwards the stream, to check that every acknowledged event was stored.
  */
 export async function measureTarget(
   target: Target,
   bodies: EventBodies,
-  options: BenchOptions,
+  load: { connections: number; durationSeconds: number },
   bus: { jsm: JetStreamManager; js: JetStreamClient; natsPid: number | undefined },
 ): Promise<TargetResult> {
-  if (options.warmupSeconds > 0) await runLoad(target, bodies, options.connections, options.warmupSeconds);
-  forgetOutput(target);
   const before = await settledPosition(bus.jsm, target.stream);
 
   const pids = { [target.name]: target.process.pid, "nats-server": bus.natsPid };
   const cpuStart = cpuSnapshot(pids);
-  const load = await runLoad(target, bodies, options.connections, options.durationSeconds);
+  const run = await runLoad(target, bodies, load.connections, load.durationSeconds);
   const cpu = cpuUsage(cpuStart, cpuSnapshot(pids));
   forgetOutput(target);
 
   const after = await settledPosition(bus.jsm, target.stream);
   const stored = await storedMessageIds(bus.js, target.stream, before.lastSeq + 1, after.lastSeq);
-  const result = load.autocannon;
+  const result = run.autocannon;
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([status, { count }]) => [status, count]));
-  const { histogramUs, ...latencyMs } = load.latency;
+  const { histogramUs, ...latencyMs } = run.latency;
   return {
     target: target.name,
     url: target.url,
-    connections: options.connections,
+    connections: load.connections,
     measuredSeconds: result.duration,
     eventsPerSecond: Math.round((result["2xx"] / result.duration) * 10) / 10,
     count2xx: result["2xx"],
@@ -71,19 +74,18 @@ export async function measureTarget(
     errors: result.errors,
     timeouts: result.timeouts,
     statusCodes,
-    answeredDuplicate: load.answeredDuplicate,
+    answeredDuplicate: run.answeredDuplicate,
     latencyMs,
     latencyHistogramUs: histogramUs,
     autocannon: { latency: result.latency, requests: result.requests, throughput: result.throughput },
-    durability: checkDurability(target.stream, before, after, result["2xx"], load.acknowledgedIds, stored),
+    durability: checkDurability(target.stream, before, after, result["2xx"], run.acknowledgedIds, stored),
     cpu,
   };
 }
 
 /**
- * The harness keeps every output line of a process (tests scan them for leaked secrets); ingest
- * logs one line per request, which the bench has no use for and which must not grow with the
- * duration of a run.
+ * The harness keeps every output line of a process (tests scan them for leaked secrets); the bench
+ * has no use for them, and they must not grow with the duration of a run.
  */
 function forgetOutput(target: Target): void {
   target.process.lines.length = 0;

@@ -1,8 +1,8 @@
-import type { ManagedProcess } from "../../test/support/managed-process.ts";
+import type { ManagedProcess } from "../../../test/support/managed-process.ts";
 
 /** An HTTP endpoint under load: a process of its own that stores what it accepts in one stream. */
 export interface Target {
-  name: "floor" | "ingest";
+  name: "floor" | "tuned floor" | "ingest";
   /** The webhook URL (loopback). */
   url: string;
   /** Headers every delivery carries. */

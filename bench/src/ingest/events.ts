@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { secretNameOfArn } from "@credmesh/identifiers";
-import { cloudTrailEvent, type SecretRef } from "../../test/support/eventbridge.ts";
-import { readFixture } from "../../test/support/fixtures.ts";
+import { cloudTrailEvent, type SecretRef } from "../../../test/support/eventbridge.ts";
+import { readFixture } from "../../../test/support/fixtures.ts";
 
 const FIXTURE = "aws-cloudtrail-putsecretvalue.json";
 

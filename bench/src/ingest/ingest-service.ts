@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STREAMS } from "@credmesh/bus-names";
-import { freePort } from "../../test/support/ports.ts";
-import { startService } from "../../test/support/services.ts";
+import { freePort } from "../../../test/support/ports.ts";
+import { startService } from "../../../test/support/services.ts";
 import { BENCH_SECRET } from "./events.ts";
 import { DELIVERY_HEADERS, type Target } from "./target.ts";
 
@@ -13,9 +13,10 @@ const API_KEY_HEADER = "x-api-key";
 /**
  * Starts the real ingest service through the test harness, as an operator would run it: one rule
  * that puts the bench secret in scope, one EventBridge API key, and the operator's default log
- * level (info), so the per-request log line is part of what is measured.
+ * level (info), so whatever ingest logs by default is part of what is measured. `env` adds to its
+ * environment (NODE_OPTIONS for `--profile`).
  */
-export async function startIngest(natsUrl: string): Promise<Target> {
+export async function startIngest(natsUrl: string, env: Record<string, string> = {}): Promise<Target> {
   const dir = await mkdtemp(join(tmpdir(), "credmesh-bench-"));
   const rulesFile = join(dir, "rules.yaml");
   await writeFile(
@@ -41,11 +42,14 @@ export async function startIngest(natsUrl: string): Promise<Target> {
     "ingest",
     {
       CREDMESH_NATS_URL: natsUrl,
+      // The floor publishes over a bare plaintext connection; ingest uses the same, so the two compare.
+      CREDMESH_NATS_PLAINTEXT: "true",
       CREDMESH_RULES_FILE: rulesFile,
       CREDMESH_INGEST_PORT: String(port),
       CREDMESH_LOG_LEVEL: "info",
       CREDMESH_EVENTBRIDGE_API_KEY_HEADER: API_KEY_HEADER,
       CREDMESH_EVENTBRIDGE_API_KEYS: apiKey,
+      ...env,
     },
     /ingest listening/,
   );

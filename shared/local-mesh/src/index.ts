@@ -43,6 +43,7 @@ export {
   type ProcessOptions,
 } from "./parts.ts";
 export { natsServerConfig, type NatsClusterMember, type NatsServerSecurity } from "./nats-config.ts";
+export { startNatsCluster, type ClusterNode, type NatsCluster, type NatsClusterOptions } from "./nats-cluster.ts";
 export { freePort, portIsFree } from "./ports.ts";
 export { loadTools, requireTool, toolsDir, type Tools } from "./tools.ts";
 export { httpOk, until } from "./wait.ts";

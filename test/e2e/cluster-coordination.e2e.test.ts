@@ -111,6 +111,17 @@ describe("KV coordination on a 3-node cluster across leader changes", () => {
     if (securityDir) await rm(securityDir, { recursive: true, force: true });
   }, 60_000);
 
+  /** `bucket`'s stream leader, asked until stream info names one (within 30 s). */
+  const currentLeader = async (observer: NatsConnection, bucket: string): Promise<string> => {
+    const since = Date.now();
+    for (;;) {
+      const leader = await streamLeader(observer, `KV_${bucket}`, 2_000);
+      if (leader) return leader;
+      if (Date.now() - since > 30_000) throw new Error(`${bucket} has no leader within 30 s`);
+      await sleep(200);
+    }
+  };
+
   /** Waits until `bucket`'s stream has a leader other than `previous`; returns it and how long it took. */
   const newLeader = async (observer: NatsConnection, bucket: string, previous: string, since: number): Promise<{ leader: string; ms: number }> => {
     for (;;) {
@@ -171,8 +182,8 @@ describe("KV coordination on a 3-node cluster across leader changes", () => {
         { fault: "pause", bucket: SECRET_LEASE_BUCKET },
       ];
       for (const step of schedule) {
-        const leader = await streamLeader(observer, `KV_${step.bucket}`);
-        if (!leader) throw new Error(`${step.bucket} has no leader before the fault`);
+        // Asked until it answers (bounded): right after a node came back, stream info may time out.
+        const leader = await currentLeader(observer, step.bucket);
         const since = Date.now();
         const before = counts();
         if (step.fault === "pause a follower") {
@@ -242,8 +253,7 @@ describe("KV coordination on a 3-node cluster across leader changes", () => {
         await expect.poll(() => gate.view.state, { timeout: 10_000 }).toBe("quarantined");
         const closedAt = Date.now();
 
-        const leader = await streamLeader(observer, `KV_${bucket}`);
-        if (!leader) throw new Error("the quarantine bucket has no leader");
+        const leader = await currentLeader(observer, bucket);
         const since = Date.now();
         if (fault === "kill") await cluster.kill(leader);
         else cluster.pause(leader);

@@ -8,7 +8,8 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SecretClient } from "@azure/keyvault-secrets";
 import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
 import type { BusRole } from "@credmesh/bus-roles";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { connectionOptions } from "@credmesh/bus";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
 import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.ts";
@@ -372,7 +373,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
   });
   const keyVaultClient = keyVaultClientFor(keyVault.vaultUrl, keyVault.imdsEndpoint, keyVault.caCertPath);
-  const bus = await nats.connect(undefined, "credmesh-e2e-observer");
+  // On a cluster the observer notices a dead or frozen node as the services do (pings every 2 s)
+  // and moves to another, so what it reports during a fault comes from a live node.
+  const bus = cluster
+    ? await connect({ ...connectionOptions(nats.connection()), name: "credmesh-e2e-observer", maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 2_000, maxPingOut: 2, timeout: 2_000 })
+    : await nats.connect(undefined, "credmesh-e2e-observer");
   // Each service process with the function that started it, so a killed one can be started again in its place.
   const groups: Array<{ processes: ManagedProcess[]; start: (index: number) => Promise<ManagedProcess> }> = [
     { processes: ingests, start: (index) => ingestFor(ingestPorts[index] ?? 0) },

@@ -185,7 +185,7 @@ describe("leak scan: 1,000 secrets both ways, dead letters and a replay", () => 
     const leaks: Leak[] = [];
     const sizes: Record<string, number> = {};
     const scan = (where: string, texts: readonly string[]): void => {
-      sizes[where] = texts.length;
+      sizes[where] = (sizes[where] ?? 0) + texts.length;
       for (const text of texts) leaks.push(...scanner.scan(where, text));
     };
     scan(

@@ -69,9 +69,9 @@ export interface NatsCluster {
   resume(name: string): void;
   /** SIGTERM, as an orchestrator stopping the node (graceful: it leaves its raft groups cleanly). */
   stopNode(name: string): Promise<void>;
-  /** Starts a stopped or killed node again on its ports and store directory; resolves when it is healthy. */
+  /** Starts a stopped or killed node again on its ports and store directory; resolves when it is back in the cluster (JetStream current with the meta leader). */
   restart(name: string): Promise<void>;
-  /** Resolves once every running node reports JetStream healthy (meta leader known, assets current). */
+  /** Resolves once every running node reports JetStream up and current with the meta leader (streams may still be catching up). */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** The JetStream meta leader's `server_name`, as a running node's `/jsz` reports it (undefined during an election). */
   metaLeader(): Promise<string | undefined>;
@@ -144,14 +144,27 @@ export async function startNatsCluster(natsServer: string, options: NatsClusterO
     node.paused = false;
     return child;
   };
-  const healthy = async (node: (typeof state)[number]): Promise<boolean> => {
-    const response = await fetch(`http://127.0.0.1:${node.monitorPort}/healthz`, { signal: AbortSignal.timeout(2_000) });
-    await response.body?.cancel();
+  /**
+   * `/healthz` of a node. `assets: false` (`js-server-only`): JetStream up and current with the meta
+   * leader — a node back in the cluster; its streams catch up in the background, as in production,
+   * and a node killed with unsynced writes may take long to report every replica current.
+   */
+  const lastAnswer = new Map<string, string>();
+  const healthy = async (node: (typeof state)[number], assets: boolean): Promise<boolean> => {
+    const response = await fetch(`http://127.0.0.1:${node.monitorPort}/healthz${assets ? "" : "?js-server-only=true"}`, { signal: AbortSignal.timeout(2_000) });
+    lastAnswer.set(node.name, `${response.status} ${(await response.text()).slice(0, 300)}`);
     return response.status === 200;
   };
-  const waitHealthy = async (timeoutMs = 60_000): Promise<void> => {
+  const untilHealthy = async (node: (typeof state)[number], what: string, assets: boolean, timeoutMs: number): Promise<void> => {
+    try {
+      await until(what, () => healthy(node, assets), timeoutMs, 100);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; its /healthz said: ${lastAnswer.get(node.name) ?? "nothing"}`, { cause: error });
+    }
+  };
+  const waitHealthy = async (timeoutMs = 60_000, assets = false): Promise<void> => {
     const running = state.filter((node) => node.generations.at(-1)?.running && !node.paused);
-    await Promise.all(running.map((node) => until(`${node.name} healthy`, () => healthy(node), timeoutMs, 100)));
+    await Promise.all(running.map((node) => untilHealthy(node, `${node.name} healthy`, assets, timeoutMs)));
   };
 
   const cluster: NatsCluster = {
@@ -189,7 +202,7 @@ export async function startNatsCluster(natsServer: string, options: NatsClusterO
       const node = find(name);
       const child = launch(node);
       await child.waitForLine(/Server is ready/);
-      await until(`${name} healthy after restart`, () => healthy(node), 60_000, 100);
+      await untilHealthy(node, `${name} healthy after restart`, false, 60_000);
     },
     waitHealthy,
     async metaLeader() {
@@ -214,7 +227,7 @@ export async function startNatsCluster(natsServer: string, options: NatsClusterO
 
   try {
     await Promise.all(state.map((node) => launch(node).waitForLine(/Server is ready/)));
-    await waitHealthy();
+    await waitHealthy(60_000, true);
   } catch (error) {
     await cluster.stop();
     throw error;

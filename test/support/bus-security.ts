@@ -61,7 +61,7 @@ export async function natsServerSecurity(security: BusSecurity | undefined): Pro
 
 /** A bus as tests reach it: its URL, and how a service, a test client or a CLI connects as a role. */
 export interface BusAccess {
-  /** `tls://127.0.0.1:<port>`, or `nats://…` for a plaintext bus. */
+  /** `tls://127.0.0.1:<port>`, or `nats://…` for a plaintext bus; a cluster's nodes comma-separated. */
   readonly url: string;
   /** TLS and the role identities; undefined for a plaintext bus. */
   readonly security: BusSecurity | undefined;
@@ -80,8 +80,8 @@ export interface BusAccess {
 export function busAccess(url: string, security: BusSecurity | undefined): BusAccess {
   const connection = (role: BusRole = ADMIN): Omit<BusConnectionConfig, "name"> =>
     security
-      ? { servers: [url], auth: { kind: "nkey", seedFile: security.seedFile(role) }, tls: { caFile: security.caFile }, inboxPrefix: inboxPrefixOf(role) }
-      : { servers: [url] };
+      ? { servers: url.split(","), auth: { kind: "nkey", seedFile: security.seedFile(role) }, tls: { caFile: security.caFile }, inboxPrefix: inboxPrefixOf(role) }
+      : { servers: url.split(",") };
   return {
     url,
     security,

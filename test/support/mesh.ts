@@ -8,11 +8,13 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SecretClient } from "@azure/keyvault-secrets";
 import { DEFAULT_PARTITIONS } from "@credmesh/bus-names";
 import type { BusRole } from "@credmesh/bus-roles";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { connectionOptions } from "@credmesh/bus";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { KeyVaultEmulator, KeyVaultEmulatorOptions } from "../emulators/keyvault/index.ts";
 import { createTlsMaterial } from "../emulators/keyvault/tls.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.ts";
 import type { ManagedProcess } from "./managed-process.ts";
+import { startNatsCluster, type NatsCluster, type NatsClusterOptions } from "./nats-cluster.ts";
 import {
   LOCAL_API_KEY_HEADER,
   LOCAL_AWS_ACCOUNT,
@@ -24,6 +26,7 @@ import {
   type LocalAddresses,
   type LocalKeys,
 } from "@credmesh/local-mesh";
+import { busAccess, createBusSecurity, natsServerSecurity } from "./bus-security.ts";
 import { keyVaultClientFor } from "./keyvault-client.ts";
 import { startKeyVault, startMoto, startNats, type MotoPart, type NatsPart } from "./parts.ts";
 import { startRecordingProxy, type RecordingProxy } from "./recording-proxy.ts";
@@ -82,13 +85,23 @@ export interface MeshOptions {
    * ({@link cellClientId}); the watcher's ({@link WATCHER_CLIENT_ID}) may write service principals.
    */
   identityWatcher?: { cells: string; env?: Record<string, string> };
+  /**
+   * Run the bus as a JetStream cluster (default 3 nodes) instead of one server, with the same TLS
+   * and role identities on every node; every service gets every node's URL and
+   * `CREDMESH_STREAM_REPLICAS` = the node count (streams and buckets R3).
+   */
+  cluster?: Omit<NatsClusterOptions, "security">;
+  /** Ingest processes (default 1), each on its own port: replicas behind a load balancer. */
+  ingests?: number;
+  /** Replicator processes for destination AWS (default 1, with `azureToAws`), each its own cell `e2e-aws-<n>`. */
+  awsReplicas?: number;
+  /** Extra environment for the replicators of destination AWS. */
+  replicatorAwsEnv?: Record<string, string>;
 }
 
 type FaultSettings = Omit<FaultProxyOptions, "target" | "flavor" | "tls">;
 
 const AZURE_TO_AWS_RULE = "azure-to-aws";
-/** The replicator-aws cell of a bidirectional mesh. */
-const AWS_CELL = "e2e-aws-1";
 /** The role session of the replicator-aws cell, as CloudTrail records its writes. */
 export const AWS_CELL_SESSION_ARN = `arn:aws:sts::${AWS_ACCOUNT}:assumed-role/credmesh-replicator/credmesh-e2e-aws-1`;
 
@@ -99,6 +112,18 @@ export const AWS_CELL_SESSION_ARN = `arn:aws:sts::${AWS_ACCOUNT}:assumed-role/cr
  */
 export interface Mesh {
   nats: NatsPart;
+  /** The cluster behind `nats`, when `cluster` asked for one. */
+  cluster?: NatsCluster;
+  /** Every ingest process (`ingest` first) and its URL, in the same order. */
+  ingests: ManagedProcess[];
+  ingestUrls: string[];
+  /** Every replicator for destination AWS, when `azureToAws` was requested (`replicatorAws` first). */
+  replicatorsAws: ManagedProcess[];
+  /**
+   * Starts a stopped or killed service process of the mesh again with the same configuration,
+   * in its place in `ingests`/`replicators`/`replicatorsAws` (so `stop()` stops the new one).
+   */
+  restart(process: ManagedProcess): Promise<ManagedProcess>;
   moto: MotoPart;
   awsProxy: RecordingProxy;
   keyVault: KeyVaultEmulator;
@@ -138,14 +163,24 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const replicas = options.replicas ?? 1;
   // Every process gets its own bus identity, with the permissions production gives its role.
   const azureCell = (replica: number): string => `e2e-azure-${replica + 1}`;
+  const awsCell = (replica: number): string => `e2e-aws-${replica + 1}`;
+  const awsReplicas = options.azureToAws ? (options.awsReplicas ?? 1) : 0;
   const deployment = {
     partitions: DEFAULT_PARTITIONS,
     replicators: [
       ...Array.from({ length: replicas }, (_, replica) => ({ destination: "azure" as const, cell: azureCell(replica) })),
-      ...(options.azureToAws ? [{ destination: "aws" as const, cell: AWS_CELL }] : []),
+      ...Array.from({ length: awsReplicas }, (_, replica) => ({ destination: "aws" as const, cell: awsCell(replica) })),
     ],
   };
-  const [nats, moto, keyVault] = await Promise.all([startNats({ deployment }), startMoto(), startKeyVault(options.keyVault)]);
+  const startBus = async (): Promise<{ nats: NatsPart; cluster?: NatsCluster }> => {
+    if (!options.cluster) return { nats: await startNats({ deployment }) };
+    // Every node with the same TLS certificate and role identities as a single test bus.
+    const securityDir = join(dir, "bus");
+    const security = await createBusSecurity(securityDir, deployment);
+    const cluster = await startNatsCluster({ ...options.cluster, security: await natsServerSecurity(security) });
+    return { nats: { ...busAccess(cluster.url, security), port: cluster.nodes[0]?.port ?? 0, stop: () => cluster.stop() }, cluster };
+  };
+  const [{ nats, cluster }, moto, keyVault] = await Promise.all([startBus(), startMoto(), startKeyVault(options.keyVault)]);
   const awsProxy = await startRecordingProxy(moto.endpoint);
   const faults: { aws?: FaultProxy; azure?: FaultProxy } = {};
   if (options.faults?.aws) {
@@ -225,10 +260,13 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   };
   // Two EventBridge keys accepted at once, as during a rotation; no Event Grid webhook unless a test configures one.
   const keys: LocalKeys = { eventBridgeApiKeys: [randomBytes(24).toString("base64url"), apiKey], contentHashKey };
-  const envOf = (service: Parameters<typeof localServiceEnv>[0], port: number, role: BusRole) =>
-    localServiceEnv(service, { ...where, bus: () => nats.env(role) }, keys, { logLevel: "debug", port });
+  const envOf = (service: Parameters<typeof localServiceEnv>[0], port: number, role: BusRole) => ({
+    ...localServiceEnv(service, { ...where, bus: () => nats.env(role) }, keys, { logLevel: "debug", port }),
+    ...(cluster ? { CREDMESH_STREAM_REPLICAS: String(cluster.nodes.length) } : {}),
+  });
 
-  const ingestPort = await freePort();
+  const ingestPorts: number[] = [];
+  for (let index = 0; index < (options.ingests ?? 1); index++) ingestPorts.push(await freePort());
   const opsPorts: number[] = [];
   for (let replica = 0; replica < replicas; replica++) opsPorts.push(await freePort());
   // Recovery polls at test speed.
@@ -251,24 +289,25 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     });
     stopProjection = await issuer.projectTokenFile(azureTokenFile, { namespace: "credmesh", serviceAccount: "replicator-aws" });
   }
-  const replicatorAws = options.azureToAws
-    ? startService(
-        "replicator",
-        {
-          ...envOf("replicator-aws", 0, { kind: "replicator", destination: "aws", cell: AWS_CELL }),
-          ...azurePolling,
-          CREDMESH_CELL: AWS_CELL,
-          CREDMESH_AZURE_IDENTITY: "client-assertion",
-          CREDMESH_AZURE_TENANT_ID: keyVault.tenantId,
-          CREDMESH_AZURE_CLIENT_ID: replicatorAwsClientId,
-          CREDMESH_AZURE_FEDERATED_TOKEN_FILE: azureTokenFile,
-          CREDMESH_AZURE_AUTHORITY_HOST: keyVault.authorityHost,
-          CREDMESH_AWS_IDENTITY: "web-identity-token-file",
-          CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-        },
-        /replicator running/,
-      )
-    : undefined;
+  const replicatorAwsFor = (replica: number) =>
+    startService(
+      "replicator",
+      {
+        ...envOf("replicator-aws", 0, { kind: "replicator", destination: "aws", cell: awsCell(replica) }),
+        ...azurePolling,
+        CREDMESH_CELL: awsCell(replica),
+        CREDMESH_AZURE_IDENTITY: "client-assertion",
+        CREDMESH_AZURE_TENANT_ID: keyVault.tenantId,
+        CREDMESH_AZURE_CLIENT_ID: replicatorAwsClientId,
+        CREDMESH_AZURE_FEDERATED_TOKEN_FILE: azureTokenFile,
+        CREDMESH_AZURE_AUTHORITY_HOST: keyVault.authorityHost,
+        CREDMESH_AWS_IDENTITY: "web-identity-token-file",
+        CREDMESH_AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        ...options.replicatorAwsEnv,
+      },
+      /replicator running/,
+    );
+  const replicatorsAwsStarting = Promise.all(Array.from({ length: awsReplicas }, (_, replica) => replicatorAwsFor(replica)));
   const replicatorFor = (replica: number) =>
     startService(
       "replicator",
@@ -282,14 +321,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       },
       /replicator running/,
     );
-  const [ingest, ...replicators] = await Promise.all([
-    startService(
-      "ingest",
-      { ...envOf("ingest", ingestPort, { kind: "ingest" }), ...options.ingestEnv },
-      /ingest listening/,
-    ),
-    ...Array.from({ length: replicas }, (_, replica) => replicatorFor(replica)),
-  ]);
+  const ingestFor = (port: number) => startService("ingest", { ...envOf("ingest", port, { kind: "ingest" }), ...options.ingestEnv }, /ingest listening/);
+  const started = await Promise.all([...ingestPorts.map((port) => ingestFor(port)), ...Array.from({ length: replicas }, (_, replica) => replicatorFor(replica))]);
+  const ingests = started.slice(0, ingestPorts.length);
+  const replicators = started.slice(ingestPorts.length);
+  const ingest = ingests[0];
+  if (!ingest) throw new Error("ingests must be at least 1");
   const replicator = replicators[0];
   if (!replicator) throw new Error("replicas must be at least 1");
 
@@ -327,7 +364,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     identityWatcher = await startIdentityWatcher();
   }
 
-  const awsReplicator = await replicatorAws;
+  const replicatorsAws = await replicatorsAwsStarting;
+  const awsReplicator = replicatorsAws[0];
   const secretsManager = new SecretsManagerClient({
     region: AWS_REGION,
     endpoint: moto.endpoint,
@@ -335,10 +373,34 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
   });
   const keyVaultClient = keyVaultClientFor(keyVault.vaultUrl, keyVault.imdsEndpoint, keyVault.caCertPath);
-  const bus = await nats.connect(undefined, "credmesh-e2e-observer");
+  // On a cluster the observer notices a dead or frozen node as the services do (pings every 2 s)
+  // and moves to another, so what it reports during a fault comes from a live node.
+  const bus = cluster
+    ? await connect({ ...connectionOptions(nats.connection()), name: "credmesh-e2e-observer", maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 2_000, maxPingOut: 2, timeout: 2_000 })
+    : await nats.connect(undefined, "credmesh-e2e-observer");
+  // Each service process with the function that started it, so a killed one can be started again in its place.
+  const groups: Array<{ processes: ManagedProcess[]; start: (index: number) => Promise<ManagedProcess> }> = [
+    { processes: ingests, start: (index) => ingestFor(ingestPorts[index] ?? 0) },
+    { processes: replicators, start: (index) => replicatorFor(index) },
+    { processes: replicatorsAws, start: (index) => replicatorAwsFor(index) },
+  ];
+  const restart = async (process: ManagedProcess): Promise<ManagedProcess> => {
+    const group = groups.find((candidate) => candidate.processes.includes(process));
+    if (!group) throw new Error(`${process.name} is not a service of this mesh`);
+    const index = group.processes.indexOf(process);
+    await process.stop();
+    const next = await group.start(index);
+    group.processes[index] = next;
+    return next;
+  };
 
   return {
     nats,
+    ...(cluster ? { cluster } : {}),
+    ingests,
+    ingestUrls: ingestPorts.map((port) => `http://127.0.0.1:${port}`),
+    replicatorsAws,
+    restart,
     moto,
     awsProxy,
     keyVault,
@@ -351,7 +413,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ...(awsReplicator ? { replicatorAws: awsReplicator } : {}),
     ...(identityWatcher ? { identityWatcher, identityWatcherOpsUrl: `http://127.0.0.1:${watcherOpsPort}` } : {}),
     startIdentityWatcher,
-    ingestUrl: `http://127.0.0.1:${ingestPort}`,
+    ingestUrl: `http://127.0.0.1:${ingestPorts[0]}`,
     replicatorOpsUrl: `http://127.0.0.1:${opsPorts[0]}`,
     apiKey,
     apiKeyHeader: LOCAL_API_KEY_HEADER,
@@ -364,7 +426,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     async stop() {
       await bus.close().catch(() => undefined);
       secretsManager.destroy();
-      await Promise.allSettled([ingest.stop(), ...replicators.map((process) => process.stop()), awsReplicator?.stop(), identityWatcher?.stop()]);
+      await Promise.allSettled([...ingests, ...replicators, ...replicatorsAws, ...(identityWatcher ? [identityWatcher] : [])].map((process) => process.stop()));
       stopProjection?.();
       await Promise.allSettled([nats.stop(), moto.stop(), keyVault.stop(), awsProxy.stop(), issuer?.stop(), faults.aws?.stop(), faults.azure?.stop()]);
       await rm(dir, { recursive: true, force: true });

@@ -13,8 +13,9 @@ const usage = (argv: string[]): UsageError => {
 
 describe("parseInvocation", () => {
   it("reads up: the fixed ports by default, --any-ports, --once and a state directory; no connection flags", () => {
-    expect(parseInvocation(["up"]).command).toEqual({ name: "up", once: false, ports: "fixed", stateDir: undefined });
-    expect(parseInvocation(["up", "--once", "--any-ports", "--state-dir", "/tmp/x"]).command).toEqual({ name: "up", once: true, ports: "free", stateDir: "/tmp/x" });
+    expect(parseInvocation(["up"]).command).toEqual({ name: "up", once: false, ports: "fixed", stateDir: undefined, cluster: false });
+    expect(parseInvocation(["up", "--once", "--any-ports", "--state-dir", "/tmp/x"]).command).toEqual({ name: "up", once: true, ports: "free", stateDir: "/tmp/x", cluster: false });
+    expect(parseInvocation(["up", "--once", "--cluster"]).command).toMatchObject({ name: "up", once: true, cluster: true });
     expect(parseInvocation(["up", "--help"]).command).toEqual({ name: "help", topic: "up" });
     expect(usage(["up", "--server", "nats://x:4222"])).toMatchObject({ message: expect.stringMatching(/--server does not apply to up/), topic: "up" });
     expect(usage(["up", "--state-dir", " "]).message).toMatch(/--state-dir must not be empty/);

@@ -18,7 +18,7 @@ export type HelpTopic = "" | "up" | "dlq" | "dlq list" | "dlq replay" | "reconci
 
 export type Command =
   | { name: "help"; topic: HelpTopic }
-  | { name: "up"; once: boolean; ports: "fixed" | "free"; stateDir: string | undefined }
+  | { name: "up"; once: boolean; ports: "fixed" | "free"; stateDir: string | undefined; cluster: boolean }
   | { name: "dlq list"; destination: Cloud | undefined; limit: number }
   | { name: "dlq replay"; select: { seqs: number[] } | { all: true }; destination: Cloud | undefined; dryRun: boolean; limit: number }
   | { name: "reconcile"; destination: Cloud | undefined; dryRun: boolean }
@@ -60,7 +60,7 @@ const destination = { type: "string" } as const;
 
 /** Options of each command, on top of the global ones. */
 const COMMAND_OPTIONS = {
-  up: { once: { type: "boolean" }, "any-ports": { type: "boolean" }, "state-dir": { type: "string" } },
+  up: { once: { type: "boolean" }, "any-ports": { type: "boolean" }, "state-dir": { type: "string" }, cluster: { type: "boolean" } },
   "dlq list": { destination, limit: { type: "string" } },
   "dlq replay": {
     seq: { type: "string", multiple: true },
@@ -154,6 +154,7 @@ function buildCommand(name: CommandName, values: FlagValues, positionals: readon
         once: values.once === true,
         ports: values["any-ports"] === true ? "free" : "fixed",
         stateDir: values["state-dir"] === undefined ? undefined : nonEmpty("--state-dir", String(values["state-dir"]), name),
+        cluster: values.cluster === true,
       };
     case "quarantine":
     case "release": {

@@ -29,7 +29,7 @@ Commands:
 Run "credmesh <command> --help" for its flags.
 
 ${CONNECTION}`,
-  up: `credmesh up [--once] [--any-ports] [--state-dir DIR]
+  up: `credmesh up [--once] [--any-ports] [--state-dir DIR] [--cluster]
 
 Runs the local mesh as processes on 127.0.0.1: NATS JetStream, moto (AWS), the Key Vault emulator
 (Azure), ingest, both replicators, the identity-watcher and Prometheus scraping them all — the
@@ -42,6 +42,9 @@ while one runs says so (lock file <state dir>/up.lock with the pid).
   --once               start everything, wait until every part is ready, print the screen, stop
   --any-ports          free ports instead of the fixed ones (4222, 5000, 8443, 8080, 9090-9093, …)
   --state-dir DIR      the lock, data and logs (default: $CREDMESH_UP_DIR, else ~/.cache/credmesh/up)
+  --cluster            the bus as production runs it: a 3-node JetStream cluster (nats-n1..n3),
+                       streams and buckets R3, sync_interval always; kill -9 or kill -STOP a node
+                       (pids on the screen) and watch the mesh carry on
 
 Needs the provisioned parts (scripts/provision.sh; scripts/credmesh up runs it).`,
   dlq: `credmesh dlq list   [--destination azure|aws] [--limit N]

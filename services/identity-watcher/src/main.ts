@@ -1,4 +1,4 @@
-import { BusPublisher, busReadinessChecks, openBus, openQuarantineBucket, reportBusState, readQuarantine, runConsumer, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
+import { BusPublisher, StreamPlacement, busReadinessChecks, credmeshStreamNames, kvStreamName, openBus, openQuarantineBucket, readQuarantine, reportBusState, runConsumer, whileBusSettles, type NatsConnection, type RunningConsumer } from "@credmesh/bus";
 import { KV_BUCKETS } from "@credmesh/bus-names";
 import { inboxPrefixOf } from "@credmesh/bus-roles";
 import { busSettings } from "@credmesh/config";
@@ -40,13 +40,20 @@ async function main(): Promise<void> {
   let consumers;
   try {
     nc = await openBus(busSettings(config, "credmesh-identity-watcher", inboxPrefixOf({ kind: "identity-watcher" })), logger);
-    quarantineKv = await openQuarantineBucket(nc, config.streamReplicas);
-    stateKv = await new Kvm(nc).create(KV_BUCKETS.identityState, {
-      history: 1,
-      replicas: config.streamReplicas,
-      description: "credmesh identity-watcher: last judged state per certificate, policy evidence per cell",
-    });
-    consumers = await ensureWatcherConsumers(nc);
+    // The watcher decides transitions from what it reads: it reads the bucket's leader.
+    const bus = nc;
+    quarantineKv = await whileBusSettles(() => openQuarantineBucket(bus, config.streamReplicas, { leaderReads: true }), "the quarantine bucket", logger);
+    stateKv = await whileBusSettles(
+      () =>
+        new Kvm(bus).create(KV_BUCKETS.identityState, {
+          history: 1,
+          replicas: config.streamReplicas,
+          description: "credmesh identity-watcher: last judged state per certificate, policy evidence per cell",
+        }),
+      "the identity state bucket",
+      logger,
+    );
+    consumers = await whileBusSettles(() => ensureWatcherConsumers(bus), "consumers", logger);
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
@@ -116,7 +123,13 @@ async function main(): Promise<void> {
   }, config.enforceIntervalMs);
   announcer.unref();
 
-  const ops = await listenOps(opsRoutes(metrics.registry, { ...busReadinessChecks(nc), configuration: () => true }), config.opsHost, config.opsPort);
+  // Streams and buckets checked against CREDMESH_STREAM_REPLICAS: another replica count is reported, never silently used.
+  const placement = new StreamPlacement(nc, { replicas: config.streamReplicas, streams: credmeshStreamNames(), logger, metrics }).track(
+    kvStreamName(KV_BUCKETS.quarantine),
+    kvStreamName(KV_BUCKETS.identityState),
+  );
+  await placement.check();
+  const ops = await listenOps(opsRoutes(metrics.registry, { ...busReadinessChecks(nc, placement), configuration: () => true }), config.opsHost, config.opsPort);
   logger.info({ opsPort: ops.port, cells: config.cells.map((cell) => cell.id), scanIntervalMs: config.scanIntervalMs }, "identity-watcher running");
 
   const busState = reportBusState(nc, metrics, logger);

@@ -12,8 +12,13 @@ export interface IngestConfig extends CommonConfig {
   rules: RuleSet;
   /** Largest accepted request body. EventBridge events are at most 256 KB. */
   bodyLimitBytes: number;
-  /** How long a webhook waits for the JetStream acknowledgement (EventBridge gives up at 5 s). */
+  /** How long one publish attempt waits for the JetStream acknowledgement. */
   publishTimeoutMs: number;
+  /**
+   * How long an EventBridge delivery's publish keeps retrying (same message id) while JetStream
+   * cannot take it — a stream leader election — before it is answered 503: EventBridge waits 5 s.
+   */
+  eventBridgePublishWindowMs: number;
   eventBridge: {
     /** Header carrying the API key (the connection's ApiKeyName). */
     apiKeyHeader: string;
@@ -35,6 +40,7 @@ export function resolveIngestConfig(env: Readonly<Record<string, string | undefi
     rules: [],
     bodyLimitBytes: read.int("CREDMESH_INGEST_BODY_LIMIT_BYTES", { default: 262_144, min: 1_024, max: 1_048_576 }),
     publishTimeoutMs: read.int("CREDMESH_PUBLISH_TIMEOUT_MS", { default: 3_000, min: 100, max: 30_000 }),
+    eventBridgePublishWindowMs: read.int("CREDMESH_EVENTBRIDGE_PUBLISH_WINDOW_MS", { default: 4_000, min: 0, max: 4_800 }),
     eventBridge: {
       apiKeyHeader: read.string("CREDMESH_EVENTBRIDGE_API_KEY_HEADER", {
         default: "x-api-key",

@@ -56,6 +56,7 @@ describe("Event Grid configuration", () => {
         },
         bodyLimitBytes: 1_048_576,
         publishConcurrency: 32,
+        publishWindowMs: 25_000,
         allowedOrigins: ["eventgrid.azure.net"],
       });
     });
@@ -133,16 +134,23 @@ describe("Event Grid configuration", () => {
     });
   });
 
-  it("bounds the body limit and the publish concurrency, and checks origins", () => {
+  it("bounds the body limit, the publish concurrency and window, and checks origins", () => {
     const base = { CREDMESH_EVENTGRID_AUTH: "shared-key", CREDMESH_EVENTGRID_SHARED_KEYS: KEY };
-    expect(read({ ...base, CREDMESH_EVENTGRID_BODY_LIMIT_BYTES: "2097152", CREDMESH_EVENTGRID_PUBLISH_CONCURRENCY: "4", CREDMESH_EVENTGRID_ALLOWED_ORIGINS: "eventgrid.azure.net,*" })).toMatchObject({
+    expect(
+      read({ ...base, CREDMESH_EVENTGRID_BODY_LIMIT_BYTES: "2097152", CREDMESH_EVENTGRID_PUBLISH_CONCURRENCY: "4", CREDMESH_EVENTGRID_PUBLISH_WINDOW_MS: "0", CREDMESH_EVENTGRID_ALLOWED_ORIGINS: "eventgrid.azure.net,*" }),
+    ).toMatchObject({
       bodyLimitBytes: 2_097_152,
       publishConcurrency: 4,
+      publishWindowMs: 0,
       allowedOrigins: ["eventgrid.azure.net", "*"],
     });
-    expect(problems({ ...base, CREDMESH_EVENTGRID_BODY_LIMIT_BYTES: "999999999", CREDMESH_EVENTGRID_PUBLISH_CONCURRENCY: "0", CREDMESH_EVENTGRID_ALLOWED_ORIGINS: "https://x/" })).toEqual([
+    // Event Grid stops waiting for an answer at 30 s: a window that long would answer nobody.
+    expect(
+      problems({ ...base, CREDMESH_EVENTGRID_BODY_LIMIT_BYTES: "999999999", CREDMESH_EVENTGRID_PUBLISH_CONCURRENCY: "0", CREDMESH_EVENTGRID_PUBLISH_WINDOW_MS: "30000", CREDMESH_EVENTGRID_ALLOWED_ORIGINS: "https://x/" }),
+    ).toEqual([
       expect.stringContaining("CREDMESH_EVENTGRID_BODY_LIMIT_BYTES"),
       expect.stringContaining("CREDMESH_EVENTGRID_PUBLISH_CONCURRENCY"),
+      expect.stringContaining("CREDMESH_EVENTGRID_PUBLISH_WINDOW_MS"),
       expect.stringContaining("CREDMESH_EVENTGRID_ALLOWED_ORIGINS"),
     ]);
   });

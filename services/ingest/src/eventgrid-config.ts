@@ -55,6 +55,11 @@ export interface EventGridConfig {
   readonly bodyLimitBytes: number;
   /** Publishes in flight per delivery. */
   readonly publishConcurrency: number;
+  /**
+   * How long a delivery's publishes keep retrying while JetStream cannot take them (a leader
+   * election) before the delivery is answered 503: Event Grid waits 30 s for an answer.
+   */
+  readonly publishWindowMs: number;
   /** Origins accepted by the CloudEvents OPTIONS handshake. */
   readonly allowedOrigins: readonly string[];
 }
@@ -106,6 +111,7 @@ export function readEventGridConfig(read: EnvReader, env: Env): EventGridConfig 
     auth: auth === "entra" ? readEntra(read) : readSharedKey(read),
     bodyLimitBytes: read.int("CREDMESH_EVENTGRID_BODY_LIMIT_BYTES", { default: 1_048_576, min: 1_024, max: 16_777_216 }),
     publishConcurrency: read.int("CREDMESH_EVENTGRID_PUBLISH_CONCURRENCY", { default: 32, min: 1, max: 1_024 }),
+    publishWindowMs: read.int("CREDMESH_EVENTGRID_PUBLISH_WINDOW_MS", { default: 25_000, min: 0, max: 28_000 }),
     allowedOrigins: readOrigins(read),
   };
 }

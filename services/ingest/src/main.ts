@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { BusPublisher, busReadinessChecks, openBus, reportBusState, type NatsConnection } from "@credmesh/bus";
+import { BusPublisher, StreamPlacement, busReadinessChecks, credmeshStreamNames, openBus, reportBusState, type NatsConnection } from "@credmesh/bus";
 import { inboxPrefixOf } from "@credmesh/bus-roles";
 import { busSettings, isAzureToAws } from "@credmesh/config";
 import { createLogger } from "@credmesh/logging";
@@ -28,7 +28,16 @@ async function main(): Promise<void> {
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
-  const publisher = new BusPublisher(nc, { timeoutMs: config.publishTimeoutMs, partitions: config.partitions, metrics });
+  // The streams as they are, checked against CREDMESH_STREAM_REPLICAS (reported, never silently used).
+  const placement = new StreamPlacement(nc, { replicas: config.streamReplicas, streams: credmeshStreamNames(), logger, metrics });
+  await placement.check();
+  // Each webhook's publishes ride out a leader election for as long as its sender waits for an
+  // answer (same message id on every attempt), and only then answer 503.
+  const publisher = new BusPublisher(nc, { timeoutMs: config.publishTimeoutMs, retryWindowMs: config.eventBridgePublishWindowMs, partitions: config.partitions, metrics });
+  const eventGridPublisher =
+    config.eventGrid === undefined
+      ? undefined
+      : new BusPublisher(nc, { timeoutMs: config.publishTimeoutMs, retryWindowMs: config.eventGrid.publishWindowMs, partitions: config.partitions, metrics });
   const eventGridAuth = config.eventGrid === undefined ? undefined : createEventGridAuthenticator(config.eventGrid.auth);
   const server = createIngestServer({
     auth: new EventBridgeAuthenticator(config.eventBridge),
@@ -37,12 +46,12 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     metrics,
     logger,
-    ...(config.eventGrid === undefined || eventGridAuth === undefined
+    ...(config.eventGrid === undefined || eventGridAuth === undefined || eventGridPublisher === undefined
       ? {}
       : {
           eventGrid: {
             auth: eventGridAuth,
-            publisher,
+            publisher: eventGridPublisher,
             rules: config.rules,
             bodyLimitBytes: config.eventGrid.bodyLimitBytes,
             publishConcurrency: config.eventGrid.publishConcurrency,
@@ -53,7 +62,7 @@ async function main(): Promise<void> {
         }),
     // Configuration is not a readiness check: it was validated before anything started, and an
     // invalid one stopped the process with a fatal log line, so a check here could only say true.
-    ops: opsRoutes(metrics.registry, busReadinessChecks(nc)),
+    ops: opsRoutes(metrics.registry, busReadinessChecks(nc, placement)),
   });
   server.listen(config.port, config.host);
   await once(server, "listening");

@@ -26,10 +26,12 @@ const event = buildMutationEvent({
 
 const message = (deliveryCount = 1): JsMsg => ({ data: encodeEvent(event), seq: 7, subject: "credmesh.mutation.azure.p01", info: { deliveryCount, stream: "CREDMESH_MUTATIONS" } }) as unknown as JsMsg;
 
-function harness(apply: (run: MutationRun) => Promise<Outcome>, leases?: SecretLeases, admit: () => void = () => undefined) {
+function harness(apply: (run: MutationRun) => Promise<Outcome>, leases?: SecretLeases, admit: () => void = () => undefined, refuse: () => boolean = () => false) {
   const records: Array<{ subject: string; record: { decision: string }; msgId: string | undefined }> = [];
   const publisher = {
     publishRecord: async (_stream: string, subject: string, record: unknown, msgId?: string) => {
+      // The bus without a stream leader: the publish is not acknowledged.
+      if (refuse()) throw new CredmeshError("bus_unavailable", `publish to ${subject} was not acknowledged`);
       records.push({ subject, record: record as { decision: string }, msgId });
       return { subject, stream: "CREDMESH_AUDIT", seq: records.length, duplicate: false };
     },
@@ -61,6 +63,15 @@ describe("createHandlers", () => {
     const other = harness(async () => ({ ...applied, destination: { ...applied.destination, versionId: "k2" } }));
     await other.handlers.handle(message(1), new AbortController().signal);
     expect(other.records[0]?.msgId).not.toBe(records[0]?.msgId);
+  });
+
+  it("does not settle a mutation whose audit record the bus did not take: it fails retryable, and the redelivery's decision is recorded", async () => {
+    let refuse = true;
+    const { handlers, records } = harness(async () => applied, undefined, undefined, () => refuse);
+    await expect(handlers.handle(message(1), new AbortController().signal)).rejects.toMatchObject({ reason: "bus_unavailable", retryable: true });
+    refuse = false;
+    await handlers.handle(message(2), new AbortController().signal);
+    expect(records.map((entry) => entry.record.decision)).toEqual(["applied"]);
   });
 
   it("aborts the work when the secret's lease is lost, reports the loss, and releases the lease", async () => {

@@ -49,6 +49,12 @@ export function createHandlers(deps: HandlerDeps) {
     }
   };
 
+  /**
+   * Publishes the decision's audit record. When the bus does not take it, the message is not
+   * acknowledged (the error is retryable): the redelivery decides again — idempotently, the
+   * replica already being where the first decision put it — and records that decision. So every
+   * settled mutation has its decision in the audit trail; a record is never silently missing.
+   */
   const audit = async (event: MutationEvent, outcome: Outcome): Promise<void> => {
     try {
       const record = buildAuditRecord({
@@ -62,7 +68,8 @@ export function createHandlers(deps: HandlerDeps) {
       });
       await deps.publisher.publishRecord(STREAMS.audit.name, auditSubject(deps.destination, outcome.decision), record, auditMessageId(deps.destination, event, outcome));
     } catch (error) {
-      deps.logger.error({ err: error, correlationId: event.correlationid }, "audit record not published");
+      deps.logger.error({ err: error, correlationId: event.correlationid, decision: outcome.decision }, "audit record not published; the mutation will be decided again");
+      throw new Failure("bus_unavailable", `the audit record of event ${event.id} was not stored`, { cause: error });
     }
   };
 

@@ -3,12 +3,16 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   BusPublisher,
+  StreamPlacement,
   busReadinessChecks,
+  credmeshStreamNames,
+  kvStreamName,
   openBus,
   reportBusState,
   ensureReplicatorConsumers,
   openQuarantineBucket,
   runConsumer,
+  whileBusSettles,
   type NatsConnection,
   type RunningConsumer,
 } from "@credmesh/bus";
@@ -17,16 +21,16 @@ import { busSettings } from "@credmesh/config";
 import { RetryBudget } from "@credmesh/errors";
 import { createLogger } from "@credmesh/logging";
 import { createMetrics } from "@credmesh/metrics";
-import { REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
+import { KV_BUCKETS, REPLICA_GROUP, STREAMS } from "@credmesh/bus-names";
 import { renderTemplate } from "@credmesh/replicas";
 import { exitOnBootFailure, onShutdown, opsRoutes, sendJson } from "@credmesh/runtime";
 import { admittedRule } from "./admission.ts";
 import { applyMutation } from "./converge/apply.ts";
 import { resolveReplicatorConfig } from "./config.ts";
-import { KvSecretLeases } from "./secret-lease.ts";
+import { KvSecretLeases, SECRET_LEASE_BUCKET } from "./secret-lease.ts";
 import { buildCredentials, buildVaults } from "./wiring.ts";
 import { createHandlers } from "./consumer-handler.ts";
-import { startReconciler } from "./reconcile/index.ts";
+import { RECONCILE_LOCK_BUCKET, RECONCILE_RUNS_BUCKET, startReconciler } from "./reconcile/index.ts";
 import { QuarantineGate, dropCredentialsOnChange, gatedCredentials, gatedVaults } from "./quarantine-gate.ts";
 import { watchQuarantine } from "./quarantine-watch.ts";
 
@@ -56,28 +60,37 @@ async function main(): Promise<void> {
   try {
     const role = { kind: "replicator" as const, destination: config.destination, cell: config.cell };
     nc = await openBus(busSettings(config, `credmesh-replicator-${config.cell}`, inboxPrefixOf(role)), logger);
-    durables = await ensureReplicatorConsumers(nc, config.destination, config.partitions, {
-      maxDeliver: config.maxDeliver,
-      ackWaitMs: config.ackWaitMs,
-      maxAckPending: config.maxAckPending,
-      pinTimeoutMs: config.pinTimeoutMs,
-    });
+    const bus = nc;
+    durables = await whileBusSettles(
+      () =>
+        ensureReplicatorConsumers(bus, config.destination, config.partitions, {
+          maxDeliver: config.maxDeliver,
+          ackWaitMs: config.ackWaitMs,
+          maxAckPending: config.maxAckPending,
+          pinTimeoutMs: config.pinTimeoutMs,
+        }),
+      "consumers",
+      logger,
+    );
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
   let quarantineWatch;
   try {
-    quarantineWatch = await watchQuarantine(nc, await openQuarantineBucket(nc, config.streamReplicas), gate, logger, { recheckMs: config.quarantineRecheckMs });
+    const bucket = await whileBusSettles(() => openQuarantineBucket(nc, config.streamReplicas), "the quarantine bucket", logger);
+    quarantineWatch = await watchQuarantine(nc, bucket, gate, logger, { recheckMs: config.quarantineRecheckMs });
   } catch (error) {
     exitOnBootFailure(logger, error);
   }
 
-  const publisher = new BusPublisher(nc, { timeoutMs: 5_000, partitions: config.partitions, metrics });
+  // Audit records and dead letters ride out a stream leader election (same message id), within
+  // the mutation's deadline; past it the mutation is not settled and comes back.
+  const publisher = new BusPublisher(nc, { timeoutMs: 5_000, retryWindowMs: config.mutationDeadlineMs, partitions: config.partitions, metrics });
   // Identity events (clock skew refusals) go to the identity-watcher over the bus.
   credentials.identityEvents.attach(publisher);
   const budget = new RetryBudget();
   const leases = config.secretLeaseMs > 0
-    ? await KvSecretLeases.open(nc, { destination: config.destination, cell: config.cell, ttlMs: config.secretLeaseMs, replicas: config.streamReplicas, logger })
+    ? await whileBusSettles(() => KvSecretLeases.open(nc, { destination: config.destination, cell: config.cell, ttlMs: config.secretLeaseMs, replicas: config.streamReplicas, logger }), "the secret lease bucket", logger)
     : undefined;
   const handlers = createHandlers({
     destination: config.destination,
@@ -136,10 +149,20 @@ async function main(): Promise<void> {
     exitOnBootFailure(logger, error);
   }
 
+  // Every stream and KV bucket this cell uses, checked against CREDMESH_STREAM_REPLICAS at boot and
+  // on every readiness probe: one with another replica count is reported, never silently used.
+  const placement = new StreamPlacement(nc, { replicas: config.streamReplicas, streams: credmeshStreamNames(), logger, metrics }).track(
+    kvStreamName(KV_BUCKETS.quarantine),
+    kvStreamName(RECONCILE_LOCK_BUCKET),
+    kvStreamName(RECONCILE_RUNS_BUCKET),
+    ...(leases ? [kvStreamName(SECRET_LEASE_BUCKET)] : []),
+  );
+  await placement.check();
+
   // Configuration is not a readiness check: it was validated at boot, and an invalid one stopped
   // the process before it listened, so a check here could only say true.
   const ops = opsRoutes(metrics.registry, {
-    ...busReadinessChecks(nc),
+    ...busReadinessChecks(nc, placement),
     quarantine: () => gate.readiness(),
   });
   const server = createServer((req, res) => {

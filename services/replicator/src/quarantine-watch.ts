@@ -14,6 +14,11 @@ export interface QuarantineWatchOptions {
  * (a change reaches the gate within milliseconds), plus a read every `recheckMs` that catches a
  * watch that silently stopped. The gate fails closed (`unknown`) whenever the state cannot be
  * read: a lost NATS connection, a failed read, a value that is not a valid record.
+ *
+ * On a cluster, a read may be answered by a replica of the bucket that is behind (KV reads are
+ * "direct gets", served by any replica), e.g. a node just back from a pause. So the state never
+ * goes back in time: the watch (the stream's own order) is always followed, and a read is followed
+ * only if its revision is not older than what the gate already shows.
  */
 export async function watchQuarantine(
   nc: NatsConnection,
@@ -24,7 +29,13 @@ export async function watchQuarantine(
 ): Promise<{ stop(): Promise<void> }> {
   const key = cellKey(gate.cell);
   let stopped = false;
-  const apply = (entry: KvEntry | null): void => {
+  let revision = 0;
+  const apply = (entry: KvEntry | null, from: "watch" | "read"): void => {
+    if (from === "read" && (entry?.revision ?? 0) < revision) {
+      logger.debug({ key, read: entry?.revision ?? 0, shown: revision }, "quarantine read older than the state shown; ignored");
+      return;
+    }
+    if (entry !== null) revision = entry.revision;
     let view: GateView;
     try {
       const { record } = quarantineOf(entry);
@@ -37,12 +48,25 @@ export async function watchQuarantine(
     gate.set(view);
     if (before !== view.state) logger.warn({ gate: view.state, previous: before, ...(view.state === GATE_STATE.quarantined ? { reason: view.record.reason, by: view.record.by, at: view.record.at } : {}) }, "quarantine gate changed");
   };
+  // After a failed read the next one comes soon (250 ms, doubling up to `recheckMs`), not a whole
+  // `recheckMs` later: a read fails for a moment when the bucket was just created on a cluster
+  // (its replicas not answering direct gets yet) or during a leader election, and the gate should
+  // not stay closed for longer than the bus is unavailable.
+  let failures = 0;
+  let retry: NodeJS.Timeout | undefined;
   const recheck = async (): Promise<void> => {
+    clearTimeout(retry);
     try {
-      apply(await kv.get(key));
+      apply(await kv.get(key), "read");
+      failures = 0;
     } catch (error) {
       logger.warn({ err: error }, "quarantine state cannot be read; failing closed");
       gate.set({ state: GATE_STATE.unknown, why: "the quarantine bucket cannot be read" });
+      failures++;
+      if (!stopped) {
+        retry = setTimeout(() => void recheck(), Math.min(options.recheckMs, 250 * 2 ** (failures - 1)));
+        retry.unref();
+      }
     }
   };
 
@@ -55,7 +79,7 @@ export async function watchQuarantine(
     while (!stopped) {
       try {
         watcher = await kv.watch({ key });
-        for await (const entry of watcher) apply(entry);
+        for await (const entry of watcher) apply(entry, "watch");
       } catch (error) {
         if (stopped) return;
         logger.warn({ err: error }, "quarantine watch ended; restarting");
@@ -79,6 +103,7 @@ export async function watchQuarantine(
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(retry);
       watcher?.stop();
       await following.catch(() => undefined);
       void statuses;

@@ -181,6 +181,11 @@ function watcherGrants(role: BusRole): Grant[] {
     { why: "audit quarantine and release; record what it refuses as dead letters", publish: [`${PREFIX}.audit.quarantine.*`, identityDeadLetterSubject()] },
     { why: "find a quarantine transition whose audit record is missing after a restart", publish: [JS_API.streamMsgGet(STREAMS.audit.name)] },
     kvBucket(KV_BUCKETS.quarantine, ">", { write: true, watch: true }, "own the quarantine state of every cell (the only writer)"),
+    {
+      // A direct get may be answered by a replica that is behind; a transition decided from it could undo a newer one.
+      why: "read the quarantine state from the bucket's leader, which has every acknowledged write",
+      publish: [JS_API.streamMsgGet(kvStream(KV_BUCKETS.quarantine))],
+    },
     kvBucket(KV_BUCKETS.identityState, ">", { write: true, watch: true }, "keep its judged certificate states and policy evidence"),
     {
       why: "answer `credmesh quarantine` / `release` (reply only to the requester)",

@@ -68,6 +68,14 @@ export interface RunningConsumer {
 }
 
 /**
+ * How long one pull request lives on the server. The server sends idle heartbeats at half of it,
+ * and the client pulls anew after two missed heartbeats: when a consumer's leader dies (a node
+ * killed) its pending pulls die with it without a word, so this bounds how long a partition stalls
+ * after its consumer leader moved (about 5 s, instead of the client's default 30 s).
+ */
+const PULL_EXPIRES_MS = 5_000;
+
+/**
  * Pulls from durable consumers and settles every message exactly once through {@link settle}:
  * never log-and-ack. Messages of one key (one secret) never run concurrently, across all the
  * consumers of this process. Watches the client's typed status notifications and turns them into
@@ -104,6 +112,7 @@ export async function runConsumer(nc: NatsConnection, options: ConsumerRunOption
     for (const { durable, consumer } of consumers) {
       const messages = await consumer.consume({
         max_messages: Math.max(Math.ceil((options.concurrency * 2) / options.durables.length), 4),
+        expires: PULL_EXPIRES_MS,
         ...(options.group ? { group: options.group } : {}),
       });
       void watchStatus(messages, durable, options);
@@ -245,12 +254,27 @@ async function watchStatus(messages: ConsumerMessages, durable: string, options:
   for await (const status of messages.status()) {
     if (status.type === "heartbeat" || status.type === "next" || status.type === "debug") continue;
     options.metrics?.consumerStatus.inc({ consumer: durable, status: status.type });
-    const level =
-      status.type === "consumer_deleted" || status.type === "stream_not_found"
-        ? "error"
-        : status.type === "consumer_pinned" || status.type === "consumer_unpinned"
-          ? "info"
-          : "warn";
-    options.logger[level]({ consumer: durable, status: status.type }, "consumer status");
+    options.logger[statusLevel(status.type)]({ consumer: durable, status: status.type }, "consumer status");
+  }
+}
+
+/**
+ * How loud a status is. `discard` is a pull request that expired with room left (every few
+ * seconds while idle) and `consumer_pinned`/`unpinned` the partition moving between replicas;
+ * `heartbeats_missed` means the pull died with its consumer leader and the client pulls again
+ * from the new one.
+ */
+function statusLevel(type: string): "debug" | "info" | "warn" | "error" {
+  switch (type) {
+    case "consumer_deleted":
+    case "stream_not_found":
+      return "error";
+    case "consumer_pinned":
+    case "consumer_unpinned":
+      return "info";
+    case "discard":
+      return "debug";
+    default:
+      return "warn";
   }
 }

@@ -6,15 +6,16 @@ export {
   ensureReplicatorConsumers,
   ensureStreams,
   replicatorConsumerConfig,
+  credmeshStreamNames,
   streamConfigs,
-  streamsPresent,
   type ReplicatorConsumerSettings,
   type StreamDrift,
   type StreamsOutcome,
   type StreamSettings,
 } from "./provisioning.ts";
+export { openBus, whileBusSettles, type BusSettings } from "./open.ts";
+export { StreamPlacement, judgeStream, kvStreamName, type StreamFinding } from "./placement.ts";
 export { reportBusState, type BusStateReporter } from "./bus-state.ts";
-export { openBus, type BusSettings } from "./open.ts";
 export { BusPublisher, type PublishResult, type PublisherOptions } from "./publisher.ts";
 export { settle, type Settlement } from "./settlement.ts";
 export { KeyedExecutor } from "./keyed-executor.ts";

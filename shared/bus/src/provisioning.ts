@@ -15,6 +15,7 @@ import {
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@credmesh/logging";
 import { busReachable } from "./connection.ts";
+import type { StreamPlacement } from "./placement.ts";
 import { REPLICA_GROUP, STREAMS, mutationSubject, replicatorDurable, type Cloud, type StreamKey } from "@credmesh/bus-names";
 
 export interface StreamSettings {
@@ -240,27 +241,20 @@ export async function ensureReplicatorConsumers(
 }
 
 /**
- * The bus part of /readyz: connected (a live round trip) and every stream present. Streams are
- * only asked for when the bus answers; otherwise the check would wait out the API timeout.
+ * The bus part of /readyz: connected (a live round trip), and every stream and KV bucket the
+ * service uses present with the configured replicas ({@link StreamPlacement}; streams are only
+ * asked for when the bus answers, otherwise the check would wait out the API timeout).
  */
-export function busReadinessChecks(nc: NatsConnection): { bus: () => Promise<boolean>; streams: () => Promise<boolean> } {
+export function busReadinessChecks(nc: NatsConnection, placement: StreamPlacement): { bus: () => Promise<boolean>; streams: () => Promise<{ ok: boolean; detail?: string }> } {
   return {
     bus: () => busReachable(nc),
-    streams: async () => (await busReachable(nc)) && streamsPresent(nc),
+    streams: () => placement.readiness(),
   };
 }
 
-/** Whether every credmesh stream exists (for /readyz). */
-export async function streamsPresent(nc: NatsConnection): Promise<boolean> {
-  const jsm = await jetstreamManager(nc);
-  for (const stream of Object.values(STREAMS)) {
-    try {
-      await jsm.streams.info(stream.name);
-    } catch {
-      return false;
-    }
-  }
-  return true;
+/** Every credmesh stream's name (the streams each service checks, besides its KV buckets). */
+export function credmeshStreamNames(): string[] {
+  return Object.values(STREAMS).map((stream) => stream.name);
 }
 
 /** JetStream API error code for "stream name already in use" (not exported by the client). */

@@ -42,7 +42,8 @@ export {
   type PrometheusPart,
   type ProcessOptions,
 } from "./parts.ts";
-export { natsServerConfig, type NatsServerSecurity } from "./nats-config.ts";
+export { natsServerConfig, type NatsClusterMember, type NatsServerSecurity } from "./nats-config.ts";
+export { startNatsCluster, type ClusterNode, type NatsCluster, type NatsClusterOptions } from "./nats-cluster.ts";
 export { freePort, portIsFree } from "./ports.ts";
 export { loadTools, requireTool, toolsDir, type Tools } from "./tools.ts";
 export { httpOk, until } from "./wait.ts";

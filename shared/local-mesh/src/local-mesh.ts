@@ -5,6 +5,7 @@ import { CREDENTIAL_FILES, writeBusCredentials, type BusRole } from "@credmesh/b
 import { stringify } from "yaml";
 import type { ManagedProcess } from "./managed-process.ts";
 import { REPO_ROOT, startCredmeshService, startKeyVaultProcess, startMotoServer, startNatsServer, startPrometheus, type ProcessOptions } from "./parts.ts";
+import { startNatsCluster } from "./nats-cluster.ts";
 import { freePort, portIsFree } from "./ports.ts";
 import { until } from "./wait.ts";
 import { localPrometheusConfig } from "./prometheus-config.ts";
@@ -42,6 +43,13 @@ export interface LocalMeshOptions {
   keepLines?: number;
   /** Each part in a process group of its own (`credmesh up`: Ctrl-C reaches only the CLI, which stops parts in order). */
   ownProcessGroups?: boolean;
+  /**
+   * The bus as production runs it: a 3-node JetStream cluster (`nats-n1`..`nats-n3`, the first on
+   * the topology's NATS ports), every stream and bucket R3 (`CREDMESH_STREAM_REPLICAS=3`), JetStream
+   * fsyncing as `syncInterval` says (default `always`, as compose and Helm). Kill or freeze a node
+   * and watch the mesh carry on.
+   */
+  cluster?: { syncInterval?: "default" | "always" };
 }
 
 /** A part of the running mesh, as the status screen lists it. */
@@ -56,7 +64,7 @@ export interface RunningPart {
 
 export interface LocalMesh {
   parts: RunningPart[];
-  /** `nats://127.0.0.1:<port>`: plaintext, local development only, but every client needs an identity. */
+  /** `nats://127.0.0.1:<port>`: plaintext, local development only, but every client needs an identity. With `cluster`, every node's URL, comma-separated. */
   natsUrl: string;
   /** The nkey seed file of a bus identity of this run (README "Security model"), e.g. the operator's or the auditor's. */
   seedFile(role: BusRole): string;
@@ -132,13 +140,32 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     const seedFile = (role: BusRole) => join(busDir, CREDENTIAL_FILES.seed(role));
     const authorization = await readFile(join(busDir, CREDENTIAL_FILES.serverAuthorization), "utf8");
     // Started together; whatever started is stopped again if another part fails.
+    const startBus = async (): Promise<{ url: string; monitorUrl?: string | undefined; parts: RunningPart[]; stop: () => Promise<void> }> => {
+      if (!options.cluster) {
+        const server = await startNatsServer(options.tools.natsServer, { port: ports.nats, monitorPort: ports.natsMonitor, storeDir: join(runDir, "nats"), security: { authorization }, ...processOptions("nats") });
+        return { url: server.url, monitorUrl: server.monitorUrl, parts: [{ name: "nats", what: LOCAL_PARTS.nats.what, address: server.url, pid: server.process.pid, process: server.process }], stop: server.stop };
+      }
+      const cluster = await startNatsCluster(options.tools.natsServer, {
+        dir: join(runDir, "nats"),
+        firstNode: { port: ports.nats, monitorPort: ports.natsMonitor },
+        syncInterval: options.cluster.syncInterval ?? "always",
+        security: { authorization },
+        processOptions,
+      });
+      return {
+        url: cluster.url,
+        monitorUrl: cluster.nodes[0]?.monitorUrl,
+        parts: cluster.nodes.map((node) => ({ name: `nats-${node.name}`, what: `${LOCAL_PARTS.nats.what}, cluster node ${node.name}`, address: node.url, pid: node.process.pid, process: node.process })),
+        stop: () => cluster.stop(),
+      };
+    };
     const [nats, moto, keyVault] = await settledAll(stoppers, [
-      startNatsServer(options.tools.natsServer, { port: ports.nats, monitorPort: ports.natsMonitor, storeDir: join(runDir, "nats"), security: { authorization }, ...processOptions("nats") }),
+      startBus(),
       startMotoServer(options.tools.motoServer, { port: ports.moto, ...processOptions("moto") }),
       startKeyVaultProcess(options.tools.node, { port: ports.keyvault, imdsPort: ports.imds, dir: join(runDir, "keyvault"), ...processOptions("keyvault") }),
     ] as const);
     parts.push(
-      { name: "nats", what: LOCAL_PARTS.nats.what, address: nats.url, pid: nats.process.pid, process: nats.process },
+      ...nats.parts,
       { name: "moto", what: LOCAL_PARTS.moto.what, address: moto.endpoint, pid: moto.process.pid, process: moto.process },
       { name: "keyvault", what: LOCAL_PARTS.keyvault.what, address: keyVault.vaultUrl, pid: keyVault.process.pid, process: keyVault.process },
     );
@@ -184,6 +211,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       LOCAL_SERVICE_NAMES.map((service) => {
         const env = {
           ...localServiceEnv(service, where, keys, { logLevel: options.logLevel ?? "info", reconcileIntervalSeconds, port: ports[service] }),
+          ...(options.cluster ? { CREDMESH_STREAM_REPLICAS: "3" } : {}),
           ...options.env?.[service],
         };
         return startCredmeshService(options.tools.node, service, env, processOptions(service)).then((process) => ({ service, process, stop: () => process.stop() }));

@@ -43,6 +43,24 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    busPublishRetries: new Counter({
+      name: METRIC.busPublishRetries,
+      help: "Publishes tried again (same message id) because JetStream did not acknowledge them, e.g. during a stream leader election.",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
+    busStreamReplicas: new Gauge({
+      name: METRIC.busStreamReplicas,
+      help: "Replicas of each stream and KV bucket (its stream KV_<bucket>) the service uses, as JetStream reports them: configured, and placed (peers assigned).",
+      labelNames: ["stream", "state"] as const,
+      registers,
+    }),
+    busStreamReplicasMismatch: new Gauge({
+      name: METRIC.busStreamReplicasMismatch,
+      help: "1 when a stream or KV bucket the service uses is configured or placed with another replica count than CREDMESH_STREAM_REPLICAS (the service reports it, and is not ready, instead of using it silently).",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
     replicationDecisions: new Counter({
       name: METRIC.replicationDecisions,
       help: "Replicator decisions per destination (applied, skipped_duplicate, dead_lettered, ...).",

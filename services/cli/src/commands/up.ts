@@ -52,7 +52,7 @@ export async function up(command: UpCommand, io: Io, env: NodeJS.ProcessEnv, sig
   try {
     io.out(`starting the local mesh (logs: ${join(stateDir, "run", "logs")}) …`);
     try {
-      mesh = await startLocalMesh({ tools: loadTools(), runDir: join(stateDir, "run"), ports: command.ports, ownProcessGroups: true });
+      mesh = await startLocalMesh({ tools: loadTools(), runDir: join(stateDir, "run"), ports: command.ports, ownProcessGroups: true, ...(command.cluster ? { cluster: {} } : {}) });
     } catch (error) {
       if (error instanceof PortsInUseError) {
         io.err(`credmesh up: ${error.message} — another credmesh up, docker compose or another program holds them; stop it, or run with --any-ports`);
@@ -89,7 +89,7 @@ export async function up(command: UpCommand, io: Io, env: NodeJS.ProcessEnv, sig
       return 0;
     }
     // The live feed reads the audit trail as the auditor does: read-only, on its own inbox.
-    nc = await connect({ ...connectionOptions({ servers: [running.natsUrl], auth: { kind: "nkey", seedFile: running.seedFile(AUDITOR) }, inboxPrefix: inboxPrefixOf(AUDITOR) }), name: "credmesh-up" });
+    nc = await connect({ ...connectionOptions({ servers: running.natsUrl.split(","), auth: { kind: "nkey", seedFile: running.seedFile(AUDITOR) }, inboxPrefix: inboxPrefixOf(AUDITOR) }), name: "credmesh-up" });
     nc.subscribe("credmesh.audit.>", {
       callback: (error, msg) => {
         if (error) return;

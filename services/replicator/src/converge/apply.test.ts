@@ -177,6 +177,22 @@ describe("applyMutation: an exact audit trail", () => {
     // A different event for a version already written is a duplicate, not a second applied.
     expect(await h.apply(h.awsEvent("prod/db"), 2)).toMatchObject({ decision: "skipped_duplicate" });
   });
+
+  it("confirms a lost write on redelivery with the origin version that write carried, though the source moved on since", async () => {
+    // Found by the cluster chaos test: the confirmation reported the source's current version, so
+    // the audit trail had that version `applied` twice (here and by its own mutation) and this one never.
+    const h = harness();
+    await h.aws.put("prod/db", sensitive("pw-1"), { tags: {} }, ctx);
+    const first = h.awsEvent("prod/db", "evt-first");
+    const written = await h.apply(first);
+    await h.aws.put("prod/db", sensitive("pw-2"), { tags: {} }, ctx);
+    const redelivered = await h.apply(first, 2);
+    expect(redelivered).toMatchObject({ decision: "applied", destination: { versionId: written.destination.versionId }, originVersion: written.originVersion });
+    const newer = await h.apply(h.awsEvent("prod/db", "evt-newer"));
+    expect(newer).toMatchObject({ decision: "applied" });
+    expect(newer.originVersion).not.toBe(written.originVersion);
+    expect(h.kv.writes).toHaveLength(2);
+  });
 });
 
 describe("applyMutation: drift", () => {

@@ -214,7 +214,14 @@ async function upsert(m: MutationContext, sourceName: string, sourceSide: SideSt
           detail: decision.detail,
         };
       case "confirm":
-        return { decision: DECISION.applied, destination: { ...target, versionId: decision.versionId }, ...originVersion, detail: "write confirmed on redelivery (its response was lost)" };
+        // The origin version that write carried (its stamp), not the source's current one: the
+        // source may have moved on since, and that newer version is another mutation's to write.
+        return {
+          decision: DECISION.applied,
+          destination: { ...target, versionId: decision.versionId },
+          ...(destination.copiedVersion ? { originVersion: destination.copiedVersion } : originVersion),
+          detail: "write confirmed on redelivery (its response was lost)",
+        };
       case "recover":
         if (wasRecovered) throw refusal("deleted_in_destination", rule, target.name);
         // Key Vault: recover, then wait until the secret answers again (404 / 409

@@ -1,4 +1,4 @@
-import type { BusPublisher, NatsConnection } from "@credmesh/bus";
+import { whileBusSettles, type BusPublisher, type NatsConnection } from "@credmesh/bus";
 import type { RetryBudget } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
 import type { Metrics } from "@credmesh/metrics";
@@ -30,7 +30,7 @@ export interface StartReconcilerDeps {
 export async function startReconciler(deps: StartReconcilerDeps): Promise<ReconcileService> {
   const { config, logger } = deps;
   const log = logger.child({ component: "reconciler" });
-  const coordinator = await KvRunCoordinator.open(deps.nc, config.destination, { replicas: config.streamReplicas, logger: log });
+  const coordinator = await whileBusSettles(() => KvRunCoordinator.open(deps.nc, config.destination, { replicas: config.streamReplicas, logger: log }), "the reconcile buckets", log);
   const reconciler = new Reconciler({
     destination: config.destination,
     cell: config.cell,

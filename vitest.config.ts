@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Three projects: `unit` (pure logic, fast, no processes), `integration` (one real part at a
- * time), `e2e` (the whole mesh as real processes). `npm test` runs them all.
+ * time), `e2e` (the whole mesh as real processes). `npm test` runs them one after the other, so
+ * the heavy e2e files never share the two cores with integration files.
  */
 export default defineConfig({
   test: {

@@ -130,7 +130,8 @@ export async function deliverEventGrid(baseUrl: string, options: EventGridDelive
     method,
     headers: { ...headers, ...options.headers },
     ...(options.body === undefined ? {} : { body: typeof options.body === "string" ? options.body : JSON.stringify(options.body) }),
-    signal: AbortSignal.timeout(15_000),
+    // Event Grid waits 30 s for an answer (ingest holds a delivery up to its 25 s publish window).
+    signal: AbortSignal.timeout(30_000),
   });
   const text = await response.text();
   let body: Json | undefined;

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { ensureReplicatorConsumers, ensureStreams, openQuarantineBucket } from "@credmesh/bus";
-import { COORDINATION_BUCKETS, KV_BUCKETS, REPLICA_GROUP, STREAMS, cellKey, replicatorDurable, secretLeaseKey } from "@credmesh/bus-names";
+import { COORDINATION_BUCKETS, KV_BUCKETS, REPLICA_GROUP, STREAMS, cellKey, provedVersionKey, replicatorDurable, secretLeaseKey } from "@credmesh/bus-names";
 import type { BusRole } from "@credmesh/bus-roles";
 import { buildDeadLetterRecord, buildIdentityEvent, buildMutationEvent, encodeEvent, encodeQuarantineRecord } from "@credmesh/events";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -44,6 +44,8 @@ const MATRIX: Record<string, readonly RoleName[]> = {
   "write the quarantine bucket": ["identity-watcher", "admin"],
   "take an Azure secret lease": ["replicator-azure", "admin"],
   "read an Azure secret lease": ["replicator-azure", "admin"],
+  "record a proved source version for AWS": ["replicator-aws", "admin"],
+  "read a proved source version for AWS": ["replicator-aws", "admin"],
   "replay a dead letter (read it, delete it)": ["operator", "admin"],
   "request a quarantine": ["operator", "admin"],
   "answer a quarantine request": ["identity-watcher", "admin"],
@@ -133,6 +135,10 @@ describe("bus permissions: every role against every operation, on a real nats-se
       ),
     "take an Azure secret lease": async (nc) => (await new Kvm(nc).open(COORDINATION_BUCKETS.secretLeases)).create(secretLeaseKey("azure", randomUUID().replace(/-/g, "")), "{}"),
     "read an Azure secret lease": async (nc) => (await new Kvm(nc).open(COORDINATION_BUCKETS.secretLeases, { allow_direct: true })).get(secretLeaseKey("azure", "0".repeat(40))),
+    "record a proved source version for AWS": async (nc) =>
+      (await new Kvm(nc).open(COORDINATION_BUCKETS.reconcileVersions)).put(provedVersionKey("aws", randomUUID().replace(/-/g, "")), "{}"),
+    "read a proved source version for AWS": async (nc) =>
+      (await new Kvm(nc).open(COORDINATION_BUCKETS.reconcileVersions, { allow_direct: true })).get(provedVersionKey("aws", "0".repeat(40))),
     "replay a dead letter (read it, delete it)": async (nc) => {
       const seq = await deadLetter();
       const jsm = await jetstreamManager(nc, { timeout: TIMEOUT_MS });
@@ -175,6 +181,7 @@ describe("bus permissions: every role against every operation, on a real nats-se
     await ensureReplicatorConsumers(admin, "aws", 16);
     await openQuarantineBucket(admin, 1);
     await new Kvm(admin).create(COORDINATION_BUCKETS.secretLeases, { history: 1, ttl: 30_000 });
+    await new Kvm(admin).create(COORDINATION_BUCKETS.reconcileVersions, { history: 1 });
     // The admin answers the requests a role sends (the "request a quarantine" row).
     admin.subscribe(`credmesh.control.quarantine.${CELL_A}`, {
       queue: "matrix-admin",

@@ -25,6 +25,8 @@ export interface QuotaEvent {
   /** Whether the quota counts this operation. */
   counted: boolean;
   throttled: boolean;
+  /** The upstream's HTTP status, once it answered (absent for requests the proxy refused itself). */
+  status?: number;
 }
 
 export interface QuotaProxy {
@@ -59,7 +61,8 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
       const now = performance.now();
       const counted = options.counted.has(operation);
       const accepted = !counted || window.admit(now);
-      events.push({ at: now, operation, counted, throttled: !accepted });
+      const event: QuotaEvent = { at: now, operation, counted, throttled: !accepted };
+      events.push(event);
       if (!accepted) {
         const answer = errorAnswer(options.flavor, "throttle", undefined);
         res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
@@ -70,6 +73,7 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
       const outgoing = send(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host }, agent },
         (response) => {
+          if (response.statusCode !== undefined) event.status = response.statusCode;
           const parts: Buffer[] = [];
           response.on("data", (chunk: Buffer) => parts.push(chunk));
           response.on("end", () => {

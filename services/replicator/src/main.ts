@@ -30,7 +30,7 @@ import { resolveReplicatorConfig } from "./config.ts";
 import { KvSecretLeases, SECRET_LEASE_BUCKET } from "./secret-lease.ts";
 import { buildCredentials, buildVaults } from "./wiring.ts";
 import { createHandlers } from "./consumer-handler.ts";
-import { RECONCILE_LOCK_BUCKET, RECONCILE_RUNS_BUCKET, startReconciler } from "./reconcile/index.ts";
+import { PROVED_VERSIONS_BUCKET, RECONCILE_LOCK_BUCKET, RECONCILE_RUNS_BUCKET, startReconciler } from "./reconcile/index.ts";
 import { QuarantineGate, dropCredentialsOnChange, gatedCredentials, gatedVaults } from "./quarantine-gate.ts";
 import { watchQuarantine } from "./quarantine-watch.ts";
 
@@ -155,6 +155,7 @@ async function main(): Promise<void> {
     kvStreamName(KV_BUCKETS.quarantine),
     kvStreamName(RECONCILE_LOCK_BUCKET),
     kvStreamName(RECONCILE_RUNS_BUCKET),
+    kvStreamName(PROVED_VERSIONS_BUCKET),
     ...(leases ? [kvStreamName(SECRET_LEASE_BUCKET)] : []),
   );
   await placement.check();

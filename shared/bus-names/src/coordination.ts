@@ -14,11 +14,21 @@ export const COORDINATION_BUCKETS = {
   reconcileLock: "credmesh-reconcile-lock",
   /** The last reconcile run per destination: key `<destination>`. */
   reconcileRuns: "credmesh-reconcile-runs",
+  /**
+   * The Key Vault source versions reconcile runs proved current: `<destination>.<digest>`, so a
+   * restarted replicator (or another replica) does not read their version lists again.
+   */
+  reconcileVersions: "credmesh-reconcile-versions",
 } as const;
 
 /** The lease key of a secret (its digest) for a destination, e.g. `azure.3f9c…`. */
 export function secretLeaseKey(destination: Cloud, digest: string): string {
   return `${assertToken(destination, "destination")}.${assertToken(digest, "secret digest")}`;
+}
+
+/** The key of a source's proved version (its digest) for a destination, e.g. `aws.5be1…`. */
+export function provedVersionKey(destination: Cloud, digest: string): string {
+  return `${assertToken(destination, "destination")}.${assertToken(digest, "source digest")}`;
 }
 
 /** The key of a destination in the reconcile lock and runs buckets. */

@@ -1,5 +1,5 @@
 export { CLOUDS, isCloud, type Cloud } from "./clouds.ts";
-export { COORDINATION_BUCKETS, destinationKey, secretLeaseKey } from "./coordination.ts";
+export { COORDINATION_BUCKETS, destinationKey, provedVersionKey, secretLeaseKey } from "./coordination.ts";
 export {
   DEFAULT_PARTITIONS,
   PREFIX,

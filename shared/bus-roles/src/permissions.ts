@@ -158,6 +158,12 @@ function replicatorGrants(role: Extract<BusRole, { kind: "replicator" }>, deploy
     kvBucket(COORDINATION_BUCKETS.secretLeases, `${destinationKey(destination)}.*`, { write: true, watch: false }, "take, renew and release per-secret leases of its destination"),
     kvBucket(COORDINATION_BUCKETS.reconcileLock, destinationKey(destination), { write: true, watch: false }, "take the reconcile lock of its destination"),
     kvBucket(COORDINATION_BUCKETS.reconcileRuns, destinationKey(destination), { write: true, watch: false }, "record its destination's reconcile runs"),
+    kvBucket(
+      COORDINATION_BUCKETS.reconcileVersions,
+      `${destinationKey(destination)}.*`,
+      { write: true, watch: false },
+      "remember which Key Vault source versions its destination's reconcile runs proved current (version metadata, no value)",
+    ),
     {
       why: "answer `credmesh reconcile` for its destination (reply only to the requester)",
       subscribe: [controlSubject("reconcile", destination)],

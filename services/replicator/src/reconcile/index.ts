@@ -5,12 +5,14 @@ import type { Metrics } from "@credmesh/metrics";
 import { renderTemplate } from "@credmesh/replicas";
 import type { ReplicatorConfig } from "../config.ts";
 import { KvRunCoordinator } from "./lock.ts";
+import { KvProvedVersions } from "./proved-versions.ts";
 import { Reconciler, type ReconcilerDeps } from "./reconciler.ts";
 import { ReconcileService } from "./service.ts";
 
 export { Reconciler, type ReconcilerDeps, type RunOptions } from "./reconciler.ts";
 export { ReconcileService, parseRequest, reconcileQueueGroup, type ReconcileReply, type ReconcileRequest } from "./service.ts";
 export { KvRunCoordinator, LOCK_TTL_MS, RECONCILE_LOCK_BUCKET, RECONCILE_RUNS_BUCKET, type RunCoordinator } from "./lock.ts";
+export { PROVED_VERSIONS_BUCKET } from "./proved-versions.ts";
 export { ACTION, REASON, STATUS, type Finding, type ReconcileReport, type RunError } from "./report.ts";
 
 export interface StartReconcilerDeps {
@@ -24,13 +26,15 @@ export interface StartReconcilerDeps {
 }
 
 /**
- * Anti-entropy for the cell's destination: creates (or binds) the coordination buckets, then
- * serves `credmesh.control.reconcile.<destination>` and the periodic schedule.
+ * Anti-entropy for the cell's destination: creates (or binds) the coordination buckets and the
+ * proved versions bucket, then serves `credmesh.control.reconcile.<destination>` and the periodic
+ * schedule.
  */
 export async function startReconciler(deps: StartReconcilerDeps): Promise<ReconcileService> {
   const { config, logger } = deps;
   const log = logger.child({ component: "reconciler" });
   const coordinator = await whileBusSettles(() => KvRunCoordinator.open(deps.nc, config.destination, { replicas: config.streamReplicas, logger: log }), "the reconcile buckets", log);
+  const provedVersions = await whileBusSettles(() => KvProvedVersions.open(deps.nc, config.destination, { replicas: config.streamReplicas }), "the proved versions bucket", log);
   const reconciler = new Reconciler({
     destination: config.destination,
     cell: config.cell,
@@ -44,6 +48,7 @@ export async function startReconciler(deps: StartReconcilerDeps): Promise<Reconc
     metrics: deps.metrics,
     budget: deps.budget,
     maxDeletes: config.reconcile.maxDeletes,
+    provedVersions,
     logger: log,
   });
   const service = new ReconcileService({

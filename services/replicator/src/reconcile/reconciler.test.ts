@@ -7,6 +7,7 @@ import { createLogger, sensitive } from "@credmesh/logging";
 import { createMetrics, Registry } from "@credmesh/metrics";
 import { MemoryVault, type VaultPort } from "@credmesh/vault";
 import { applyMutation, type Outcome } from "../converge/apply.ts";
+import type { Proof, ProvedVersionStore, StoredProof } from "./proved-versions.ts";
 import { Reconciler } from "./reconciler.ts";
 import type { ReconcileReport } from "./report.ts";
 
@@ -31,7 +32,7 @@ const BACK = `
     source: { cloud: azure, vaults: [payments-kv], namePrefixes: ["app-", "prod-"] }
     destination: { cloud: aws, account: "${ACCOUNT}", region: ${REGION} }`;
 
-function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
+function harness(rulesYaml: string, options: { maxDeletes?: number; provedVersions?: ProvedVersionStore } = {}) {
   const rules: RuleSet = parseRules(`rules:${rulesYaml}`);
   const aws = new MemoryVault("aws", { arn: { account: ACCOUNT, region: REGION } });
   const kv = new MemoryVault("azure");
@@ -72,6 +73,7 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
       budget: new RetryBudget(),
       maxDeletes: options.maxDeletes ?? 100,
       awsAccount: ACCOUNT,
+      ...(options.provedVersions ? { provedVersions: options.provedVersions } : {}),
       logger,
     });
     reconcilers.set(destination, created);
@@ -96,6 +98,8 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
     audits,
     metrics,
     reconcile: (destination: "aws" | "azure" = "azure", dryRun = false) => reconcilerFor(destination).run({ dryRun, trigger: "request" }),
+    /** A new replicator process for `destination`: what its reconciler kept in memory is gone. */
+    restart: (destination: "aws" | "azure") => reconcilers.delete(destination),
     /** Applies every mutation published since the last call, as the replicator would. */
     async apply(): Promise<Outcome[]> {
       const outcomes: Outcome[] = [];
@@ -104,6 +108,25 @@ function harness(rulesYaml: string, options: { maxDeletes?: number } = {}) {
       return outcomes;
     },
   };
+}
+
+/** The proved versions store, in memory (the bus bucket is proved in test/e2e/reconcile-bidirectional.e2e.test.ts). */
+class MapStore implements ProvedVersionStore {
+  readonly ttlMs = 14 * 24 * 3_600_000;
+  readonly proofs = new Map<string, StoredProof>();
+  puts = 0;
+  failing = false;
+
+  async get(source: string): Promise<StoredProof | undefined> {
+    if (this.failing) throw new Error("bus unavailable");
+    return this.proofs.get(source);
+  }
+
+  async put(source: string, proof: Proof): Promise<void> {
+    if (this.failing) throw new Error("bus unavailable");
+    this.puts++;
+    this.proofs.set(source, { ...proof, storedAt: Date.now() });
+  }
 }
 
 const findings = (report: ReconcileReport) => report.actions.map(({ action, reason, status }) => ({ action, reason, status }));
@@ -380,6 +403,64 @@ describe("Reconciler (Azure → AWS, and bidirectional pairs)", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("keeps what its runs proved in the store: a restarted process reads no version list an earlier run proved", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.UTC(2026, 11, 7, 3, 0, 0, 200) });
+    try {
+      const store = new MapStore();
+      const withStore = harness(BACK, { provedVersions: store });
+      const memoryOnly = harness(BACK);
+      for (const h of [withStore, memoryOnly]) {
+        await h.kv.put("app-a", sensitive("a-1"), { tags: {} }, ctx);
+        await h.kv.put("app-b", sensitive("b-1"), { tags: {} }, ctx);
+      }
+      vi.setSystemTime(Date.UTC(2026, 11, 7, 3, 0, 1, 500));
+      for (const h of [withStore, memoryOnly]) {
+        await h.kv.put("app-c", sensitive("c-1"), { tags: {} }, ctx);
+        await h.reconcile("aws");
+        await h.apply();
+      }
+      // c is the newest, read within its second: a and b are proved, c is not.
+      expect([...store.proofs.keys()].sort()).toEqual(["azure/payments-kv/app-a", "azure/payments-kv/app-b"]);
+      const reads = async (h: ReturnType<typeof harness>): Promise<number> => {
+        const before = h.kvVersionReads();
+        expect((await h.reconcile("aws")).actions).toEqual([]);
+        return h.kvVersionReads() - before;
+      };
+      withStore.restart("aws");
+      memoryOnly.restart("aws");
+      expect(await reads(withStore)).toBe(1);
+      expect(await reads(memoryOnly)).toBe(3);
+      // A proof is written again only when it is new, or nears the store's max age. A week on, the
+      // host's clock proves c too (its second is long past, skew allowance included): a and b are
+      // written again before they expire, c for the first time.
+      expect(store.puts).toBe(2);
+      vi.setSystemTime(Date.UTC(2026, 11, 7, 3, 0, 1, 500) + store.ttlMs / 2 + 1_000);
+      withStore.restart("aws");
+      expect(await reads(withStore)).toBe(1);
+      expect(store.puts).toBe(5);
+      withStore.restart("aws");
+      expect(await reads(withStore)).toBe(0);
+      expect(store.puts).toBe(5);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("reads the version lists when the store cannot answer, and converges all the same", async () => {
+    const store = new MapStore();
+    const h = harness(BACK, { provedVersions: store });
+    await h.kv.put("app-a", sensitive("a-1"), { tags: {} }, ctx);
+    store.failing = true;
+    const first = await h.reconcile("aws");
+    expect(findings(first)).toEqual([{ action: "sync", reason: "missing", status: "published" }]);
+    expect(first.errors).toEqual([]);
+    await h.apply();
+    h.restart("aws");
+    const before = h.kvVersionReads();
+    expect((await h.reconcile("aws")).actions).toEqual([]);
+    expect(h.kvVersionReads() - before).toBe(1);
   });
 
   it("leaves a converged pair alone in both directions: a replica is never echoed back", async () => {

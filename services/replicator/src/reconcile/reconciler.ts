@@ -13,6 +13,7 @@ import { coveredBack } from "../converge/pairs.ts";
 import type { Retry, SideState } from "../converge/sides.ts";
 import { correctiveEvent, originOf } from "./corrective.ts";
 import { KnownVersions, listedUntil } from "./known-versions.ts";
+import type { ProvedVersionStore } from "./proved-versions.ts";
 import { publishCorrections, type Pending } from "./publish.ts";
 import { decideSource, decideUnclaimed, listedSide, type ResolvedVersions, type Verdict } from "./decide.ts";
 import {
@@ -61,6 +62,11 @@ export interface ReconcilerDeps {
   budget: RetryBudget;
   /** Most deletes one run publishes; beyond it they are held and reported (0: never delete). */
   maxDeletes: number;
+  /**
+   * Where the Key Vault source versions proved by runs are kept beyond the process (the bus), so
+   * a restarted replicator does not read every source's version list again. Memory only without.
+   */
+  provedVersions?: ProvedVersionStore;
   logger: Logger;
   now?: () => Date;
 }
@@ -113,10 +119,11 @@ const RESOLVE_CONCURRENCY = 8;
 export class Reconciler {
   readonly #deps: ReconcilerDeps;
   /** Key Vault sources' current versions proved by earlier runs: their version lists are not read again. */
-  readonly #known = new KnownVersions();
+  readonly #known: KnownVersions;
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
+    this.#known = new KnownVersions({ store: deps.provedVersions });
   }
 
   async run(options: RunOptions): Promise<ReconcileReport> {
@@ -369,7 +376,7 @@ export class Reconciler {
         // an earlier run proved which version the listing shows.
         const needsVersions = entry.currentVersionId === undefined && entry.state === "active" && own?.origin.cloud !== deps.destination;
         const key = originKey(candidate.ref);
-        const recalled = needsVersions ? this.#known.recall(key, entry) : undefined;
+        const recalled = needsVersions ? await this.#known.recall(key, entry) : undefined;
         let resolved: ResolvedVersions | undefined = recalled === undefined ? undefined : { currentVersionId: recalled };
         if (needsVersions && resolved === undefined) {
           resolved = await resolveVersions(sourcePlace.vault, entry.name, ctx, retry, true);
@@ -385,7 +392,8 @@ export class Reconciler {
         errors.push(runErrorOf(`source ${originKey(candidate.ref)}`, error, candidate.rule.id));
       }
     });
-    this.#known.endRun();
+    const stored = await this.#known.endRun({ complete: errors.length === 0 });
+    if (stored.failed > 0) ctx.logger.warn({ ...stored }, "proved source versions could not all be read or kept on the bus; a later run reads their version lists");
     const targets = new Set<{ place: DestinationPlace; entry: ListedSecret }>();
     const seen = new Set<ListedSecret>();
     for (const candidate of candidates) {

@@ -23,8 +23,8 @@ export interface PublishDeps {
 /**
  * Publishes the corrective mutations of a run, each awaited until JetStream acknowledged it (or
  * said it already had it), then audits it under `credmesh.audit.<destination>.reconciled` with
- * identifiers only. Sets each finding's status; a failed publish is an error of the run, not a
- * reason to stop the others. Stops publishing when `signal` aborts (shutdown, lost lock).
+ * identifiers only. Sets each finding's status; a failed publish (of a correction or of its audit
+ * record, after the publisher's own retries) is an error of the run, not a reason to stop the others. Stops publishing when `signal` aborts (shutdown, lost lock).
  */
 export async function publishCorrections(pending: readonly Pending[], runId: string, deps: PublishDeps, signal: AbortSignal | undefined, errors: RunError[]): Promise<void> {
   for (const { finding, event } of pending) {
@@ -63,7 +63,10 @@ export async function publishCorrections(pending: readonly Pending[], runId: str
       // Same id as the mutation: a correction repeated inside the duplicate window is audited once.
       await deps.publisher.publishRecord(STREAMS.audit.name, auditSubject(deps.destination, DECISION.reconciled), record, `audit:${event.id}`);
     } catch (error) {
+      // The correction is on the bus and will be applied (and audited by the replicator that
+      // applies it); the run reports the missing record of its own decision instead of dropping it.
       deps.logger.error({ err: error, eventId: event.id }, "audit record not published");
+      errors.push(runErrorOf(`audit ${event.id}`, error, finding.rule));
     }
   }
 }

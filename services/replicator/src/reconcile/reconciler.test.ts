@@ -32,7 +32,7 @@ const BACK = `
     source: { cloud: azure, vaults: [payments-kv], namePrefixes: ["app-", "prod-"] }
     destination: { cloud: aws, account: "${ACCOUNT}", region: ${REGION} }`;
 
-function harness(rulesYaml: string, options: { maxDeletes?: number; provedVersions?: ProvedVersionStore } = {}) {
+function harness(rulesYaml: string, options: { maxDeletes?: number; provedVersions?: ProvedVersionStore; auditFails?: boolean } = {}) {
   const rules: RuleSet = parseRules(`rules:${rulesYaml}`);
   const aws = new MemoryVault("aws", { arn: { account: ACCOUNT, region: REGION } });
   const kv = new MemoryVault("azure");
@@ -51,6 +51,7 @@ function harness(rulesYaml: string, options: { maxDeletes?: number; provedVersio
       return { subject: "s", stream: "CREDMESH_MUTATIONS", seq: published.length, duplicate };
     },
     async publishRecord(_stream: string, _subject: string, record: unknown): Promise<PublishResult> {
+      if (options.auditFails) throw new Error("audit stream unavailable");
       // What the bus would carry, read back as every consumer reads it.
       audits.push(decodeAuditRecord(new TextEncoder().encode(JSON.stringify(record))));
       return { subject: "a", stream: "CREDMESH_AUDIT", seq: audits.length, duplicate: false };
@@ -244,6 +245,16 @@ describe("Reconciler (AWS → Azure) over in-memory vaults", () => {
     expect(findings(await h.reconcile())).toEqual([{ action: "conflict", reason: "drift", status: "reported" }]);
     expect(h.published).toHaveLength(before);
     expect((await h.kv.get(replica, ctx))?.value.reveal()).toBe("typed-by-hand");
+  });
+
+  it("reports a correction whose audit record could not be published as an error of the run, and still publishes it", async () => {
+    const h = harness(FORWARD, { auditFails: true });
+    await h.aws.put("prod/db", sensitive("pw-1"), { tags: {} }, ctx);
+    const report = await h.reconcile();
+    expect(findings(report)).toEqual([{ action: "sync", reason: "missing", status: "published" }]);
+    expect(h.published).toHaveLength(1);
+    expect(report.errors).toEqual([expect.objectContaining({ scope: `audit ${h.published[0]?.id}`, rule: "aws-to-azure" })]);
+    expect(report.counts.errors).toBe(1);
   });
 
   it("publishes the same event id for the same difference, so repeated runs deduplicate on the bus", async () => {

@@ -268,6 +268,27 @@ export function vaultContract(name: string, makeVault: () => VaultPort | Promise
         expect(listed.map((secret) => secret.name).sort()).toEqual([...names].sort());
       });
 
+      it("paces every page request of a listing and a version list, settling or giving back each leave once", async () => {
+        const vault = await makeVault();
+        const prefix = unique("paced");
+        for (let index = 0; index < 4; index++) await vault.put(`${prefix}-${index}`, sensitive("value"), { tags: {} }, ctx);
+        const leaves: Array<{ operation: string; ends: string[] }> = [];
+        const paced: VaultContext = {
+          ...ctx,
+          pace: async (operation) => {
+            const leave = { operation, ends: [] as string[] };
+            leaves.push(leave);
+            return { settle: () => leave.ends.push("settled"), release: () => leave.ends.push("released") };
+          },
+        };
+        for await (const _secret of vault.list(paced, { namePrefix: prefix, pageSize: 3 })) void _secret;
+        await vault.versions(`${prefix}-0`, paced);
+        const pagesOf = (operation: string): number => leaves.filter((leave) => leave.operation === operation && leave.ends[0] === "settled").length;
+        expect(pagesOf("list")).toBeGreaterThanOrEqual(1);
+        expect(pagesOf("versions")).toBeGreaterThanOrEqual(1);
+        expect(leaves.every((leave) => leave.ends.length === 1)).toBe(true);
+      });
+
       it("matches the name prefix case-insensitively in Key Vault, case-sensitively in Secrets Manager", async () => {
         const vault = await makeVault();
         const prefix = unique("List-Case");

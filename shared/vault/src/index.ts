@@ -4,6 +4,8 @@ export {
   type DeleteResult,
   type ListOptions,
   type ListedSecret,
+  type PagePermit,
+  type PagedOperation,
   type PutOptions,
   type SecretDescription,
   type SecretRead,
@@ -30,7 +32,6 @@ export { SlidingWindowLimiter, type WindowLimit, type WindowSlot, type WindowTic
 export {
   DEFAULT_RATE_LIMITS,
   OPERATION_COSTS,
-  LIST_PAGE_SIZE,
   bucketLimits,
   type RateLimitSettings,
   type VaultOperation,

@@ -2,7 +2,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { CredmeshError } from "@credmesh/errors";
 import { formatSecretArn, isArn, parseSecretArn } from "@credmesh/identifiers";
 import type { Sensitive } from "@credmesh/logging";
-import { STAMP_TAG, type DeleteOptions, type DeleteResult, type ListOptions, type ListedSecret, type PutOptions, type SecretDescription, type SecretRead, type SecretVersion, type VaultPort, type VersionInfo } from "./port.ts";
+import { STAMP_TAG, type DeleteOptions, type DeleteResult, type ListOptions, type ListedSecret, type PutOptions, type SecretDescription, type SecretRead, type SecretVersion, type VaultContext, type VaultPort, type VersionInfo } from "./port.ts";
+import { pagedRequest } from "./paced.ts";
 
 interface Stored {
   versions: SecretVersion[];
@@ -132,9 +133,10 @@ export class MemoryVault implements VaultPort {
     delete stored.deletedAt;
   }
 
-  async versions(name: string): Promise<VersionInfo[]> {
+  /** One request, as the clouds' adapters pace it ({@link VaultContext.pace}). */
+  async versions(name: string, ctx?: VaultContext): Promise<VersionInfo[]> {
     this.#count("versions");
-    const stored = this.#secrets.get(this.#key(name));
+    const stored = await pagedRequest(ctx, "versions", async () => this.#secrets.get(this.#key(name)));
     return (stored?.versions ?? [])
       .map((version) => ({
         versionId: version.versionId,
@@ -158,7 +160,7 @@ export class MemoryVault implements VaultPort {
    * Like the cloud it stands for: Secrets Manager listings tell the current version, Key Vault
    * listings do not (the version is only in each version's own id).
    */
-  async *list(_ctx: unknown, options: ListOptions = {}): AsyncIterable<ListedSecret> {
+  async *list(ctx?: VaultContext, options: ListOptions = {}): AsyncIterable<ListedSecret> {
     const prefix = options.namePrefix === undefined ? undefined : this.#key(options.namePrefix);
     const entries = [...this.#secrets.entries()].filter(([key]) => prefix === undefined || key.startsWith(prefix));
     const listed = (stored: Stored, current: SecretVersion): ListedSecret => ({
@@ -172,14 +174,16 @@ export class MemoryVault implements VaultPort {
       ...(this.cloud === "azure" && current.createdAt ? { currentCreatedAt: current.createdAt } : {}),
       ...(stored.deletedAt ? { deletedAt: stored.deletedAt } : {}),
     });
-    for (const [, stored] of entries) {
-      const current = stored.versions.at(-1);
-      if (current && !stored.deletedAt) yield listed(stored, current);
-    }
-    if (options.includeDeleted === false) return;
-    for (const [, stored] of entries) {
-      const current = stored.versions.at(-1);
-      if (current && stored.deletedAt) yield listed(stored, current);
+    const shown = (deleted: boolean): ListedSecret[] =>
+      entries.flatMap(([, stored]) => {
+        const current = stored.versions.at(-1);
+        return current && Boolean(stored.deletedAt) === deleted ? [listed(stored, current)] : [];
+      });
+    // A request per page of `pageSize` (at least one), each paced as the clouds' adapters pace theirs.
+    const all = options.includeDeleted === false ? shown(false) : [...shown(false), ...shown(true)];
+    const pageSize = Math.max(1, options.pageSize ?? 25);
+    for (let start = 0; start === 0 || start < all.length; start += pageSize) {
+      yield* await pagedRequest(ctx, "list", async () => all.slice(start, start + pageSize));
     }
   }
 

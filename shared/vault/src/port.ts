@@ -12,6 +12,25 @@ export interface VaultContext {
   logger: Logger;
   /** Aborts every call and wait of the operation (its deadline, a lost lease). */
   signal?: AbortSignal;
+  /**
+   * Paces the page requests of {@link VaultPort.list} and {@link VaultPort.versions}, whose number
+   * only the adapter knows (Key Vault answers empty pages with a `nextLink`). Set by a rate limiter
+   * (`RateLimitedVault`); every adapter awaits it just before each page request of those two
+   * operations and settles the permit when the page answered, or releases it when no request was
+   * made after all, so a paged operation costs one token per HTTP request, empty pages included.
+   */
+  pace?: (operation: PagedOperation) => Promise<PagePermit>;
+}
+
+/** The port operations whose cloud requests come in pages. */
+export type PagedOperation = "list" | "versions";
+
+/** Leave for one page request ({@link VaultContext.pace}). */
+export interface PagePermit {
+  /** The request answered (whatever the answer). */
+  settle(): void;
+  /** No request was made after all (the listing had already ended): the leave goes back unused. */
+  release(): void;
 }
 
 /**

@@ -20,6 +20,7 @@ import {
 import { CredmeshError } from "@credmesh/errors";
 import { Sensitive } from "@credmesh/logging";
 import { attemptSignal, observed, type CallMetrics } from "../observed.ts";
+import { pagedRequest } from "../paced.ts";
 import type {
   DeleteOptions,
   DeleteResult,
@@ -138,11 +139,16 @@ export class SecretsManagerVault implements VaultPort {
     };
   }
 
-  /** DescribeSecret's labelled versions (AWSCURRENT first, then AWSPREVIOUS, then the rest); no value, no per-version tags. */
+  /**
+   * DescribeSecret's labelled versions (AWSCURRENT first, then AWSPREVIOUS, then the rest); no
+   * value, no per-version tags. One request, paced as the operation's only page.
+   */
   async versions(secretId: string, ctx: VaultContext, limit = 100): Promise<VersionInfo[]> {
     let output: DescribeSecretCommandOutput;
     try {
-      output = await this.#call<DescribeSecretCommandOutput>("DescribeSecret", ctx, () => new DescribeSecretCommand({ SecretId: secretId }));
+      output = await pagedRequest(ctx, "versions", () =>
+        this.#call<DescribeSecretCommandOutput>("DescribeSecret", ctx, () => new DescribeSecretCommand({ SecretId: secretId })),
+      );
     } catch (error) {
       // The port's contract: a secret that does not exist has no versions (as Key Vault answers).
       if (error instanceof CredmeshError && error.reason === "not_found") return [];
@@ -226,7 +232,8 @@ export class SecretsManagerVault implements VaultPort {
   }
 
   /**
-   * ListSecrets, page by page: names, ARNs, tags and the AWSCURRENT version id, never a value.
+   * ListSecrets, page by page (each page one paced request): names, ARNs, tags and the AWSCURRENT
+   * version id, never a value.
    * IncludePlannedDeletion shows secrets scheduled for deletion (DeletedDate set) as deleted.
    * The name prefix is applied here, case-sensitively as Secrets Manager names compare, rather
    * than through the API's `name` filter, whose matching is not a plain prefix comparison.
@@ -237,8 +244,10 @@ export class SecretsManagerVault implements VaultPort {
     let nextToken: string | undefined;
     do {
       const token = nextToken;
-      const page = await this.#call<ListSecretsCommandOutput>("ListSecrets", ctx, () =>
-        new ListSecretsCommand({ IncludePlannedDeletion: includeDeleted, MaxResults: maxResults, ...(token ? { NextToken: token } : {}) }),
+      const page = await pagedRequest(ctx, "list", () =>
+        this.#call<ListSecretsCommandOutput>("ListSecrets", ctx, () =>
+          new ListSecretsCommand({ IncludePlannedDeletion: includeDeleted, MaxResults: maxResults, ...(token ? { NextToken: token } : {}) }),
+        ),
       );
       for (const entry of page.SecretList ?? []) {
         if (!entry.Name) continue;

@@ -4,12 +4,14 @@ import { SecretClient, type DeletedSecret, type KeyVaultSecret } from "@azure/ke
 import { CredmeshError, sleep } from "@credmesh/errors";
 import { Sensitive } from "@credmesh/logging";
 import { attemptSignal, observed, type CallMetrics } from "../observed.ts";
+import { pagedRequest } from "../paced.ts";
 import {
   STAMP_TAG,
   type DeleteOptions,
   type DeleteResult,
   type ListOptions,
   type ListedSecret,
+  type PagedOperation,
   type PutOptions,
   type SecretDescription,
   type SecretRead,
@@ -59,6 +61,9 @@ export function createKeyVaultClient(config: KeyVaultClientConfig): SecretClient
     ...(config.caFile ? { tlsOptions: { ca: readFileSync(config.caFile, "utf8") } } : {}),
   });
 }
+
+/** Entries per list page at most (FORMATS.md; a larger `maxresults` is refused). */
+const KEY_VAULT_MAX_PAGE_SIZE = 25;
 
 /** Key Vault allows 25 KB values (FORMATS.md E). */
 export const KEY_VAULT_MAX_VALUE_BYTES = 25 * 1024;
@@ -228,22 +233,26 @@ export class KeyVaultVault implements VaultPort {
     await this.#call("RecoverDeletedSecretPoll", ctx, (abortSignal) => poller.pollUntilDone({ abortSignal }), { poll: true });
   }
 
+  /**
+   * GetSecretVersions page by page (each page one paced, observed request; a page may be empty
+   * and still lead on), then newest first. Every version is read: Key Vault lists them in no
+   * documented order.
+   */
   async versions(name: string, ctx: VaultContext, limit = 100): Promise<VersionInfo[]> {
-    const collected = await this.#call("ListSecretVersions", ctx, async (abortSignal) => {
-      const out: VersionInfo[] = [];
-      for await (const properties of this.#api.listPropertiesOfSecretVersions(name, { abortSignal })) {
+    const pages = this.#api.listPropertiesOfSecretVersions(name, { abortSignal: ctx.signal }).byPage({ maxPageSize: KEY_VAULT_MAX_PAGE_SIZE });
+    const collected: VersionInfo[] = [];
+    for await (const page of this.#pages("ListSecretVersions", "versions", ctx, pages)) {
+      for (const properties of page) {
         if (!properties.version) continue;
         const stamp = properties.tags?.[STAMP_TAG];
-        out.push({
+        collected.push({
           versionId: properties.version,
           ...(properties.createdOn ? { createdAt: properties.createdOn } : {}),
           tags: properties.tags ?? {},
           ...(stamp ? { stamp } : {}),
         });
       }
-      return out;
-    });
-    // Key Vault lists versions in no documented order: newest first by creation time.
+    }
     return collected.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0)).slice(0, limit);
   }
 
@@ -254,14 +263,12 @@ export class KeyVaultVault implements VaultPort {
    * credmesh replicates secrets, and Key Vault manages those itself.
    */
   async *list(ctx: VaultContext, options: ListOptions = {}): AsyncIterable<ListedSecret> {
-    const maxPageSize = Math.min(25, Math.max(1, options.pageSize ?? 25));
+    const maxPageSize = Math.min(KEY_VAULT_MAX_PAGE_SIZE, Math.max(1, options.pageSize ?? KEY_VAULT_MAX_PAGE_SIZE));
     const prefix = options.namePrefix?.toLowerCase();
     const wanted = (name: string | undefined): name is string => name !== undefined && (prefix === undefined || name.toLowerCase().startsWith(prefix));
     const active = this.#api.listPropertiesOfSecrets({ abortSignal: ctx.signal }).byPage({ maxPageSize });
-    for (;;) {
-      const page = await this.#call("ListSecrets", ctx, () => active.next(), { poll: true });
-      if (page.done) break;
-      for (const properties of page.value) {
+    for await (const page of this.#pages("ListSecrets", "list", ctx, active)) {
+      for (const properties of page) {
         if (!wanted(properties.name) || properties.managed) continue;
         yield {
           name: properties.name,
@@ -276,10 +283,8 @@ export class KeyVaultVault implements VaultPort {
     }
     if (options.includeDeleted === false) return;
     const deleted = this.#api.listDeletedSecrets({ abortSignal: ctx.signal }).byPage({ maxPageSize });
-    for (;;) {
-      const page = await this.#call("ListDeletedSecrets", ctx, () => deleted.next(), { poll: true });
-      if (page.done) break;
-      for (const secret of page.value) {
+    for await (const page of this.#pages("ListDeletedSecrets", "list", ctx, deleted)) {
+      for (const secret of page) {
         const properties = secret.properties;
         if (!wanted(properties.name) || properties.managed) continue;
         yield {
@@ -292,6 +297,20 @@ export class KeyVaultVault implements VaultPort {
           ...(properties.deletedOn ? { deletedAt: properties.deletedOn } : {}),
         };
       }
+    }
+  }
+
+  /**
+   * The pages of an SDK listing, each one request, paced ({@link VaultContext.pace}) and observed.
+   * The SDK hides whether another page follows (its pages drop the `nextLink`), so the ask after
+   * the last page takes leave too and gives it back when the iterator answers `done` without a
+   * request.
+   */
+  async *#pages<T>(operation: string, paged: PagedOperation, ctx: VaultContext, pages: AsyncIterator<T[]>): AsyncGenerator<T[]> {
+    for (;;) {
+      const page = await pagedRequest(ctx, paged, () => this.#call(operation, ctx, () => pages.next(), { poll: true }), (next) => !next.done);
+      if (page.done) return;
+      yield page.value;
     }
   }
 

@@ -3,9 +3,11 @@ import { CredmeshError, RETRY_AFTER_MAX_MS, RetryBudget, withRetry } from "@cred
 import { createLogger, sensitive, type Sensitive } from "@credmesh/logging";
 import { Registry, createMetrics } from "@credmesh/metrics";
 import { MemoryVault } from "../memory-vault.ts";
+import { pagedRequest } from "../paced.ts";
 import type { ListOptions, ListedSecret, VaultContext, VaultPort } from "../port.ts";
 import { busiestWindow } from "./busiest-window.test-support.ts";
 import { RateLimitedVault, VaultRateLimits } from "./rate-limited-vault.ts";
+import { RATE_LIMIT_BUCKET } from "@credmesh/metrics";
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from "./settings.ts";
 import { VaultRateLimiter } from "./vault-rate-limiter.ts";
 
@@ -60,18 +62,37 @@ class ScriptedVault implements VaultPort {
     this.#enter("restore");
     return this.#memory.restore(name);
   }
-  async versions(name: string) {
-    this.#enter("versions");
+  /** Entries of each page of a version list (an empty page may lead on, as Key Vault's do). */
+  versionPages: number[] = [1];
+  /** When set, the listing's pages hold these many entries instead of the stored secrets. */
+  listPages: number[] | undefined;
+
+  /** Like the Key Vault adapter: one paced request per page, then an ask of the ended SDK iterator, which sends nothing. */
+  async versions(name: string, pacing: VaultContext) {
+    for (const _entries of this.versionPages) await pagedRequest(pacing, "versions", async () => this.#enter("versions"));
+    await this.#ended(pacing, "versions");
     return this.#memory.versions(name);
   }
-  /** Like an adapter: one cloud call per page, made when the page's first entry is asked for. */
-  async *list(_ctx: VaultContext, options: ListOptions = {}): AsyncIterable<ListedSecret> {
+  /** Like an adapter: one paced cloud call per page, made when the page's first entry is asked for. */
+  async *list(pacing: VaultContext, options: ListOptions = {}): AsyncIterable<ListedSecret> {
+    const stored: ListedSecret[] = [];
+    for await (const secret of this.#memory.list(undefined, options)) stored.push(secret);
     const pageSize = options.pageSize ?? 25;
-    let index = 0;
-    for await (const secret of this.#memory.list(ctx, options)) {
-      if (index++ % pageSize === 0) this.#enter("list");
-      yield secret;
+    const sizes = this.listPages ?? Array.from({ length: Math.max(1, Math.ceil(stored.length / pageSize)) }, (_, page) => Math.min(pageSize, stored.length - page * pageSize));
+    let served = 0;
+    for (const size of sizes) {
+      const page = await pagedRequest(pacing, "list", async () => {
+        this.#enter("list");
+        return this.listPages ? Array.from({ length: size }, (_, index) => ({ name: `listed-${served + index}`, state: "active" as const, tags: {} })) : stored.slice(served, served + size);
+      });
+      served += size;
+      yield* page;
     }
+    await this.#ended(pacing, "list");
+  }
+
+  async #ended(pacing: VaultContext, operation: "list" | "versions"): Promise<void> {
+    await pagedRequest(pacing, operation, async () => ({ done: true }), (next) => !next.done);
   }
 }
 
@@ -256,6 +277,46 @@ describe("RateLimitedVault", () => {
     await vi.advanceTimersByTimeAsync(5_000);
     await read;
     expect((inner.calls.at(-1)?.at ?? 0) - after).toBeGreaterThanOrEqual(4_000);
+  });
+
+  it("takes exactly one token per page request of a version list and a listing, empty pages included", async () => {
+    // A window far longer than the test: every token taken stays in it.
+    const long = settings({ keyVault: { operations: { limit: 1_000, windowMs: 3_600_000 }, creates: { limit: 250, windowMs: 10_000 } } });
+    const inner = new ScriptedVault("azure");
+    const limiter = new VaultRateLimiter({ cloud: "azure", vault: "kv", settings: long });
+    const vault = new RateLimitedVault(inner, limiter);
+    await inner.put("a", sensitive("v"), { tags: {} });
+
+    inner.versionPages = [0, 0, 25, 3];
+    await vault.versions("a", ctx);
+    expect(inner.calls.filter((call) => call.operation === "versions")).toHaveLength(4);
+    expect(limiter.held(RATE_LIMIT_BUCKET.operations)).toBe(4);
+
+    inner.listPages = [0, 25, 0, 10, 0];
+    const names: string[] = [];
+    for await (const secret of vault.list(ctx)) names.push(secret.name);
+    expect(names).toHaveLength(35);
+    expect(inner.calls.filter((call) => call.operation === "list")).toHaveLength(5);
+    expect(limiter.held(RATE_LIMIT_BUCKET.operations)).toBe(4 + 5);
+  });
+
+  it("pauses the vault when a later page of a version list is throttled", async () => {
+    const { inner, vault, metrics } = limited("azure");
+    inner.versionPages = [0, 25];
+    inner.failWith = (operation, call) => (operation === "versions" && call === 2 ? throttled(3_000) : undefined);
+    await expect(vault.versions("a", ctx)).rejects.toMatchObject({ reason: "throttled" });
+    const pauses = await metrics.rateLimitPauses.get();
+    expect(pauses.values.find((value) => value.labels.bucket === "operations")?.value).toBe(1);
+  });
+
+  it("does not pause the vault for its own refusal to wait for a page", async () => {
+    const { inner, vault, metrics } = limited("azure", { keyVault: { operations: { limit: 10, windowMs: 10_000 }, creates: { limit: 10, windowMs: 10_000 } }, maxWaitMs: 100 });
+    // A burst of one, then one page a second: the second page would wait beyond the maximum.
+    inner.versionPages = [0, 25];
+    await expect(vault.versions("a", ctx)).rejects.toMatchObject({ reason: "throttled" });
+    expect(inner.calls).toHaveLength(1);
+    const pauses = await metrics.rateLimitPauses.get();
+    expect(pauses.values.reduce((sum, value) => sum + value.value, 0)).toBe(0);
   });
 
   it("does not let a throttling cloud turn retries into a storm (limiter pause plus retry budget)", async () => {

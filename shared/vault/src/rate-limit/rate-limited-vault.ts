@@ -13,7 +13,7 @@ import type {
   VaultPort,
   VersionInfo,
 } from "../port.ts";
-import { LIST_PAGE_SIZE, type RateLimitSettings, type VaultOperation } from "./settings.ts";
+import type { RateLimitSettings, VaultOperation } from "./settings.ts";
 import { VaultRateLimiter, type LimiterMetrics } from "./vault-rate-limiter.ts";
 
 /**
@@ -26,6 +26,8 @@ export class RateLimitedVault implements VaultPort {
   readonly tagsPerVersion: boolean;
   readonly #inner: VaultPort;
   readonly #limiter: VaultRateLimiter;
+  /** Errors the limiter itself raised while pacing pages: they must not pause the vault. */
+  readonly #refusals = new WeakSet<object>();
 
   constructor(inner: VaultPort, limiter: VaultRateLimiter) {
     if (inner.cloud !== limiter.cloud) throw new RangeError(`a ${limiter.cloud} rate limiter cannot limit a ${inner.cloud} vault`);
@@ -40,8 +42,9 @@ export class RateLimitedVault implements VaultPort {
     return this.#run("get", ctx, () => this.#inner.read(name, ctx));
   }
 
+  /** Costs a token per page request: the adapter takes each through the context's `pace` just before it asks for the page. */
   versions(name: string, ctx: VaultContext, limit?: number): Promise<VersionInfo[]> {
-    return this.#run("versions", ctx, () => this.#inner.versions(name, ctx, limit));
+    return this.#outcome("versions", ctx, () => this.#inner.versions(name, this.#paced(ctx), limit));
   }
 
   get(name: string, ctx: VaultContext, options?: { versionId?: string }): Promise<SecretVersion | undefined> {
@@ -65,35 +68,31 @@ export class RateLimitedVault implements VaultPort {
   }
 
   /**
-   * A listing takes a token per page: the adapter fetches a page when the first entry of it is
-   * asked for, so the token is taken just before that.
+   * A listing takes a token per page request, empty pages included: the adapter takes each through
+   * the context's `pace` just before it asks for the page, and gives it back when it turns out no
+   * request was needed.
    */
   async *list(ctx: VaultContext, options?: ListOptions): AsyncIterable<ListedSecret> {
-    const pageSize = Math.min(options?.pageSize ?? LIST_PAGE_SIZE[this.cloud], LIST_PAGE_SIZE[this.cloud]);
-    const entries = this.#inner.list(ctx, options)[Symbol.asyncIterator]();
     try {
-      for (let listed = 0; ; listed++) {
-        const permit = listed % pageSize === 0 ? await this.#limiter.acquire("list", ctx.signal) : undefined;
-        let next: IteratorResult<ListedSecret>;
-        try {
-          next = await entries.next();
-        } catch (error) {
-          this.#onFailure("list", ctx, error);
-          throw error;
-        } finally {
-          permit?.settle();
-        }
-        if (next.done) break;
-        yield next.value;
-      }
-      this.#limiter.succeeded();
-    } finally {
-      await entries.return?.();
+      yield* this.#inner.list(this.#paced(ctx), options);
+    } catch (error) {
+      this.#onFailure("list", ctx, error);
+      throw error;
     }
+    this.#limiter.succeeded();
   }
 
   async #run<T>(operation: VaultOperation, ctx: VaultContext, call: () => Promise<T>): Promise<T> {
     const permit = await this.#limiter.acquire(operation, ctx.signal);
+    try {
+      return await this.#outcome(operation, ctx, call);
+    } finally {
+      permit.settle();
+    }
+  }
+
+  /** Tells the limiter how `call` ended: a success restarts the back-off, a throttle pauses the vault. */
+  async #outcome<T>(operation: VaultOperation, ctx: VaultContext, call: () => Promise<T>): Promise<T> {
     try {
       const result = await call();
       this.#limiter.succeeded();
@@ -101,13 +100,27 @@ export class RateLimitedVault implements VaultPort {
     } catch (error) {
       this.#onFailure(operation, ctx, error);
       throw error;
-    } finally {
-      permit.settle();
     }
   }
 
+  /** `ctx` with the limiter as its page pacing ({@link VaultContext.pace}). */
+  #paced(ctx: VaultContext): VaultContext {
+    return {
+      ...ctx,
+      pace: async (operation) => {
+        try {
+          return await this.#limiter.acquire(operation, ctx.signal);
+        } catch (error) {
+          // The limiter's own refusal (a wait beyond the maximum) is no answer of the cloud.
+          if (typeof error === "object" && error !== null) this.#refusals.add(error);
+          throw error;
+        }
+      },
+    };
+  }
+
   #onFailure(operation: VaultOperation, ctx: VaultContext, error: unknown): void {
-    if (!isCredmeshError(error) || error.reason !== "throttled") return;
+    if (!isCredmeshError(error) || error.reason !== "throttled" || this.#refusals.has(error)) return;
     const pauseMs = this.#limiter.throttled(operation, error.retryAfterMs);
     if (pauseMs > 0) {
       ctx.logger.warn(

@@ -61,13 +61,17 @@ export type VaultOperation = "get" | "describe" | "put" | "delete" | "restore" |
 /**
  * Tokens each port operation takes from each bucket: an upper bound of the cloud requests it
  * makes, without the polls of long-running Key Vault operations (the gap between the default and
- * the quota covers those).
+ * the quota covers those). `versions` and `list` are paged, and their cost is per page request:
+ * the adapter takes it just before each page it asks for (`VaultContext.pace`), empty pages
+ * included — Key Vault GetSecretVersions, GetSecrets and GetDeletedSecrets (whose pages may be
+ * empty and still carry a `nextLink`), Secrets Manager ListSecrets; Secrets Manager `versions` is
+ * one DescribeSecret.
  *
  * Secrets Manager: a put is CreateSecret (a new secret), or PutSecretValue plus TagResource only
  * when the secret's tags changed; each of those APIs has its own 50/s quota and sees at most one
  * call per put, so one write token per port operation keeps every write quota under the limit.
  * Key Vault: describe is GetSecret and, for a missing secret, GetDeletedSecret; delete and
- * restore start an operation and poll it. A listing takes one token per page.
+ * restore start an operation and poll it.
  */
 export const OPERATION_COSTS: Readonly<Record<"aws" | "azure", Readonly<Record<VaultOperation, Partial<Record<RateLimitBucket, number>>>>>> = {
   aws: {
@@ -89,9 +93,6 @@ export const OPERATION_COSTS: Readonly<Record<"aws" | "azure", Readonly<Record<V
     restore: { [RATE_LIMIT_BUCKET.operations]: 2 },
   },
 };
-
-/** Entries per listing page when the caller does not say (the clouds' maximums). */
-export const LIST_PAGE_SIZE: Readonly<Record<"aws" | "azure", number>> = { aws: 100, azure: 25 };
 
 /** The buckets of one vault and their limits. */
 export function bucketLimits(cloud: "aws" | "azure", settings: RateLimitSettings): Partial<Record<RateLimitBucket, WindowLimit>> {

@@ -212,6 +212,22 @@ describe("SlidingWindowLimiter", () => {
     expect(window.held).toBe(1);
   });
 
+  it("gives a released call that made no request back to the window and the pace, once, and never a settled one", () => {
+    // Burst 1, one call a second: a second call right after the first would wait a second.
+    const { window } = limiterAt(10, 10_000);
+    const first = window.take(window.enqueue(1));
+    window.release(first);
+    window.release(first);
+    expect(window.held).toBe(0);
+    const second = window.enqueue(1);
+    expect(window.waitMs(second)).toBe(0);
+    const answered = window.take(second);
+    window.settle(answered);
+    window.release(answered);
+    expect(window.held).toBe(1);
+    expect(window.waitMs(window.enqueue(1))).toBe(1_000);
+  });
+
   it("rejects limits that are not a count per positive window, and negative margins", () => {
     expect(() => new SlidingWindowLimiter({ limit: -1, windowMs: 1_000 })).toThrow(RangeError);
     expect(() => new SlidingWindowLimiter({ limit: 10, windowMs: 0 })).toThrow(RangeError);

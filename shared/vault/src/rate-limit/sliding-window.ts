@@ -195,6 +195,19 @@ export class SlidingWindowLimiter {
   }
 
   /**
+   * The released call made no request after all: its units leave the window now and the pace gets
+   * them back, as if it had never been released. A settled call did make its request: ignored.
+   */
+  release(released: WindowSlot): void {
+    const slot = released as Slot;
+    if (slot.settled) return;
+    slot.settled = true;
+    const index = this.#held.indexOf(slot);
+    if (index >= 0) this.#held.splice(index, 1);
+    if (!this.unlimited) this.#paceTokens = Math.min(this.#burst, this.#paceTokens + Math.min(slot.cost, this.#burst));
+  }
+
+  /**
    * Releases nothing for `ms` from now (extending, never shortening, a running pause). Queued
    * tickets keep their place after the pause.
    */

@@ -20,9 +20,11 @@ export interface VaultRateLimiterOptions {
 export interface Permit {
   /** The call answered (whatever the answer): its units leave the window a window after now. */
   settle(): void;
+  /** No request was made after all: the units go back at once (a page iterator that had ended). */
+  release(): void;
 }
 
-const NO_PERMIT: Permit = { settle: () => undefined };
+const NO_PERMIT: Permit = { settle: () => undefined, release: () => undefined };
 
 /**
  * The rate limiter of one vault: a sliding window per quota ({@link SlidingWindowLimiter}), the
@@ -88,7 +90,10 @@ export class VaultRateLimiter {
         if (waitMs <= 0 || waitBucket === undefined) {
           const slots = tickets.map(([, window, ticket]) => [window, window.take(ticket)] as const);
           released = true;
-          return { settle: () => slots.forEach(([window, slot]) => window.settle(slot)) };
+          return {
+            settle: () => slots.forEach(([window, slot]) => window.settle(slot)),
+            release: () => slots.forEach(([window, slot]) => window.release(slot)),
+          };
         }
         if (now - started + waitMs > this.#settings.maxWaitMs) {
           throw new CredmeshError("throttled", `rate limit of ${this.vault}: ${operation} would wait ${Math.ceil(waitMs)} ms`, {
@@ -133,6 +138,11 @@ export class VaultRateLimiter {
       }
     }
     return extended ? pauseMs : 0;
+  }
+
+  /** Units `bucket` holds in its window now: what this vault's calls of the last window cost. */
+  held(bucket: RateLimitBucket): number {
+    return this.#windows.get(bucket)?.held ?? 0;
   }
 
   /** A call went through: the next throttle starts the back-off from the beginning. */

@@ -55,7 +55,7 @@ describe("fault proxy", () => {
 
   const only = (kind: FaultKind): Partial<Record<FaultKind, number>> => ({ throttle: 0, unavailable: 0, reset: 0, latency: 0, lost_response: 0, [kind]: 1 });
 
-  const keyVaultThrough = async (kind: FaultKind, rate = 1) => {
+  const keyVaultThrough = async (kind: FaultKind, rate = 1, options: { attemptTimeoutMs?: number } = {}) => {
     const proxy = await startFaultProxy({
       target: keyVault.vaultUrl,
       flavor: "keyvault",
@@ -77,7 +77,7 @@ describe("fault proxy", () => {
       },
       { disableChallengeResourceVerification: true, tlsOptions: { ca: bundle }, retryOptions: { maxRetries: 0 } },
     );
-    return { proxy, vault: new KeyVaultVault(client, { pollIntervalMs: 50 }) };
+    return { proxy, vault: new KeyVaultVault(client, { pollIntervalMs: 50, ...options }) };
   };
 
   const awsThrough = async (kind: FaultKind) => {
@@ -186,6 +186,16 @@ describe("fault proxy", () => {
     expect(proxy.failures()).toBe(1);
     expect(proxy.unattributed()).toEqual({ upstreamErrors: 0, clientClosed: 0 });
     client.destroy();
+  });
+
+  it("gives up on a Key Vault listing page that never answers (a page after the first) as a retryable timeout", async () => {
+    const { proxy, vault } = await keyVaultThrough("latency", 0, { attemptTimeoutMs: 300 });
+    await vault.put("fp-pages", sensitive("v"), { tags: {} }, ctx);
+    // The emulator serves every listing's first page empty with a nextLink, as Key Vault may: the
+    // second request carries the skip token, and the SDK sends it without the listing's signal.
+    proxy.hangWhen((request) => request.path.includes("/secrets/fp-pages/versions") && request.path.includes("skiptoken"));
+    await expect(vault.versions("fp-pages", ctx)).rejects.toMatchObject({ reason: "timeout", retryable: true });
+    expect(proxy.log.filter((entry) => entry.fault === "hang")).toHaveLength(1);
   });
 
   it("makes no further request once the caller aborted the operation (its deadline)", async () => {

@@ -80,8 +80,8 @@ export interface KeyVaultVaultOptions {
    */
   recoveryWriteWaitMs?: number;
   /**
-   * Each request is aborted (a retryable `timeout`) when it takes longer; polls of long-running
-   * operations are bounded by the caller's signal only.
+   * Each request is aborted (a retryable `timeout`) when it takes longer, a listing page given up
+   * on; polls of long-running operations are bounded by the caller's signal only.
    */
   attemptTimeoutMs?: number;
 }
@@ -308,15 +308,35 @@ export class KeyVaultVault implements VaultPort {
    */
   async *#pages<T>(operation: string, paged: PagedOperation, ctx: VaultContext, pages: AsyncIterator<T[]>): AsyncGenerator<T[]> {
     for (;;) {
-      const page = await pagedRequest(ctx, paged, () => this.#call(operation, ctx, () => pages.next(), { poll: true }), (next) => !next.done);
+      const page = await pagedRequest(ctx, paged, () => this.#call(operation, ctx, () => this.#pageWithin(operation, pages), { poll: true }), (next) => !next.done);
       if (page.done) return;
       yield page.value;
     }
   }
 
   /**
-   * One request, observed and classified. `poll`: a long-running operation's polling or a listing
-   * page, bounded by the caller's signal but not by the per-attempt timeout.
+   * The next page, or a retryable `timeout` when it takes longer than the per-attempt timeout. The
+   * SDK's pages after the first do not carry the listing's abort signal, so the wait is bounded
+   * here; a page given up on leaves its listing unusable, and the caller's retry lists again.
+   */
+  async #pageWithin<T>(operation: string, pages: AsyncIterator<T[]>): Promise<IteratorResult<T[]>> {
+    const timeoutMs = this.#attemptTimeoutMs;
+    if (timeoutMs === undefined) return pages.next();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      // Shaped as the SDK's own abort, so the one mapping (mapKeyVaultError) classifies it a timeout.
+      timer = setTimeout(() => reject(Object.assign(new Error(`keyvault ${operation}: no page within ${timeoutMs} ms`), { name: "AbortError" })), timeoutMs);
+    });
+    try {
+      return await Promise.race([pages.next(), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * One request, observed and classified. `poll`: a long-running operation's polling, bounded by
+   * the caller's signal only, or a listing page, which bounds itself ({@link #pageWithin}).
    */
   #call<T>(operation: string, ctx: VaultContext, call: (signal: AbortSignal | undefined) => Promise<T>, options: { poll?: boolean } = {}): Promise<T> {
     const signal = attemptSignal(ctx.signal, options.poll ? undefined : this.#attemptTimeoutMs);

@@ -119,7 +119,8 @@ describe("anti-entropy with both directions", () => {
     // listing shows it has once a later secret exists.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const newest = `app-proved-newest-${suffix}`;
-    await mesh.keyVaultClient.setSecret(newest, `v-${randomBytes(8).toString("hex")}`);
+    const newestCreated = (await mesh.keyVaultClient.setSecret(newest, `v-${randomBytes(8).toString("hex")}`)).properties.createdOn;
+    if (!newestCreated) throw new Error("Key Vault did not date the newest secret");
 
     const report = await reconcile("aws");
     for (const name of [...proved, newest]) expect((await settled("aws", corrective(report, name)!.eventId!)).decision).toBe("applied");
@@ -135,6 +136,16 @@ describe("anti-entropy with both directions", () => {
     // Key Vault may serve a listing's first page empty (the emulator does, as the service can): a
     // one-version secret's version listing is two requests.
     expect(afterRestart.calls().azure.GetSecretVersions).toBe(2 * 1);
+
+    // Once the vault says (HTTP Date of its listing, less a 5 s allowance) that its clock left the
+    // newest version's second, a run proves that one too, and the next reads no version list at all
+    // — without waiting for this host's clock less 10 minutes.
+    const provable = newestCreated.getTime() + 1_000 + 5_000 + 1_000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, provable - Date.now())));
+    await reconcile("aws");
+    const settledRun = cloudCallWindow(mesh);
+    expect((await reconcile("aws")).actions.filter((finding) => finding.source?.name.startsWith("app-proved-"))).toEqual([]);
+    expect(settledRun.calls().azure.GetSecretVersions ?? 0).toBe(0);
   });
 });
 

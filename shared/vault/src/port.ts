@@ -148,6 +148,11 @@ export interface ListedSecret {
   deletedAt?: Date;
   /** The stamp of the current version, where the listing tells it. */
   currentStamp?: WriteStamp;
+  /**
+   * A time the vault's own clock had reached when the listing served this entry (Key Vault: the
+   * HTTP `Date` of the listing's first answer, whole seconds), where the adapter knows it.
+   */
+  servedAt?: Date;
 }
 
 export interface ListOptions {

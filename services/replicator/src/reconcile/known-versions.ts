@@ -27,9 +27,9 @@ export interface StoreOutcome {
  * sees every version created in it; so if it found version V current, any later listing that
  * shows the same creation second shows V (a newer version would carry a later second) — a proof
  * never goes stale, it only stops applying. The vault's clock is judged by the vault's own
- * timestamps (see {@link listedUntil}), or by this host's less a generous allowance for skew. A
- * source read within the second its version was created is not remembered: the next run reads it
- * again.
+ * timestamps and the time it says it served the listing (see {@link listedUntil}), or by this
+ * host's less a generous allowance for skew. A source read before the vault's clock left the
+ * second its version was created is not remembered: the next run reads it again.
  *
  * Only sources whose older versions tell nothing (no provenance, no write stamp) are remembered:
  * for the others the older versions' metadata is part of the decision, and is read every run.
@@ -131,15 +131,23 @@ function secondOf(date: Date | undefined): number | undefined {
 }
 
 /**
- * The latest vault timestamp (a current version's creation, a deletion) in a complete listing:
- * the vault's clock had reached it when the listing ended, since a listing only holds what existed
- * when its pages were served. Every versions read of a run comes after its listings.
+ * How far the clock that dates a vault's answers (HTTP `Date`) may run ahead of the one that
+ * stamps its versions' creation: the service's servers are time-synchronised to well under this.
+ */
+export const SERVED_AT_ALLOWANCE_MS = 5_000;
+
+/**
+ * A time the vault's clock had reached when a complete listing ended: its latest timestamp (a
+ * current version's creation, a deletion — a listing only holds what existed when its pages were
+ * served), and the time the vault said it served the listing, less {@link SERVED_AT_ALLOWANCE_MS}.
+ * Every versions read of a run comes after its listings.
  */
 export function listedUntil(entries: readonly ListedSecret[]): number | undefined {
   let latest: number | undefined;
   for (const entry of entries) {
-    for (const date of [entry.createdAt, entry.currentCreatedAt, entry.deletedAt]) {
-      if (date !== undefined) latest = Math.max(latest ?? date.getTime(), date.getTime());
+    const served = entry.servedAt === undefined ? undefined : entry.servedAt.getTime() - SERVED_AT_ALLOWANCE_MS;
+    for (const time of [entry.createdAt?.getTime(), entry.currentCreatedAt?.getTime(), entry.deletedAt?.getTime(), served]) {
+      if (time !== undefined) latest = Math.max(latest ?? time, time);
     }
   }
   return latest;

@@ -266,7 +266,16 @@ export class KeyVaultVault implements VaultPort {
     const maxPageSize = Math.min(KEY_VAULT_MAX_PAGE_SIZE, Math.max(1, options.pageSize ?? KEY_VAULT_MAX_PAGE_SIZE));
     const prefix = options.namePrefix?.toLowerCase();
     const wanted = (name: string | undefined): name is string => name !== undefined && (prefix === undefined || name.toLowerCase().startsWith(prefix));
-    const active = this.#api.listPropertiesOfSecrets({ abortSignal: ctx.signal }).byPage({ maxPageSize });
+    // The vault's clock as its answers state it (HTTP Date). The SDK hands the callback to the
+    // listing's first request only (later pages are sent without the options): enough, since every
+    // entry is served after it.
+    let servedAt: Date | undefined;
+    const onResponse = (response: { headers: { get(name: string): string | undefined } }): void => {
+      const date = new Date(response.headers.get("date") ?? "");
+      if (!Number.isNaN(date.getTime()) && (servedAt === undefined || date > servedAt)) servedAt = date;
+    };
+    const served = (): { servedAt?: Date } => (servedAt ? { servedAt } : {});
+    const active = this.#api.listPropertiesOfSecrets({ abortSignal: ctx.signal, onResponse }).byPage({ maxPageSize });
     for await (const page of this.#pages("ListSecrets", "list", ctx, active)) {
       for (const properties of page) {
         if (!wanted(properties.name) || properties.managed) continue;
@@ -278,11 +287,12 @@ export class KeyVaultVault implements VaultPort {
           tags: properties.tags ?? {},
           ...(properties.createdOn ? { createdAt: properties.createdOn, currentCreatedAt: properties.createdOn } : {}),
           ...(properties.tags?.[STAMP_TAG] ? { currentStamp: properties.tags[STAMP_TAG] } : {}),
+          ...served(),
         };
       }
     }
     if (options.includeDeleted === false) return;
-    const deleted = this.#api.listDeletedSecrets({ abortSignal: ctx.signal }).byPage({ maxPageSize });
+    const deleted = this.#api.listDeletedSecrets({ abortSignal: ctx.signal, onResponse }).byPage({ maxPageSize });
     for await (const page of this.#pages("ListDeletedSecrets", "list", ctx, deleted)) {
       for (const secret of page) {
         const properties = secret.properties;
@@ -295,6 +305,7 @@ export class KeyVaultVault implements VaultPort {
           tags: properties.tags ?? {},
           ...(properties.createdOn ? { createdAt: properties.createdOn } : {}),
           ...(properties.deletedOn ? { deletedAt: properties.deletedOn } : {}),
+          ...served(),
         };
       }
     }

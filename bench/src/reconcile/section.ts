@@ -112,6 +112,7 @@ export const reconcileSection: Section<typeof settings, ReconcileResult> = {
         step.second !== undefined &&
         step.second.published === 0 &&
         step.second.valueReads === 0 &&
+        [step.first, step.second, step.restarted].every((run) => run === undefined || run.throttled === 0) &&
         (step.direction === "aws-to-azure" || (step.restarted !== undefined && step.restarted.published === 0 && step.restarted.valueReads === 0)),
     ),
   report: reportReconcile,

@@ -86,12 +86,27 @@ export async function startNatsCluster(natsServer: string, options: NatsClusterO
   const owned = options.dir === undefined;
   const root = options.dir ?? (await mkdtemp(join(tmpdir(), "credmesh-nats-cluster-")));
   const layout = [];
+  // Every port of the cluster distinct: the OS may hand a just-released port out again.
+  const taken = new Set<number>();
+  const distinctPort = async (fixed?: number): Promise<number> => {
+    let port = fixed ?? (await freePort());
+    while (fixed === undefined && taken.has(port)) port = await freePort();
+    taken.add(port);
+    return port;
+  };
   for (let index = 0; index < settings.nodes; index++) {
     const name = `n${index + 1}`;
     const storeDir = join(root, name);
     await mkdir(storeDir, { recursive: true });
     const fixed = index === 0 ? options.firstNode : undefined;
-    layout.push({ name, port: fixed?.port ?? (await freePort()), clusterPort: await freePort(), monitorPort: fixed?.monitorPort ?? (await freePort()), storeDir, configFile: join(root, `${name}.conf`) });
+    layout.push({
+      name,
+      port: await distinctPort(fixed?.port),
+      clusterPort: await distinctPort(),
+      monitorPort: await distinctPort(fixed?.monitorPort),
+      storeDir,
+      configFile: join(root, `${name}.conf`),
+    });
   }
   const routes = layout.map((node) => node.clusterPort);
   for (const node of layout) {
@@ -159,7 +174,9 @@ export async function startNatsCluster(natsServer: string, options: NatsClusterO
     try {
       await until(what, () => healthy(node, assets), timeoutMs, 100);
     } catch (error) {
-      throw new Error(`${(error as Error).message}; its /healthz said: ${lastAnswer.get(node.name) ?? "nothing"}`, { cause: error });
+      // The node's own last words (routes, elections) say why it did not join.
+      const log = node.generations.at(-1)?.tail(40) ?? "";
+      throw new Error(`${(error as Error).message}; its /healthz said: ${lastAnswer.get(node.name) ?? "nothing"}\n${log}`, { cause: error });
     }
   };
   const waitHealthy = async (timeoutMs = 60_000, assets = false): Promise<void> => {

@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import type { NatsConnection } from "@credmesh/bus";
 import { CredmeshError } from "@credmesh/errors";
 import type { Logger } from "@credmesh/logging";
-import { COORDINATION_BUCKETS, secretLeaseKey, type Cloud } from "@credmesh/bus-names";
+import { COORDINATION_BUCKETS, secretLeaseKey, tokenDigest, type Cloud } from "@credmesh/bus-names";
 import { Kvm, type KV } from "@nats-io/kv";
 import { takeKvLease } from "./kv-lease.ts";
 
@@ -57,7 +56,7 @@ export class KvSecretLeases implements SecretLeases {
 
   async acquire(secretKey: string): Promise<SecretLease> {
     // KV keys allow a narrow alphabet; secret names do not fit it, their digest does.
-    const key = secretLeaseKey(this.#destination, createHash("sha256").update(secretKey).digest("hex").slice(0, 40));
+    const key = secretLeaseKey(this.#destination, tokenDigest(secretKey));
     const value = new TextEncoder().encode(JSON.stringify({ cell: this.#cell, since: new Date().toISOString() }));
     let lease: SecretLease | undefined;
     try {

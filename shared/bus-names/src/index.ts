@@ -17,6 +17,7 @@ export {
   mutationSubject,
   partitionOf,
   replicatorDurable,
+  tokenDigest,
   type StreamKey,
 } from "./subjects.ts";
 export {

@@ -11,6 +11,7 @@ import {
   mutationFilter,
   mutationSubject,
   partitionOf,
+  tokenDigest,
   replicatorDurable,
 } from "./subjects.ts";
 
@@ -88,6 +89,19 @@ describe("assertToken", () => {
 
   it("names what was wrong in its message", () => {
     expect(() => assertToken("a.b", "decision")).toThrow('decision "a.b" is not a valid subject token');
+  });
+});
+
+describe("tokenDigest", () => {
+  it("stands for any name with a valid token, the same every time", () => {
+    fc.assert(
+      fc.property(fc.string(), (name) => {
+        const digest = tokenDigest(name);
+        expect(digest).toMatch(/^[0-9a-f]{40}$/);
+        expect(assertToken(digest, "digest")).toBe(tokenDigest(name));
+      }),
+    );
+    expect(tokenDigest("prod/db")).not.toBe(tokenDigest("prod-db"));
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Cloud } from "./clouds.ts";
 
 /**
@@ -38,6 +39,14 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
 export function assertToken(token: string, what: string): string {
   if (!TOKEN.test(token)) throw new RangeError(`${what} "${token}" is not a valid subject token`);
   return token;
+}
+
+/**
+ * A token standing for a name that cannot be one (secret names, file paths: separators, dots,
+ * wildcards): 40 hex digits of its SHA-256. KV keys built from such names use it.
+ */
+export function tokenDigest(name: string): string {
+  return createHash("sha256").update(name).digest("hex").slice(0, 40);
 }
 
 /**

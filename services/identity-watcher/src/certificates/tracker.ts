@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { BusPublisher, KV } from "@credmesh/bus";
-import { STREAMS, cellKey, identitySubject } from "@credmesh/bus-names";
+import { STREAMS, cellKey, identitySubject, tokenDigest } from "@credmesh/bus-names";
 import {
   CERTIFICATE_STATES,
   buildIdentityEvent,
@@ -221,7 +221,7 @@ export class CertificateTracker {
 }
 
 function keyOf(cell: string, place: string): string {
-  return `cert.${cellKey(cell)}.${createHash("sha256").update(place).digest("hex").slice(0, 40)}`;
+  return `cert.${cellKey(cell)}.${tokenDigest(place)}`;
 }
 
 function same(previous: PlaceState, verdict: Verdict): boolean {

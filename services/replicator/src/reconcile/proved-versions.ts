@@ -1,6 +1,5 @@
-import { createHash } from "node:crypto";
 import type { NatsConnection } from "@credmesh/bus";
-import { COORDINATION_BUCKETS, provedVersionKey, type Cloud } from "@credmesh/bus-names";
+import { COORDINATION_BUCKETS, provedVersionKey, tokenDigest, type Cloud } from "@credmesh/bus-names";
 import { Kvm, type KV } from "@nats-io/kv";
 
 export const PROVED_VERSIONS_BUCKET = COORDINATION_BUCKETS.reconcileVersions;
@@ -90,6 +89,6 @@ export class KvProvedVersions implements ProvedVersionStore {
 
   // KV keys allow a narrow alphabet; source names do not fit it, their digest does.
   #key(source: string): string {
-    return provedVersionKey(this.#destination, createHash("sha256").update(source).digest("hex").slice(0, 40));
+    return provedVersionKey(this.#destination, tokenDigest(source));
   }
 }
